@@ -1,0 +1,1 @@
+//! LineageDB storage engine.
