@@ -1,1 +1,49 @@
-//! LineageDB storage engine.
+//! LineageDB storage engine: an embedded, versioned lineage graph on redb.
+//!
+//! Nodes are versions of entities (`dataset:transactions@5`), edges say data
+//! flowed from one to another, and every commit is a snapshot that any read
+//! can go back to. Start with [`Database`]:
+//!
+//! ```
+//! use lineagedb_engine::{Database, Props};
+//! let db = Database::in_memory()?;
+//! let mut tx = db.begin_write()?;
+//! let ds = tx.create_node("dataset", "transactions", Props::new())?;
+//! let run = tx.create_node("run", "train_1", Props::new())?;
+//! let model = tx.create_node("model", "fraud", Props::new())?;
+//! tx.link(&ds.to_ref(), &run.to_ref(), "input", Props::new())?;
+//! tx.link(&run.to_ref(), &model.to_ref(), "output", Props::new())?;
+//! tx.commit()?;
+//! let read = db.begin_read()?;
+//! let up = read.ancestors(&"model:fraud@1".parse()?).only_type("dataset").collect()?;
+//! assert_eq!(up[0].node.key.to_string(), "dataset:transactions@1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod audit;
+mod cache;
+mod db;
+mod error;
+mod key;
+mod model;
+mod read;
+mod resolve;
+mod storage;
+mod traverse;
+mod value;
+mod verify;
+mod write;
+
+pub use audit::hex;
+pub use db::{Database, DatabaseBuilder};
+pub use error::{Error, KeyError, Result};
+pub use key::{EntityKey, NodeKey, NodeRef, VersionSel, check_name, check_type, is_bare_name, write_quoted};
+pub use model::{
+    AuditEntry, AuditFilter, Edge, HistoryEvent, HistoryKind, Node, NodeDetail, Path, Reached, Snapshot, Subgraph,
+    VerifyReport,
+};
+pub use read::{ReadTx, Traversal};
+pub use storage::codec::{NodeId, SnapshotId};
+pub use storage::{FORMAT_VERSION, tamper_audit, tamper_format, tamper_remove_audit};
+pub use value::{Props, Timestamp, Value, props_from_json, props_to_json};
+pub use write::{ANNOTATION_KEYS, Created, NewNode, RESERVED_KEYS, WriteTx};

@@ -1,0 +1,206 @@
+//! `Database`: the handle embedders hold. It opens the file, hands out read
+//! transactions (each a consistent snapshot) and the single write
+//! transaction, and owns the warm adjacency cache.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cache::{AdjCache, DEFAULT_CACHE_BUDGET};
+use crate::error::{Error, Result};
+use crate::read::ReadTx;
+use crate::storage::codec::SnapshotId;
+use crate::storage::{Store, StoreRead};
+use crate::value::Timestamp;
+use crate::write::WriteTx;
+
+/// Name <-> id dictionaries of node types and edge labels.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dict {
+    pub(crate) type_names: HashMap<u32, String>,
+    pub(crate) type_ids: HashMap<String, u32>,
+    pub(crate) label_names: HashMap<u32, String>,
+    pub(crate) label_ids: HashMap<String, u32>,
+}
+
+impl Dict {
+    pub(crate) fn load(tables: &dyn StoreRead) -> Result<Dict> {
+        let mut dict = Dict::default();
+        for (name, id) in tables.type_dictionary()? {
+            dict.type_names.insert(id, name.clone());
+            dict.type_ids.insert(name, id);
+        }
+        for (name, id) in tables.label_dictionary()? {
+            dict.label_names.insert(id, name.clone());
+            dict.label_ids.insert(name, id);
+        }
+        Ok(dict)
+    }
+
+    pub(crate) fn type_name(&self, id: u32) -> Result<&str> {
+        self.type_names
+            .get(&id)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Corrupt { detail: format!("unknown node type id {id}") })
+    }
+
+    pub(crate) fn label_name(&self, id: u32) -> Result<&str> {
+        self.label_names
+            .get(&id)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Corrupt { detail: format!("unknown edge label id {id}") })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) cache: AdjCache,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) default_author: String,
+}
+
+/// An open LineageDB database. Cheap to clone; `Send + Sync`: many threads
+/// read while one writes.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Options for opening a database.
+#[derive(Clone, Debug)]
+pub struct DatabaseBuilder {
+    cache_budget: usize,
+    page_cache: usize,
+    author: Option<String>,
+}
+
+impl Default for DatabaseBuilder {
+    fn default() -> Self {
+        DatabaseBuilder { cache_budget: DEFAULT_CACHE_BUDGET, page_cache: 64 << 20, author: None }
+    }
+}
+
+impl DatabaseBuilder {
+    /// Memory budget of the warm adjacency cache in bytes (0 disables it).
+    pub fn adjacency_cache(mut self, bytes: usize) -> Self {
+        self.cache_budget = bytes;
+        self
+    }
+
+    /// Memory budget of the storage page cache in bytes.
+    pub fn page_cache(mut self, bytes: usize) -> Self {
+        self.page_cache = bytes;
+        self
+    }
+
+    /// Author recorded on commits that do not name one.
+    pub fn author(mut self, author: impl Into<String>) -> Self {
+        self.author = Some(author.into());
+        self
+    }
+
+    /// Opens `path`, creating the database if the file is missing or empty.
+    pub fn create(self, path: impl AsRef<Path>) -> Result<Database> {
+        let path = path.as_ref();
+        let store = Store::open_or_create(path, self.page_cache)?;
+        self.finish(store, Some(path.to_owned()))
+    }
+
+    /// Opens an existing database; a missing file is an error.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file (create it with Database::create)",
+                ),
+            });
+        }
+        self.create(path)
+    }
+
+    /// A database held in memory only.
+    pub fn in_memory(self) -> Result<Database> {
+        let store = Store::in_memory()?;
+        self.finish(store, None)
+    }
+
+    fn finish(self, store: Store, path: Option<PathBuf>) -> Result<Database> {
+        let head = store.begin_read()?.counters()?.last_snapshot;
+        let inner = Inner {
+            store,
+            cache: AdjCache::new(self.cache_budget, head),
+            path,
+            default_author: self.author.unwrap_or_else(default_author),
+        };
+        Ok(Database { inner: Arc::new(inner) })
+    }
+}
+
+fn default_author() -> String {
+    std::env::var("LINEAGEDB_AUTHOR")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+impl Database {
+    /// Options for opening a database.
+    pub fn builder() -> DatabaseBuilder {
+        DatabaseBuilder::default()
+    }
+
+    /// Opens `path`, creating the database if the file is missing or empty.
+    pub fn create(path: impl AsRef<Path>) -> Result<Database> {
+        DatabaseBuilder::default().create(path)
+    }
+
+    /// Opens an existing database.
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        DatabaseBuilder::default().open(path)
+    }
+
+    /// A database held in memory only.
+    pub fn in_memory() -> Result<Database> {
+        DatabaseBuilder::default().in_memory()
+    }
+
+    /// The file behind this handle, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Starts the write transaction; waits while another one is open.
+    pub fn begin_write(&self) -> Result<WriteTx> {
+        WriteTx::begin(self.inner.clone())
+    }
+
+    /// A read transaction at the latest snapshot.
+    pub fn begin_read(&self) -> Result<ReadTx> {
+        ReadTx::begin(self.inner.clone())
+    }
+
+    /// A read transaction at snapshot `snapshot`.
+    pub fn begin_read_at(&self, snapshot: SnapshotId) -> Result<ReadTx> {
+        self.begin_read()?.as_of(snapshot)
+    }
+
+    /// A read transaction at the latest snapshot taken at or before `time`.
+    pub fn begin_read_at_time(&self, time: Timestamp) -> Result<ReadTx> {
+        self.begin_read()?.as_of_time(time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_is_send_and_sync() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Database>();
+    }
+}

@@ -1,0 +1,240 @@
+//! Typed errors of the engine. Messages are lowercase, name the subject and,
+//! where one helps, end with a hint.
+
+use std::path::PathBuf;
+
+/// A malformed node key or reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The type is not an identifier.
+    #[error("invalid node type `{text}`: a type is an identifier such as `dataset` or `model`")]
+    BadType {
+        /// The offending text.
+        text: String,
+    },
+    /// The name is empty.
+    #[error("a node name cannot be empty")]
+    EmptyName,
+    /// The name contains a NUL character.
+    #[error("node name {text:?} contains a NUL character, which names cannot hold")]
+    NulInName {
+        /// The offending name.
+        text: String,
+    },
+    /// The version is not a positive integer.
+    #[error("invalid version `{text}`: versions are positive integers 1, 2, 3, ...")]
+    BadVersion {
+        /// The offending text.
+        text: String,
+    },
+    /// The reference text does not have the `type:name@version` shape.
+    #[error("invalid reference `{text}`: {reason}")]
+    Syntax {
+        /// The whole text.
+        text: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// Everything an engine operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A malformed key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The file could not be read or written.
+    #[error("cannot open {path}: {source}")]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The file is not a LineageDB database.
+    #[error("{path} is not a LineageDB database ({reason}); it was left untouched")]
+    NotLineageDb {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
+    /// The file was written by a newer release.
+    #[error("{path} uses format version {found}, this build reads up to {supported}: upgrade lineagedb to open it")]
+    NewerFormat {
+        /// The file.
+        path: PathBuf,
+        /// The format version in the file.
+        found: u32,
+        /// The newest format this build understands.
+        supported: u32,
+    },
+    /// The file is damaged (truncated, or edited outside LineageDB).
+    #[error("database is damaged: {detail}")]
+    Corrupt {
+        /// What was found to be wrong.
+        detail: String,
+    },
+    /// The database is open in another process.
+    #[error("{path} is already open in another process: close it there first")]
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An error from the storage layer.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// A reference names no node.
+    #[error("no node {reference}{}", hint_suffix(.hint))]
+    NoSuchNode {
+        /// The reference as written.
+        reference: String,
+        /// For example `latest version is 7`.
+        hint: Option<String>,
+    },
+    /// An alias names no version at the snapshot read.
+    #[error("no alias `{alias}` on {entity}{}", hint_suffix(.hint))]
+    NoSuchAlias {
+        /// The entity.
+        entity: String,
+        /// The alias.
+        alias: String,
+        /// The aliases that exist, if any.
+        hint: Option<String>,
+    },
+    /// A snapshot id that does not exist.
+    #[error("no snapshot {requested}: the latest snapshot is {latest}")]
+    NoSuchSnapshot {
+        /// The requested id.
+        requested: u64,
+        /// The newest committed snapshot.
+        latest: u64,
+    },
+    /// No snapshot at or before a time.
+    #[error("no snapshot at or before {time}: the first snapshot was taken at {first}")]
+    NoSnapshotAtTime {
+        /// The requested time, RFC 3339.
+        time: String,
+        /// The first snapshot's time, or `never` on an empty database.
+        first: String,
+    },
+    /// An explicit version that is not the next one.
+    #[error("cannot create {entity}@{requested}: the next version of {entity} is {next}")]
+    VersionConflict {
+        /// The entity.
+        entity: String,
+        /// The version asked for.
+        requested: u64,
+        /// The version that would be assigned.
+        next: u64,
+    },
+    /// An external label already names another version.
+    #[error("label {label:?} already names {entity}@{version}")]
+    LabelTaken {
+        /// The entity.
+        entity: String,
+        /// The label.
+        label: String,
+        /// The version holding it.
+        version: u64,
+    },
+    /// The edge would close a cycle.
+    #[error("edge {from} -> {to} would close a cycle: {}; lineage must stay a DAG", .cycle.join(" -> "))]
+    Cycle {
+        /// Edge source.
+        from: String,
+        /// Edge target.
+        to: String,
+        /// The cycle, starting and ending at the same key.
+        cycle: Vec<String>,
+    },
+    /// A version that exists already with different content.
+    #[error("{key} already exists with different content: node content is immutable, create a new version instead")]
+    ExistsWithOtherContent {
+        /// The node.
+        key: String,
+    },
+    /// The same live edge exists already.
+    #[error("edge {from} -> {to} labelled `{label}` already exists")]
+    DuplicateEdge {
+        /// Edge source.
+        from: String,
+        /// Edge target.
+        to: String,
+        /// Edge label.
+        label: String,
+    },
+    /// An edge to unlink does not exist.
+    #[error("no edge {from} -> {to}{}", label_suffix(.label))]
+    NoSuchEdge {
+        /// Edge source.
+        from: String,
+        /// Edge target.
+        to: String,
+        /// Edge label, when one was given.
+        label: Option<String>,
+    },
+    /// A node with live edges cannot be deleted without DETACH.
+    #[error("cannot delete {key}: it has {count} live edge(s); unlink them first or use DETACH DELETE")]
+    HasLiveEdges {
+        /// The node.
+        key: String,
+        /// How many live edges.
+        count: usize,
+    },
+    /// The node was deleted.
+    #[error("{key} was deleted at snapshot {snapshot}")]
+    Deleted {
+        /// The node.
+        key: String,
+        /// The snapshot of the deletion.
+        snapshot: u64,
+    },
+    /// A content property cannot be changed.
+    #[error("cannot change `{property}` on {key}: it is part of the node's immutable content; create a new version instead (only annotations such as {} can change)", crate::ANNOTATION_KEYS.join(", "))]
+    ContentImmutable {
+        /// The node.
+        key: String,
+        /// The property.
+        property: String,
+    },
+    /// A property name reserved for the engine.
+    #[error("property `{property}` is recorded by the engine and cannot be set")]
+    ReservedProperty {
+        /// The property.
+        property: String,
+    },
+    /// An earlier operation of this transaction failed, so it cannot commit.
+    #[error("transaction aborted, nothing was committed: {first}")]
+    Aborted {
+        /// The first failure.
+        first: String,
+    },
+    /// A commit time earlier than the last snapshot.
+    #[error("commit time {requested} is not after the last snapshot's time {last}")]
+    TimeGoesBackwards {
+        /// The requested time.
+        requested: String,
+        /// The last snapshot's time.
+        last: String,
+    },
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!(": {h}"),
+        None => String::new(),
+    }
+}
+
+fn label_suffix(label: &Option<String>) -> String {
+    match label {
+        Some(l) => format!(" labelled `{l}`"),
+        None => String::new(),
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

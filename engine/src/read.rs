@@ -1,0 +1,564 @@
+//! `ReadTx`: a consistent view of the database at one snapshot. Every read
+//! (`node`, `ancestors`, `path`, `history`, ...) can be made at any past
+//! snapshot and returns exactly what a read then returned.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use crate::db::{Dict, Inner};
+use crate::error::{Error, Result};
+use crate::key::{EntityKey, NodeKey, NodeRef};
+use crate::model::*;
+use crate::resolve::{key_of, resolve, to_node};
+use crate::storage::codec::{AdjEntry, Dir, NodeId, SnapshotId, adj_key};
+use crate::storage::{ReadTables, StoreRead};
+use crate::traverse::Walk;
+use crate::value::Timestamp;
+
+/// A read transaction pinned to one snapshot.
+#[derive(Debug)]
+pub struct ReadTx {
+    inner: Arc<Inner>,
+    tables: ReadTables,
+    dict: Dict,
+    at: SnapshotId,
+    head: SnapshotId,
+    id_bound: NodeId,
+}
+
+impl ReadTx {
+    pub(crate) fn begin(inner: Arc<Inner>) -> Result<ReadTx> {
+        let tables = inner.store.begin_read()?;
+        let counters = tables.counters()?;
+        let dict = Dict::load(&tables)?;
+        Ok(ReadTx {
+            inner,
+            tables,
+            dict,
+            at: counters.last_snapshot,
+            head: counters.last_snapshot,
+            id_bound: counters.next_node,
+        })
+    }
+
+    /// The same transaction, reading at snapshot `snapshot` instead.
+    pub fn as_of(mut self, snapshot: SnapshotId) -> Result<ReadTx> {
+        if snapshot == 0 || snapshot > self.head {
+            return Err(Error::NoSuchSnapshot { requested: snapshot, latest: self.head });
+        }
+        self.at = snapshot;
+        Ok(self)
+    }
+
+    /// The same transaction, reading at the latest snapshot taken at or before `time`.
+    pub fn as_of_time(self, time: Timestamp) -> Result<ReadTx> {
+        match self.tables.snapshot_at_time(time.micros())? {
+            Some(id) if id <= self.head => self.as_of(id),
+            _ => {
+                let first =
+                    self.tables.snapshot(1)?.map(|s| Timestamp(s.time).to_string()).unwrap_or_else(|| "never".into());
+                Err(Error::NoSnapshotAtTime { time: time.to_string(), first })
+            }
+        }
+    }
+
+    /// The snapshot this transaction reads.
+    pub fn snapshot(&self) -> SnapshotId {
+        self.at
+    }
+
+    /// The newest snapshot committed when the transaction began.
+    pub fn latest_snapshot(&self) -> SnapshotId {
+        self.head
+    }
+
+    /// Resolves a reference to a node at this snapshot.
+    pub fn node(&self, r: &NodeRef) -> Result<Node> {
+        let (id, record) = resolve(&self.tables, &self.dict, r, self.at)?;
+        to_node(&self.tables, &self.dict, id, record, self.at)
+    }
+
+    /// Resolves a reference to its exact key at this snapshot.
+    pub fn resolve(&self, r: &NodeRef) -> Result<NodeKey> {
+        let (_, record) = resolve(&self.tables, &self.dict, r, self.at)?;
+        key_of(&self.dict, &record)
+    }
+
+    /// A node by internal id, as seen at this snapshot (even if not visible then).
+    pub fn node_by_id(&self, id: NodeId) -> Result<Node> {
+        let record =
+            self.tables.node(id)?.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
+        to_node(&self.tables, &self.dict, id, record, self.at)
+    }
+
+    /// The key of a node id, without loading its properties' annotations.
+    pub fn key_by_id(&self, id: NodeId) -> Result<NodeKey> {
+        let record =
+            self.tables.node(id)?.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
+        key_of(&self.dict, &record)
+    }
+
+    /// A node with its aliases and its live edges at this snapshot.
+    pub fn node_detail(&self, r: &NodeRef) -> Result<NodeDetail> {
+        let (id, record) = resolve(&self.tables, &self.dict, r, self.at)?;
+        let node = to_node(&self.tables, &self.dict, id, record.clone(), self.at)?;
+        let mut aliases = Vec::new();
+        let mut seen = Vec::new();
+        for (alias, _) in self.tables.alias_moves(record.type_id, &record.name, None)? {
+            if seen.contains(&alias) {
+                continue;
+            }
+            seen.push(alias.clone());
+            let holder = self.tables.alias_at(record.type_id, &record.name, &alias, self.at)?.and_then(|m| m.version);
+            if holder == Some(record.version) {
+                aliases.push(alias);
+            }
+        }
+        let outgoing = self.edges_of(id, &node.key, Dir::Out)?;
+        let incoming = self.edges_of(id, &node.key, Dir::In)?;
+        Ok(NodeDetail { node, aliases, incoming, outgoing })
+    }
+
+    fn edges_of(&self, id: NodeId, key: &NodeKey, dir: Dir) -> Result<Vec<Edge>> {
+        let mut edges = Vec::new();
+        for e in self.tables.adjacency(id, dir)? {
+            if e.visible_at(self.at) {
+                edges.push(self.edge(id, key, dir, &e)?);
+            }
+        }
+        edges.sort_by(|a, b| (&a.label, &a.from, &a.to).cmp(&(&b.label, &b.from, &b.to)));
+        Ok(edges)
+    }
+
+    fn edge(&self, id: NodeId, key: &NodeKey, dir: Dir, e: &AdjEntry) -> Result<Edge> {
+        let other = self.key_by_id(e.neighbor)?;
+        let (from_id, to_id, from, to) = match dir {
+            Dir::Out => (id, e.neighbor, key.clone(), other),
+            Dir::In => (e.neighbor, id, other, key.clone()),
+        };
+        let props = self.tables.edge_props(&adj_key(from_id, to_id, e.label, e.created_in))?;
+        Ok(Edge { from, to, label: self.dict.label_name(e.label)?.to_owned(), props, created_in: e.created_in })
+    }
+
+    /// Everything upstream of `r` (walking edges backwards).
+    pub fn ancestors(&self, r: &NodeRef) -> Traversal<'_> {
+        Traversal::new(self, r.clone(), Dir::In)
+    }
+
+    /// Everything downstream of `r` (walking edges forwards).
+    pub fn descendants(&self, r: &NodeRef) -> Traversal<'_> {
+        Traversal::new(self, r.clone(), Dir::Out)
+    }
+
+    pub(crate) fn walk(&self, dir: Dir, max_depth: Option<u32>, labels: Option<&[String]>) -> Walk<'_> {
+        let labels = labels.map(|ls| ls.iter().filter_map(|l| self.dict.label_ids.get(l).copied()).collect());
+        Walk {
+            tables: &self.tables,
+            cache: &self.inner.cache,
+            head: self.head,
+            at: self.at,
+            id_bound: self.id_bound,
+            dir,
+            max_depth,
+            labels,
+        }
+    }
+
+    /// A shortest directed path from `from` to `to`, following edge direction.
+    pub fn path(&self, from: &NodeRef, to: &NodeRef) -> Result<Option<Path>> {
+        let (start, _) = resolve(&self.tables, &self.dict, from, self.at)?;
+        let (goal, _) = resolve(&self.tables, &self.dict, to, self.at)?;
+        if start == goal {
+            return Ok(Some(Path { nodes: vec![self.key_by_id(start)?], labels: Vec::new() }));
+        }
+        let mut parent: HashMap<NodeId, (NodeId, u32)> = HashMap::new();
+        let mut found = false;
+        self.walk(Dir::Out, None, None).run(start, |from, e, depth| {
+            if depth.is_some() {
+                parent.insert(e.neighbor, (from, e.label));
+                if e.neighbor == goal {
+                    found = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        })?;
+        if !found {
+            return Ok(None);
+        }
+        let mut ids = vec![goal];
+        let mut labels = Vec::new();
+        let mut cur = goal;
+        while cur != start {
+            let (p, label) = parent[&cur];
+            labels.push(self.dict.label_name(label)?.to_owned());
+            ids.push(p);
+            cur = p;
+        }
+        ids.reverse();
+        labels.reverse();
+        let nodes = ids.into_iter().map(|id| self.key_by_id(id)).collect::<Result<_>>()?;
+        Ok(Some(Path { nodes, labels }))
+    }
+
+    /// The subgraph upstream, downstream or both ways of `r`, with the edges walked.
+    pub fn lineage(&self, r: &NodeRef, upstream: bool, downstream: bool, max_depth: Option<u32>) -> Result<Subgraph> {
+        let (start, _) = resolve(&self.tables, &self.dict, r, self.at)?;
+        let start_key = self.key_by_id(start)?;
+        let mut depth_of: HashMap<NodeId, u32> = HashMap::new();
+        let mut raw_edges: Vec<(NodeId, NodeId, u32, SnapshotId)> = Vec::new();
+        for (dir, wanted) in [(Dir::In, upstream), (Dir::Out, downstream)] {
+            if !wanted {
+                continue;
+            }
+            self.walk(dir, max_depth, None).run(start, |from, e, depth| {
+                if let Some(d) = depth {
+                    let slot = depth_of.entry(e.neighbor).or_insert(d);
+                    *slot = (*slot).min(d);
+                }
+                raw_edges.push(match dir {
+                    Dir::Out => (from, e.neighbor, e.label, e.created_in),
+                    Dir::In => (e.neighbor, from, e.label, e.created_in),
+                });
+                ControlFlow::Continue(())
+            })?;
+        }
+        let mut keys: HashMap<NodeId, NodeKey> = HashMap::new();
+        keys.insert(start, start_key);
+        let mut nodes = Vec::new();
+        for (&id, &depth) in &depth_of {
+            if id == start {
+                continue;
+            }
+            let node = self.node_by_id(id)?;
+            keys.insert(id, node.key.clone());
+            nodes.push(Reached { node, depth });
+        }
+        nodes.sort_by(|a, b| (a.depth, &a.node.key).cmp(&(b.depth, &b.node.key)));
+        raw_edges.sort_unstable();
+        raw_edges.dedup();
+        let mut edges = Vec::new();
+        for (f, t, label, created_in) in raw_edges {
+            let (Some(from), Some(to)) = (keys.get(&f), keys.get(&t)) else { continue };
+            let props = self.tables.edge_props(&adj_key(f, t, label, created_in))?;
+            edges.push(Edge {
+                from: from.clone(),
+                to: to.clone(),
+                label: self.dict.label_name(label)?.to_owned(),
+                props,
+                created_in,
+            });
+        }
+        edges.sort_by(|a, b| (&a.from, &a.to, &a.label).cmp(&(&b.from, &b.to, &b.label)));
+        Ok(Subgraph { nodes, edges })
+    }
+
+    /// Every node visible at this snapshot, of one type or of all types, in key order.
+    pub fn find(&self, type_name: Option<&str>) -> Result<Vec<Node>> {
+        let mut ids: Vec<NodeId> = Vec::new();
+        match type_name {
+            Some(t) => {
+                if let Some(&tid) = self.dict.type_ids.get(t) {
+                    ids = self.tables.nodes_of_type(tid)?;
+                }
+            }
+            None => {
+                let mut types: Vec<(&String, &u32)> = self.dict.type_ids.iter().collect();
+                types.sort();
+                for (_, &tid) in types {
+                    ids.extend(self.tables.nodes_of_type(tid)?);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(record) = self.tables.node(id)? else { continue };
+            if record.visible_at(self.at) {
+                out.push(to_node(&self.tables, &self.dict, id, record, self.at)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Node types present in the database.
+    pub fn types(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.dict.type_ids.keys().cloned().collect();
+        t.sort();
+        t
+    }
+
+    /// Every version of an entity visible at this snapshot, ascending.
+    pub fn versions(&self, entity: &EntityKey) -> Result<Vec<Node>> {
+        let Some(&tid) = self.dict.type_ids.get(&entity.type_name) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for (_, id) in self.tables.versions(tid, &entity.name)? {
+            if let Some(record) = self.tables.node(id)? {
+                if record.visible_at(self.at) {
+                    out.push(to_node(&self.tables, &self.dict, id, record, self.at)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The aliases of an entity and the version each points at, at this snapshot.
+    pub fn aliases(&self, entity: &EntityKey) -> Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        let Some(&tid) = self.dict.type_ids.get(&entity.type_name) else { return Ok(out) };
+        for (alias, _) in self.tables.alias_moves(tid, &entity.name, None)? {
+            if out.contains_key(&alias) {
+                continue;
+            }
+            if let Some(v) = self.tables.alias_at(tid, &entity.name, &alias, self.at)?.and_then(|m| m.version) {
+                out.insert(alias, v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every version, annotation change, deletion and alias move of an entity
+    /// up to this snapshot, in snapshot order.
+    pub fn history(&self, entity: &EntityKey) -> Result<Vec<HistoryEvent>> {
+        let Some(&tid) = self.dict.type_ids.get(&entity.type_name) else {
+            return Err(Error::NoSuchNode {
+                reference: entity.to_string(),
+                hint: Some(format!("no node has type `{}`", entity.type_name)),
+            });
+        };
+        let versions = self.tables.versions(tid, &entity.name)?;
+        let mut events = Vec::new();
+        let mut snapshot_cache: HashMap<SnapshotId, (Timestamp, String)> = HashMap::new();
+        let mut snap = |id: SnapshotId| -> Result<(Timestamp, String)> {
+            if let Some(s) = snapshot_cache.get(&id) {
+                return Ok(s.clone());
+            }
+            let s = self
+                .tables
+                .snapshot(id)?
+                .map(|s| (Timestamp(s.time), s.author))
+                .unwrap_or((Timestamp(0), String::new()));
+            snapshot_cache.insert(id, s.clone());
+            Ok(s)
+        };
+        for (version, id) in versions {
+            let Some(record) = self.tables.node(id)? else { continue };
+            if record.created_in > self.at {
+                continue;
+            }
+            events.push(HistoryEvent {
+                entity: entity.clone(),
+                snapshot: record.created_in,
+                time: Timestamp(record.created_at),
+                author: record.created_by.clone(),
+                kind: HistoryKind::Created { version, label: record.label.clone() },
+            });
+            for (s, props) in self.tables.annotation_history(id)? {
+                if s <= self.at {
+                    let (time, author) = snap(s)?;
+                    events.push(HistoryEvent {
+                        entity: entity.clone(),
+                        snapshot: s,
+                        time,
+                        author,
+                        kind: HistoryKind::Annotated { version, props },
+                    });
+                }
+            }
+            if let Some(d) = record.deleted_in.filter(|d| *d <= self.at) {
+                let (time, author) = snap(d)?;
+                events.push(HistoryEvent {
+                    entity: entity.clone(),
+                    snapshot: d,
+                    time,
+                    author,
+                    kind: HistoryKind::Deleted { version },
+                });
+            }
+        }
+        for (alias, m) in self.tables.alias_moves(tid, &entity.name, None)? {
+            if m.snapshot <= self.at {
+                events.push(HistoryEvent {
+                    entity: entity.clone(),
+                    snapshot: m.snapshot,
+                    time: Timestamp(m.time),
+                    author: m.author,
+                    kind: HistoryKind::AliasMoved { alias, version: m.version, previous: m.previous, reason: m.reason },
+                });
+            }
+        }
+        if events.is_empty() {
+            return Err(Error::NoSuchNode {
+                reference: entity.to_string(),
+                hint: Some(format!("{entity} has no versions at snapshot {}", self.at)),
+            });
+        }
+        events.sort_by_key(|e| e.snapshot);
+        Ok(events)
+    }
+
+    /// The commit log up to this snapshot, newest first.
+    pub fn snapshots(&self, limit: Option<usize>) -> Result<Vec<Snapshot>> {
+        let from = match limit {
+            Some(n) => self.at.saturating_sub(n as u64).saturating_add(1).max(1),
+            None => 1,
+        };
+        let mut out: Vec<Snapshot> = self
+            .tables
+            .snapshots(from, self.at)?
+            .into_iter()
+            .map(|s| Snapshot {
+                id: s.id,
+                time: Timestamp(s.time),
+                author: s.author,
+                message: s.message,
+                changes: s.changes,
+            })
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Audit entries up to this snapshot that match `filter`, oldest first.
+    pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let counters = self.tables.counters()?;
+        let entity_prefix = filter.entity.as_ref().map(|e| format!("{e}@"));
+        let node_key = filter.node.as_ref().map(ToString::to_string);
+        let mut out = Vec::new();
+        for r in self.tables.audit(1, counters.audit_seq)? {
+            if r.snapshot > self.at
+                || filter.since.is_some_and(|t| r.time < t.micros())
+                || filter.until.is_some_and(|t| r.time > t.micros())
+                || filter.author.as_ref().is_some_and(|a| *a != r.author)
+                || entity_prefix.as_ref().is_some_and(|p| !r.subjects.iter().any(|s| s.starts_with(p.as_str())))
+                || node_key.as_ref().is_some_and(|k| !r.subjects.contains(k))
+            {
+                continue;
+            }
+            out.push(crate::audit::to_entry(r));
+        }
+        if let Some(limit) = filter.limit {
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    /// Node keys starting with `prefix` (for completion), at most `limit`.
+    pub fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut types: Vec<(&String, &u32)> = self.dict.type_ids.iter().collect();
+        types.sort();
+        for (name, &tid) in types {
+            if !(name.starts_with(prefix) || prefix.starts_with(name.as_str())) {
+                continue;
+            }
+            for id in self.tables.nodes_of_type(tid)? {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                let Some(record) = self.tables.node(id)? else { continue };
+                if !record.visible_at(self.at) {
+                    continue;
+                }
+                let key = key_of(&self.dict, &record)?.to_string();
+                if key.starts_with(prefix) {
+                    out.push(key);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recomputes the audit hash chain and checks the graph invariants.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        crate::verify::verify(&self.tables, &self.dict)
+    }
+}
+
+/// A traversal being set up: `read.ancestors(&r).max_depth(5).only_type("dataset").collect()`.
+pub struct Traversal<'r> {
+    read: &'r ReadTx,
+    start: NodeRef,
+    dir: Dir,
+    max_depth: Option<u32>,
+    labels: Option<Vec<String>>,
+    types: Option<Vec<String>>,
+    filter: Option<Box<dyn Fn(&Node) -> bool + 'r>>,
+}
+
+impl std::fmt::Debug for Traversal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Traversal")
+            .field("start", &self.start)
+            .field("dir", &self.dir)
+            .field("max_depth", &self.max_depth)
+            .finish()
+    }
+}
+
+impl<'r> Traversal<'r> {
+    fn new(read: &'r ReadTx, start: NodeRef, dir: Dir) -> Self {
+        Traversal { read, start, dir, max_depth: None, labels: None, types: None, filter: None }
+    }
+
+    /// Walk at most `depth` edges from the start.
+    pub fn max_depth(mut self, depth: u32) -> Self {
+        self.max_depth = Some(depth);
+        self
+    }
+
+    /// Walk only edges with one of these labels.
+    pub fn via<I, S>(mut self, labels: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.labels = Some(labels.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Return only nodes of this type (may be called again to allow several).
+    /// The walk still passes through every type.
+    pub fn only_type(mut self, type_name: impl Into<String>) -> Self {
+        self.types.get_or_insert_with(Vec::new).push(type_name.into());
+        self
+    }
+
+    /// Return only nodes for which `predicate` holds.
+    pub fn filter(mut self, predicate: impl Fn(&Node) -> bool + 'r) -> Self {
+        self.filter = Some(Box::new(predicate));
+        self
+    }
+
+    /// Reached node ids with their depth, in breadth-first order, type
+    /// restriction applied (the predicate is not: it needs the node).
+    pub fn collect_ids(&self) -> Result<Vec<(NodeId, u32)>> {
+        let read = self.read;
+        let (start, _) = resolve(&read.tables, &read.dict, &self.start, read.at)?;
+        let type_ids: Option<Vec<u32>> =
+            self.types.as_ref().map(|ts| ts.iter().filter_map(|t| read.dict.type_ids.get(t).copied()).collect());
+        let mut out = Vec::new();
+        read.walk(self.dir, self.max_depth, self.labels.as_deref()).run(start, |_, e, depth| {
+            if let Some(d) = depth {
+                if type_ids.as_ref().is_none_or(|ts| ts.contains(&e.neighbor_type)) {
+                    out.push((e.neighbor, d));
+                }
+            }
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// The reached nodes, ordered by depth then key.
+    pub fn collect(&self) -> Result<Vec<Reached>> {
+        let mut out = Vec::new();
+        for (id, depth) in self.collect_ids()? {
+            let node = self.read.node_by_id(id)?;
+            if self.filter.as_ref().is_none_or(|f| f(&node)) {
+                out.push(Reached { node, depth });
+            }
+        }
+        out.sort_by(|a, b| (a.depth, &a.node.key).cmp(&(b.depth, &b.node.key)));
+        Ok(out)
+    }
+}

@@ -1,0 +1,128 @@
+//! Resolving references (`model:fraud@production`) to nodes at a snapshot,
+//! shared by read and write transactions, and turning records into `Node`s.
+
+use crate::db::Dict;
+use crate::error::{Error, Result};
+use crate::key::{NodeKey, NodeRef, VersionSel};
+use crate::model::Node;
+use crate::storage::StoreRead;
+use crate::storage::codec::{NodeId, NodeRecord, SnapshotId};
+use crate::value::Timestamp;
+
+/// Resolves `r` as it stood at snapshot `at`.
+pub(crate) fn resolve(
+    tables: &dyn StoreRead,
+    dict: &Dict,
+    r: &NodeRef,
+    at: SnapshotId,
+) -> Result<(NodeId, NodeRecord)> {
+    let Some(&type_id) = dict.type_ids.get(&r.type_name) else {
+        let mut known: Vec<&str> = dict.type_ids.keys().map(String::as_str).collect();
+        known.sort_unstable();
+        let hint = if known.is_empty() {
+            "the database has no nodes yet".to_owned()
+        } else {
+            format!("no node has type `{}`; known types: {}", r.type_name, known.join(", "))
+        };
+        return Err(Error::NoSuchNode { reference: r.to_string(), hint: Some(hint) });
+    };
+    let versions = tables.versions(type_id, &r.name)?;
+    let mut visible = Vec::new();
+    for &(version, id) in versions.iter().rev() {
+        if let Some(record) = tables.node(id)? {
+            if record.created_in <= at {
+                visible.push((version, id, record));
+            }
+        }
+    }
+    let latest_live = visible.iter().find(|(_, _, rec)| rec.visible_at(at)).map(|(v, _, _)| *v);
+    let any_visible = !visible.is_empty();
+    let latest_hint = || match latest_live {
+        Some(v) => Some(format!("latest version is {v}")),
+        None if !any_visible => Some(format!("{} has no versions at snapshot {at}", r.entity())),
+        None => Some(format!("every version of {} is deleted at snapshot {at}", r.entity())),
+    };
+    let wanted = match &r.version {
+        VersionSel::Latest => match latest_live {
+            Some(v) => v,
+            None => return Err(Error::NoSuchNode { reference: r.to_string(), hint: latest_hint() }),
+        },
+        VersionSel::Number(n) => *n,
+        VersionSel::Label(label) => match tables.label_version(type_id, &r.name, label)? {
+            Some(v) => v,
+            None => {
+                return Err(Error::NoSuchNode {
+                    reference: r.to_string(),
+                    hint: Some(format!("no version of {} carries label {label:?}", r.entity())),
+                });
+            }
+        },
+        VersionSel::Alias(alias) => match tables.alias_at(type_id, &r.name, alias, at)?.and_then(|m| m.version) {
+            Some(v) => v,
+            None => {
+                let mut held: Vec<String> = Vec::new();
+                for (name, _) in tables.alias_moves(type_id, &r.name, None)? {
+                    if !held.contains(&name)
+                        && tables.alias_at(type_id, &r.name, &name, at)?.and_then(|m| m.version).is_some()
+                    {
+                        held.push(name);
+                    }
+                }
+                let hint =
+                    if held.is_empty() { None } else { Some(format!("aliases at snapshot {at}: {}", held.join(", "))) };
+                return Err(Error::NoSuchAlias { entity: r.entity().to_string(), alias: alias.clone(), hint });
+            }
+        },
+    };
+    match visible.into_iter().find(|(v, _, _)| *v == wanted) {
+        Some((_, id, record)) => {
+            if let Some(d) = record.deleted_in.filter(|d| *d <= at) {
+                return Err(Error::Deleted { key: key_of(dict, &record)?.to_string(), snapshot: d });
+            }
+            Ok((id, record))
+        }
+        None => Err(Error::NoSuchNode { reference: r.to_string(), hint: latest_hint() }),
+    }
+}
+
+/// The canonical key of a record.
+pub(crate) fn key_of(dict: &Dict, record: &NodeRecord) -> Result<NodeKey> {
+    Ok(NodeKey {
+        type_name: dict.type_name(record.type_id)?.to_owned(),
+        name: record.name.clone(),
+        version: record.version,
+    })
+}
+
+/// Builds the public `Node` for a record as seen at `at`: content merged with
+/// the annotations current then.
+pub(crate) fn to_node(
+    tables: &dyn StoreRead,
+    dict: &Dict,
+    id: NodeId,
+    record: NodeRecord,
+    at: SnapshotId,
+) -> Result<Node> {
+    let key = key_of(dict, &record)?;
+    let mut props = record.props;
+    if let Some(overlay) = tables.annotations_at(id, at)? {
+        // A null annotation removes the property, content included.
+        for (k, v) in overlay {
+            if v == crate::value::Value::Null {
+                props.remove(&k);
+            } else {
+                props.insert(k, v);
+            }
+        }
+    }
+    Ok(Node {
+        id,
+        key,
+        label: record.label,
+        props,
+        created_at: Timestamp(record.created_at),
+        created_in: record.created_in,
+        created_by: record.created_by,
+        deleted_in: record.deleted_in.filter(|d| *d <= at),
+    })
+}

@@ -1,0 +1,773 @@
+//! The only module that touches redb. It owns the table definitions, opens
+//! and checks the file, and offers typed reads (`StoreRead`, implemented for
+//! read transactions and write transactions alike) and typed writes
+//! (`WriteTables`). Everything above it speaks in node ids, records and
+//! snapshots. `docs/design.md` documents every table.
+
+pub mod codec;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::error::{Error, Result};
+use crate::value::Props;
+use codec::*;
+
+/// Written into the `meta` table; a redb file without it is not ours.
+pub const MAGIC: &[u8] = b"lineagedb";
+/// The on-disk format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+macro_rules! storage_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::Storage(e.to_string())
+            }
+        }
+    )*};
+}
+storage_from!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::SetDurabilityError,
+    postcard::Error
+);
+
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub const TYPES: TableDefinition<&str, u32> = TableDefinition::new("types");
+pub const LABELS: TableDefinition<&str, u32> = TableDefinition::new("labels");
+pub const KEYS: TableDefinition<&[u8], u64> = TableDefinition::new("keys");
+pub const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("nodes");
+pub const ANNOTATIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("annotations");
+pub const OUT_EDGES: TableDefinition<&AdjKey, &AdjValue> = TableDefinition::new("out_edges");
+pub const IN_EDGES: TableDefinition<&AdjKey, &AdjValue> = TableDefinition::new("in_edges");
+pub const EDGE_PROPS: TableDefinition<&AdjKey, &[u8]> = TableDefinition::new("edge_props");
+pub const EXT_LABELS: TableDefinition<&[u8], u64> = TableDefinition::new("ext_labels");
+pub const ALIASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("aliases");
+pub const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
+pub const SNAPSHOT_TIMES: TableDefinition<i64, u64> = TableDefinition::new("snapshot_times");
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+/// Counters kept in `meta`, read at the start of every write transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub next_node: NodeId,
+    pub last_snapshot: SnapshotId,
+    pub last_time: i64,
+    pub audit_seq: u64,
+    pub audit_tip: [u8; 32],
+}
+
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    Ok(postcard::to_allocvec(value)?)
+}
+
+pub fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Corrupt { detail: format!("cannot decode {what}: {e}") })
+}
+
+/// The redb database behind a LineageDB handle.
+#[derive(Debug)]
+pub struct Store {
+    db: redb::Database,
+}
+
+/// redb's own magic number: the first bytes of every redb file.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+impl Store {
+    /// Opens `path`, creating a new database when the file is missing or empty.
+    /// A file that is not a LineageDB database is refused before redb sees it
+    /// for writing, so it is never overwritten.
+    pub fn open_or_create(path: &Path, cache_bytes: usize) -> Result<Store> {
+        let existing = match std::fs::metadata(path) {
+            Ok(m) => m.len() > 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::Io { path: path.to_owned(), source: e }),
+        };
+        if existing {
+            check_header(path)?;
+        }
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(cache_bytes);
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if existing { builder.open(path) } else { builder.create(path) }
+        }));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => return Err(Error::Locked { path: path.to_owned() }),
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
+                return Err(Error::Io { path: path.to_owned(), source: e });
+            }
+            Ok(Err(e)) => return Err(not_ours(path, &format!("the storage layer refused it: {e}"))),
+            Err(_) => return Err(not_ours(path, "the file is truncated or damaged")),
+        };
+        let store = Store { db };
+        store.init_or_check(path, existing)?;
+        Ok(store)
+    }
+
+    /// A database that lives in memory only, for tests and scratch work.
+    pub fn in_memory() -> Result<Store> {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let store = Store { db };
+        store.init_or_check(Path::new(":memory:"), false)?;
+        Ok(store)
+    }
+
+    fn init_or_check(&self, path: &Path, existing: bool) -> Result<()> {
+        let read = self.db.begin_read()?;
+        let meta = match read.open_table(META) {
+            Ok(t) => Some(t),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(meta) = meta {
+            let magic = meta.get("magic")?.map(|v| v.value().to_vec());
+            if magic.as_deref() != Some(MAGIC) {
+                return Err(not_ours(path, "a redb file without LineageDB's marker"));
+            }
+            let format = meta
+                .get("format")?
+                .and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes))
+                .ok_or_else(|| Error::Corrupt { detail: "format version missing from meta table".into() })?;
+            if format > FORMAT_VERSION {
+                return Err(Error::NewerFormat { path: path.to_owned(), found: format, supported: FORMAT_VERSION });
+            }
+            return Ok(());
+        }
+        drop(read);
+        if existing {
+            let read = self.db.begin_read()?;
+            if read.list_tables()?.next().is_some() {
+                return Err(not_ours(path, "a redb file without LineageDB's marker"));
+            }
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            meta.insert("magic", MAGIC)?;
+            meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+            // Create every table up front so readers never meet a missing one.
+            tx.open_table(TYPES)?;
+            tx.open_table(LABELS)?;
+            tx.open_table(KEYS)?;
+            tx.open_table(NODES)?;
+            tx.open_table(ANNOTATIONS)?;
+            tx.open_table(OUT_EDGES)?;
+            tx.open_table(IN_EDGES)?;
+            tx.open_table(EDGE_PROPS)?;
+            tx.open_table(EXT_LABELS)?;
+            tx.open_table(ALIASES)?;
+            tx.open_table(SNAPSHOTS)?;
+            tx.open_table(SNAPSHOT_TIMES)?;
+            tx.open_table(AUDIT)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A consistent read view of the latest committed state.
+    pub fn begin_read(&self) -> Result<ReadTables> {
+        let tx = self.db.begin_read()?;
+        Ok(ReadTables {
+            meta: tx.open_table(META)?,
+            types: tx.open_table(TYPES)?,
+            labels: tx.open_table(LABELS)?,
+            keys: tx.open_table(KEYS)?,
+            nodes: tx.open_table(NODES)?,
+            annotations: tx.open_table(ANNOTATIONS)?,
+            out_edges: tx.open_table(OUT_EDGES)?,
+            in_edges: tx.open_table(IN_EDGES)?,
+            edge_props: tx.open_table(EDGE_PROPS)?,
+            ext_labels: tx.open_table(EXT_LABELS)?,
+            aliases: tx.open_table(ALIASES)?,
+            snapshots: tx.open_table(SNAPSHOTS)?,
+            snapshot_times: tx.open_table(SNAPSHOT_TIMES)?,
+            audit: tx.open_table(AUDIT)?,
+        })
+    }
+
+    /// Starts the single write transaction; blocks while another is open.
+    pub fn begin_write(&self) -> Result<WriteTables> {
+        let tx = self.db.begin_write()?;
+        WriteTables::new(tx)
+    }
+}
+
+fn not_ours(path: &Path, reason: &str) -> Error {
+    Error::NotLineageDb { path: PathBuf::from(path), reason: reason.to_owned() }
+}
+
+/// Refuses a file whose first bytes are not redb's magic number.
+fn check_header(path: &Path) -> Result<()> {
+    let mut file = File::open(path).map_err(|e| Error::Io { path: path.to_owned(), source: e })?;
+    let mut head = [0u8; REDB_MAGIC.len()];
+    let mut read = 0;
+    while read < head.len() {
+        match file.read(&mut head[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) => return Err(Error::Io { path: path.to_owned(), source: e }),
+        }
+    }
+    if read < head.len() || head != REDB_MAGIC {
+        return Err(not_ours(path, "its header is not a redb database header"));
+    }
+    Ok(())
+}
+
+/// All tables of a read transaction, opened once.
+#[derive(Debug)]
+pub struct ReadTables {
+    meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
+    types: redb::ReadOnlyTable<&'static str, u32>,
+    labels: redb::ReadOnlyTable<&'static str, u32>,
+    keys: redb::ReadOnlyTable<&'static [u8], u64>,
+    nodes: redb::ReadOnlyTable<u64, &'static [u8]>,
+    annotations: redb::ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
+    out_edges: redb::ReadOnlyTable<&'static AdjKey, &'static AdjValue>,
+    in_edges: redb::ReadOnlyTable<&'static AdjKey, &'static AdjValue>,
+    edge_props: redb::ReadOnlyTable<&'static AdjKey, &'static [u8]>,
+    ext_labels: redb::ReadOnlyTable<&'static [u8], u64>,
+    aliases: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    snapshots: redb::ReadOnlyTable<u64, &'static [u8]>,
+    snapshot_times: redb::ReadOnlyTable<i64, u64>,
+    audit: redb::ReadOnlyTable<u64, &'static [u8]>,
+}
+
+/// All tables of the write transaction, opened once.
+pub struct OpenTables<'t> {
+    meta: redb::Table<'t, &'static str, &'static [u8]>,
+    types: redb::Table<'t, &'static str, u32>,
+    labels: redb::Table<'t, &'static str, u32>,
+    keys: redb::Table<'t, &'static [u8], u64>,
+    nodes: redb::Table<'t, u64, &'static [u8]>,
+    annotations: redb::Table<'t, &'static [u8; 16], &'static [u8]>,
+    out_edges: redb::Table<'t, &'static AdjKey, &'static AdjValue>,
+    in_edges: redb::Table<'t, &'static AdjKey, &'static AdjValue>,
+    edge_props: redb::Table<'t, &'static AdjKey, &'static [u8]>,
+    ext_labels: redb::Table<'t, &'static [u8], u64>,
+    aliases: redb::Table<'t, &'static [u8], &'static [u8]>,
+    snapshots: redb::Table<'t, u64, &'static [u8]>,
+    snapshot_times: redb::Table<'t, i64, u64>,
+    audit: redb::Table<'t, u64, &'static [u8]>,
+}
+
+impl<'t> OpenTables<'t> {
+    fn open(tx: &'t redb::WriteTransaction) -> Result<OpenTables<'t>> {
+        Ok(OpenTables {
+            meta: tx.open_table(META)?,
+            types: tx.open_table(TYPES)?,
+            labels: tx.open_table(LABELS)?,
+            keys: tx.open_table(KEYS)?,
+            nodes: tx.open_table(NODES)?,
+            annotations: tx.open_table(ANNOTATIONS)?,
+            out_edges: tx.open_table(OUT_EDGES)?,
+            in_edges: tx.open_table(IN_EDGES)?,
+            edge_props: tx.open_table(EDGE_PROPS)?,
+            ext_labels: tx.open_table(EXT_LABELS)?,
+            aliases: tx.open_table(ALIASES)?,
+            snapshots: tx.open_table(SNAPSHOTS)?,
+            snapshot_times: tx.open_table(SNAPSHOT_TIMES)?,
+            audit: tx.open_table(AUDIT)?,
+        })
+    }
+}
+
+self_cell::self_cell!(
+    struct TxCell {
+        owner: redb::WriteTransaction,
+        #[not_covariant]
+        dependent: OpenTablesResult,
+    }
+);
+
+type OpenTablesResult<'t> = Result<OpenTables<'t>>;
+
+/// The write transaction with its tables held open for its whole life.
+pub struct WriteTables {
+    cell: TxCell,
+}
+
+impl std::fmt::Debug for WriteTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteTables")
+    }
+}
+
+/// Typed lookups shared by read and write transactions.
+pub trait StoreRead {
+    /// The counters in `meta`.
+    fn counters(&self) -> Result<Counters>;
+    /// Every node type name with its id.
+    fn type_dictionary(&self) -> Result<Vec<(String, u32)>>;
+    /// Every edge label with its id.
+    fn label_dictionary(&self) -> Result<Vec<(String, u32)>>;
+    /// A node record by id.
+    fn node(&self, id: NodeId) -> Result<Option<NodeRecord>>;
+    /// The node id of `type:name@version`.
+    fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>>;
+    /// Every version of an entity, ascending: (version, node id).
+    fn versions(&self, type_id: u32, name: &str) -> Result<Vec<(u64, NodeId)>>;
+    /// The highest version ever created for an entity (0 if none).
+    fn max_version(&self, type_id: u32, name: &str) -> Result<u64>;
+    /// All node ids of a type, in (name, version) order.
+    fn nodes_of_type(&self, type_id: u32) -> Result<Vec<NodeId>>;
+    /// The adjacency of a node in one direction, every entry of every snapshot.
+    fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>>;
+    /// Properties of the edge stored under out-key `key`.
+    fn edge_props(&self, key: &AdjKey) -> Result<Props>;
+    /// The annotation overlay of a node as of snapshot `at`.
+    fn annotations_at(&self, node: NodeId, at: SnapshotId) -> Result<Option<Props>>;
+    /// Every annotation overlay of a node: (snapshot, overlay).
+    fn annotation_history(&self, node: NodeId) -> Result<Vec<(SnapshotId, Props)>>;
+    /// The version holding external label `label`.
+    fn label_version(&self, type_id: u32, name: &str, label: &str) -> Result<Option<u64>>;
+    /// The moves of one alias, or of all aliases when `alias` is None, in
+    /// (alias, snapshot) order.
+    fn alias_moves(&self, type_id: u32, name: &str, alias: Option<&str>) -> Result<Vec<(String, AliasRecord)>>;
+    /// The latest move of an alias at or before `at`.
+    fn alias_at(&self, type_id: u32, name: &str, alias: &str, at: SnapshotId) -> Result<Option<AliasRecord>>;
+    /// A snapshot record.
+    fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotRecord>>;
+    /// Snapshot records with ids in `[from, to]`, ascending.
+    fn snapshots(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<SnapshotRecord>>;
+    /// The latest snapshot taken at or before `time`.
+    fn snapshot_at_time(&self, time: i64) -> Result<Option<SnapshotId>>;
+    /// Audit entries with sequence numbers in `[from, to]`, ascending.
+    fn audit(&self, from: u64, to: u64) -> Result<Vec<AuditRecord>>;
+    /// Every adjacency entry of a direction, with the node it belongs to.
+    fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>>;
+}
+
+macro_rules! impl_store_read {
+    ($t:ident . $get:ident) => {
+        fn counters(&self) -> Result<Counters> {
+            let t = &self.$get().meta;
+            let u64_of = |name: &str| -> Result<u64> {
+                Ok(t.get(name)?.and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes)).unwrap_or(0))
+            };
+            let tip = t.get("audit_tip")?.and_then(|v| v.value().try_into().ok()).unwrap_or([0u8; 32]);
+            Ok(Counters {
+                next_node: u64_of("next_node")?.max(1),
+                last_snapshot: u64_of("last_snapshot")?,
+                last_time: u64_of("last_time")? as i64,
+                audit_seq: u64_of("audit_seq")?,
+                audit_tip: tip,
+            })
+        }
+
+        fn type_dictionary(&self) -> Result<Vec<(String, u32)>> {
+            let mut out = Vec::new();
+            for item in self.$get().types.iter()? {
+                let (k, v) = item?;
+                out.push((k.value().to_owned(), v.value()));
+            }
+            Ok(out)
+        }
+
+        fn label_dictionary(&self) -> Result<Vec<(String, u32)>> {
+            let mut out = Vec::new();
+            for item in self.$get().labels.iter()? {
+                let (k, v) = item?;
+                out.push((k.value().to_owned(), v.value()));
+            }
+            Ok(out)
+        }
+
+        fn node(&self, id: NodeId) -> Result<Option<NodeRecord>> {
+            match self.$get().nodes.get(id)? {
+                Some(v) => Ok(Some(decode(v.value(), "node record")?)),
+                None => Ok(None),
+            }
+        }
+
+        fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>> {
+            let key = version_key(type_id, name, version);
+            Ok(self.$get().keys.get(key.as_slice())?.map(|v| v.value()))
+        }
+
+        fn versions(&self, type_id: u32, name: &str) -> Result<Vec<(u64, NodeId)>> {
+            let lo = entity_prefix(type_id, name);
+            let hi = prefix_end(&lo);
+            let mut out = Vec::new();
+            for item in self.$get().keys.range(lo.as_slice()..hi.as_slice())? {
+                let (k, v) = item?;
+                if let Some((_, _, version)) = split_version_key(k.value()) {
+                    out.push((version, v.value()));
+                }
+            }
+            Ok(out)
+        }
+
+        fn max_version(&self, type_id: u32, name: &str) -> Result<u64> {
+            let lo = entity_prefix(type_id, name);
+            let hi = prefix_end(&lo);
+            let last = self.$get().keys.range(lo.as_slice()..hi.as_slice())?.next_back();
+            match last {
+                Some(item) => {
+                    let (k, _) = item?;
+                    Ok(split_version_key(k.value()).map(|(_, _, v)| v).unwrap_or(0))
+                }
+                None => Ok(0),
+            }
+        }
+
+        fn nodes_of_type(&self, type_id: u32) -> Result<Vec<NodeId>> {
+            let lo = type_id.to_be_bytes();
+            let hi = prefix_end(&lo);
+            let mut out = Vec::new();
+            for item in self.$get().keys.range(lo.as_slice()..hi.as_slice())? {
+                out.push(item?.1.value());
+            }
+            Ok(out)
+        }
+
+        fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>> {
+            let (lo, hi) = adj_range(node);
+            let table = match dir {
+                Dir::Out => &self.$get().out_edges,
+                Dir::In => &self.$get().in_edges,
+            };
+            let mut out = Vec::new();
+            for item in table.range::<&AdjKey>(&lo..=&hi)? {
+                let (k, v) = item?;
+                out.push(decode_adj(k.value(), v.value()));
+            }
+            Ok(out)
+        }
+
+        fn edge_props(&self, key: &AdjKey) -> Result<Props> {
+            match self.$get().edge_props.get(key)? {
+                Some(v) => decode(v.value(), "edge properties"),
+                None => Ok(Props::new()),
+            }
+        }
+
+        fn annotations_at(&self, node: NodeId, at: SnapshotId) -> Result<Option<Props>> {
+            let lo = annotation_key(node, 0);
+            let hi = annotation_key(node, at);
+            let last = self.$get().annotations.range::<&[u8; 16]>(&lo..=&hi)?.next_back();
+            match last {
+                Some(item) => Ok(Some(decode(item?.1.value(), "annotations")?)),
+                None => Ok(None),
+            }
+        }
+
+        fn annotation_history(&self, node: NodeId) -> Result<Vec<(SnapshotId, Props)>> {
+            let lo = annotation_key(node, 0);
+            let hi = annotation_key(node, u64::MAX);
+            let mut out = Vec::new();
+            for item in self.$get().annotations.range::<&[u8; 16]>(&lo..=&hi)? {
+                let (k, v) = item?;
+                out.push((annotation_snapshot(k.value()), decode(v.value(), "annotations")?));
+            }
+            Ok(out)
+        }
+
+        fn label_version(&self, type_id: u32, name: &str, label: &str) -> Result<Option<u64>> {
+            let key = label_key(type_id, name, label);
+            Ok(self.$get().ext_labels.get(key.as_slice())?.map(|v| v.value()))
+        }
+
+        fn alias_moves(&self, type_id: u32, name: &str, alias: Option<&str>) -> Result<Vec<(String, AliasRecord)>> {
+            let prefix = entity_prefix(type_id, name);
+            let lo = match alias {
+                Some(a) => alias_prefix(type_id, name, a),
+                None => prefix.clone(),
+            };
+            let hi = prefix_end(&lo);
+            let mut out = Vec::new();
+            for item in self.$get().aliases.range(lo.as_slice()..hi.as_slice())? {
+                let (k, v) = item?;
+                let key = k.value();
+                if let Some((alias, _)) = split_alias_tail(&key[prefix.len()..]) {
+                    out.push((alias.to_owned(), decode(v.value(), "alias move")?));
+                }
+            }
+            Ok(out)
+        }
+
+        fn alias_at(&self, type_id: u32, name: &str, alias: &str, at: SnapshotId) -> Result<Option<AliasRecord>> {
+            let lo = alias_key(type_id, name, alias, 0);
+            let hi = alias_key(type_id, name, alias, at);
+            let last = self.$get().aliases.range(lo.as_slice()..=hi.as_slice())?.next_back();
+            match last {
+                Some(item) => Ok(Some(decode(item?.1.value(), "alias move")?)),
+                None => Ok(None),
+            }
+        }
+
+        fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotRecord>> {
+            match self.$get().snapshots.get(id)? {
+                Some(v) => Ok(Some(decode(v.value(), "snapshot record")?)),
+                None => Ok(None),
+            }
+        }
+
+        fn snapshots(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<SnapshotRecord>> {
+            let mut out = Vec::new();
+            if from > to {
+                return Ok(out);
+            }
+            for item in self.$get().snapshots.range(from..=to)? {
+                out.push(decode(item?.1.value(), "snapshot record")?);
+            }
+            Ok(out)
+        }
+
+        fn snapshot_at_time(&self, time: i64) -> Result<Option<SnapshotId>> {
+            let last = self.$get().snapshot_times.range(..=time)?.next_back();
+            match last {
+                Some(item) => Ok(Some(item?.1.value())),
+                None => Ok(None),
+            }
+        }
+
+        fn audit(&self, from: u64, to: u64) -> Result<Vec<AuditRecord>> {
+            let mut out = Vec::new();
+            if from > to {
+                return Ok(out);
+            }
+            for item in self.$get().audit.range(from..=to)? {
+                out.push(decode(item?.1.value(), "audit entry")?);
+            }
+            Ok(out)
+        }
+
+        fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>> {
+            let table = match dir {
+                Dir::Out => &self.$get().out_edges,
+                Dir::In => &self.$get().in_edges,
+            };
+            let mut out = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                let key = k.value();
+                let mut id = [0u8; 8];
+                id.copy_from_slice(&key[0..8]);
+                out.push((u64::from_be_bytes(id), decode_adj(key, v.value())));
+            }
+            Ok(out)
+        }
+    };
+}
+
+impl ReadTables {
+    fn tables(&self) -> &ReadTables {
+        self
+    }
+}
+
+impl StoreRead for ReadTables {
+    impl_store_read!(ReadTables.tables);
+}
+
+/// Read access to the write transaction's tables, including its own
+/// uncommitted changes. Implemented by borrowing the open tables.
+pub struct WriteView<'a, 't> {
+    tables: &'a OpenTables<'t>,
+}
+
+impl<'t> WriteView<'_, 't> {
+    fn tables(&self) -> &OpenTables<'t> {
+        self.tables
+    }
+}
+
+impl StoreRead for WriteView<'_, '_> {
+    impl_store_read!(WriteView.tables);
+}
+
+impl WriteTables {
+    fn new(tx: redb::WriteTransaction) -> Result<WriteTables> {
+        let cell = TxCell::new(tx, |tx| OpenTables::open(tx));
+        cell.with_dependent(|_, tables| tables.as_ref().map(|_| ()).map_err(|e| Error::Storage(e.to_string())))?;
+        Ok(WriteTables { cell })
+    }
+
+    /// Runs `f` with read access to the transaction's current state.
+    pub fn read<R>(&self, f: impl FnOnce(&dyn StoreRead) -> Result<R>) -> Result<R> {
+        self.cell.with_dependent(|_, tables| match tables {
+            Ok(tables) => f(&WriteView { tables }),
+            Err(e) => Err(Error::Storage(e.to_string())),
+        })
+    }
+
+    fn with<R>(&mut self, f: impl FnOnce(&mut OpenTables<'_>) -> Result<R>) -> Result<R> {
+        self.cell.with_dependent_mut(|_, tables| match tables {
+            Ok(tables) => f(tables),
+            Err(e) => Err(Error::Storage(e.to_string())),
+        })
+    }
+
+    pub fn put_counters(&mut self, c: &Counters) -> Result<()> {
+        self.with(|t| {
+            t.meta.insert("next_node", c.next_node.to_le_bytes().as_slice())?;
+            t.meta.insert("last_snapshot", c.last_snapshot.to_le_bytes().as_slice())?;
+            t.meta.insert("last_time", (c.last_time as u64).to_le_bytes().as_slice())?;
+            t.meta.insert("audit_seq", c.audit_seq.to_le_bytes().as_slice())?;
+            t.meta.insert("audit_tip", c.audit_tip.as_slice())?;
+            Ok(())
+        })
+    }
+
+    pub fn put_type(&mut self, name: &str, id: u32) -> Result<()> {
+        self.with(|t| Ok(t.types.insert(name, id).map(|_| ())?))
+    }
+
+    pub fn put_label(&mut self, name: &str, id: u32) -> Result<()> {
+        self.with(|t| Ok(t.labels.insert(name, id).map(|_| ())?))
+    }
+
+    /// Stores a node record; `new_key` also registers its key.
+    pub fn put_node(&mut self, id: NodeId, record: &NodeRecord, new_key: bool) -> Result<()> {
+        let bytes = encode(record)?;
+        self.with(|t| {
+            t.nodes.insert(id, bytes.as_slice())?;
+            if new_key {
+                let key = version_key(record.type_id, &record.name, record.version);
+                t.keys.insert(key.as_slice(), id)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Stores both directions of an edge and its properties.
+    pub fn put_edge(
+        &mut self,
+        from: NodeId,
+        from_type: u32,
+        to: NodeId,
+        to_type: u32,
+        label: u32,
+        created_in: SnapshotId,
+        props: &Props,
+    ) -> Result<()> {
+        let props = if props.is_empty() { None } else { Some(encode(props)?) };
+        self.with(|t| {
+            let out_key = adj_key(from, to, label, created_in);
+            t.out_edges.insert(&out_key, &adj_value(LIVE, to_type))?;
+            t.in_edges.insert(&adj_key(to, from, label, created_in), &adj_value(LIVE, from_type))?;
+            if let Some(p) = &props {
+                t.edge_props.insert(&out_key, p.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Tombstones both directions of an edge at `deleted_in`.
+    pub fn delete_edge(
+        &mut self,
+        from: NodeId,
+        from_type: u32,
+        to: NodeId,
+        to_type: u32,
+        label: u32,
+        created_in: SnapshotId,
+        deleted_in: SnapshotId,
+    ) -> Result<()> {
+        self.with(|t| {
+            t.out_edges.insert(&adj_key(from, to, label, created_in), &adj_value(deleted_in, to_type))?;
+            t.in_edges.insert(&adj_key(to, from, label, created_in), &adj_value(deleted_in, from_type))?;
+            Ok(())
+        })
+    }
+
+    pub fn put_annotations(&mut self, node: NodeId, snapshot: SnapshotId, overlay: &Props) -> Result<()> {
+        let bytes = encode(overlay)?;
+        self.with(|t| Ok(t.annotations.insert(&annotation_key(node, snapshot), bytes.as_slice()).map(|_| ())?))
+    }
+
+    pub fn put_ext_label(&mut self, type_id: u32, name: &str, label: &str, version: u64) -> Result<()> {
+        let key = label_key(type_id, name, label);
+        self.with(|t| Ok(t.ext_labels.insert(key.as_slice(), version).map(|_| ())?))
+    }
+
+    pub fn put_alias(&mut self, type_id: u32, name: &str, alias: &str, record: &AliasRecord) -> Result<()> {
+        let key = alias_key(type_id, name, alias, record.snapshot);
+        let bytes = encode(record)?;
+        self.with(|t| Ok(t.aliases.insert(key.as_slice(), bytes.as_slice()).map(|_| ())?))
+    }
+
+    pub fn put_snapshot(&mut self, record: &SnapshotRecord) -> Result<()> {
+        let bytes = encode(record)?;
+        self.with(|t| {
+            t.snapshots.insert(record.id, bytes.as_slice())?;
+            t.snapshot_times.insert(record.time, record.id)?;
+            Ok(())
+        })
+    }
+
+    pub fn put_audit(&mut self, record: &AuditRecord) -> Result<()> {
+        let bytes = encode(record)?;
+        self.with(|t| Ok(t.audit.insert(record.seq, bytes.as_slice()).map(|_| ())?))
+    }
+
+    /// Commits durably: when this returns, the snapshot survives a crash.
+    pub fn commit(self) -> Result<()> {
+        let tx = self.cell.into_owner();
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Abandons every change of the transaction.
+    pub fn abort(self) -> Result<()> {
+        let tx = self.cell.into_owner();
+        tx.abort()?;
+        Ok(())
+    }
+}
+
+/// Test-only access for tamper and corruption tests: rewrites raw records.
+#[doc(hidden)]
+pub fn tamper_audit(path: &Path, seq: u64, edit: impl FnOnce(&mut AuditRecord)) -> Result<()> {
+    let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let tx = db.begin_write()?;
+    {
+        let mut audit = tx.open_table(AUDIT)?;
+        let record: Option<AuditRecord> = match audit.get(seq)? {
+            Some(v) => Some(decode(v.value(), "audit entry")?),
+            None => None,
+        };
+        match record {
+            Some(mut r) => {
+                edit(&mut r);
+                let bytes = encode(&r)?;
+                audit.insert(seq, bytes.as_slice())?;
+            }
+            None => return Err(Error::Corrupt { detail: format!("no audit entry {seq}") }),
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Test-only: removes an audit entry, as an attacker editing the file would.
+#[doc(hidden)]
+pub fn tamper_remove_audit(path: &Path, seq: u64) -> Result<()> {
+    let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let tx = db.begin_write()?;
+    tx.open_table(AUDIT)?.remove(seq)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Test-only: writes a future format version into the file.
+#[doc(hidden)]
+pub fn tamper_format(path: &Path, format: u32) -> Result<()> {
+    let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let tx = db.begin_write()?;
+    tx.open_table(META)?.insert("format", format.to_le_bytes().as_slice())?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `verify`: recompute the audit hash chain and check the graph invariants
+//! (both adjacency directions agree, no edge dangles or outlives its nodes,
+//! every key maps to its node, node content matches its audit entry, and the
+//! live graph is a DAG).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::audit::{entry_hash, sha256};
+use crate::db::Dict;
+use crate::error::Result;
+use crate::model::VerifyReport;
+use crate::storage::StoreRead;
+use crate::storage::codec::{Dir, LIVE, NodeId, NodeRecord};
+
+pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport> {
+    let counters = tables.counters()?;
+    let mut report = VerifyReport::default();
+    let problems = &mut report.problems;
+
+    // 1. The audit chain.
+    let entries = tables.audit(1, u64::MAX)?;
+    report.audit_entries = entries.len() as u64;
+    let mut prev = [0u8; 32];
+    let mut expected_seq = 1;
+    let mut created: HashMap<String, String> = HashMap::new();
+    for e in &entries {
+        if e.seq != expected_seq {
+            problems.push(format!("audit entry {expected_seq} is missing (next entry found is {})", e.seq));
+            expected_seq = e.seq;
+        }
+        if e.prev != prev {
+            problems.push(format!("audit entry {} does not chain to the entry before it", e.seq));
+        }
+        if sha256(e.detail.as_bytes()) != e.digest {
+            problems.push(format!("audit entry {} was altered: its detail does not match its digest", e.seq));
+        }
+        if entry_hash(e) != e.hash {
+            problems.push(format!("audit entry {} was altered: its hash does not match its content", e.seq));
+        }
+        if e.op == "create_node" {
+            if let Some(key) = e.subjects.first() {
+                created.insert(key.clone(), e.detail.clone());
+            }
+        }
+        prev = e.hash;
+        expected_seq += 1;
+    }
+    if report.audit_entries != counters.audit_seq {
+        problems.push(format!(
+            "the audit log holds {} entries but {} were written",
+            report.audit_entries, counters.audit_seq
+        ));
+    }
+    if prev != counters.audit_tip {
+        problems.push("the last audit entry is not the one last written (entries were dropped or appended)".to_owned());
+    }
+
+    // 2. Nodes and the key dictionary.
+    let mut nodes: HashMap<NodeId, NodeRecord> = HashMap::new();
+    for id in 1..counters.next_node {
+        match tables.node(id)? {
+            Some(record) => {
+                let key = match dict.type_name(record.type_id) {
+                    Ok(t) => crate::key::NodeKey {
+                        type_name: t.to_owned(),
+                        name: record.name.clone(),
+                        version: record.version,
+                    },
+                    Err(e) => {
+                        problems.push(format!("node {id}: {e}"));
+                        continue;
+                    }
+                };
+                if tables.node_id(record.type_id, &record.name, record.version)? != Some(id) {
+                    problems.push(format!("key {key} does not map to its node"));
+                }
+                let text = key.to_string();
+                match created.get(&text) {
+                    Some(detail) if *detail == crate::write::create_detail(id, &text, &record) => {}
+                    Some(_) => problems
+                        .push(format!("{text} differs from what its audit entry recorded (content was altered)")),
+                    None => problems.push(format!("{text} has no audit entry for its creation")),
+                }
+                nodes.insert(id, record);
+            }
+            None => problems.push(format!("node id {id} was assigned but has no record")),
+        }
+    }
+    report.nodes = nodes.len() as u64;
+
+    // 3. Edges: both directions agree, nothing dangles or outlives its nodes.
+    let out: HashSet<(NodeId, NodeId, u32, u64, u64)> = tables
+        .all_adjacency(Dir::Out)?
+        .into_iter()
+        .map(|(n, e)| (n, e.neighbor, e.label, e.created_in, e.deleted_in))
+        .collect();
+    let inn: HashSet<(NodeId, NodeId, u32, u64, u64)> = tables
+        .all_adjacency(Dir::In)?
+        .into_iter()
+        .map(|(n, e)| (e.neighbor, n, e.label, e.created_in, e.deleted_in))
+        .collect();
+    report.edges = out.len() as u64;
+    for edge in out.symmetric_difference(&inn) {
+        problems.push(format!("edge {} -> {} (snapshot {}) is recorded in one direction only", edge.0, edge.1, edge.3));
+    }
+    let mut live: Vec<(NodeId, NodeId)> = Vec::new();
+    for &(from, to, _, created_in, deleted_in) in &out {
+        for end in [from, to] {
+            match nodes.get(&end) {
+                None => problems.push(format!("edge {from} -> {to} points at missing node {end}")),
+                Some(n) => {
+                    if created_in < n.created_in {
+                        problems.push(format!("edge {from} -> {to} exists before node {end} was created"));
+                    }
+                    if let Some(d) = n.deleted_in {
+                        if deleted_in > d {
+                            problems.push(format!("edge {from} -> {to} outlives deleted node {end}"));
+                        }
+                    }
+                }
+            }
+        }
+        if deleted_in == LIVE {
+            live.push((from, to));
+        }
+    }
+
+    // 4. The live graph is a DAG.
+    let graph: petgraph::graphmap::DiGraphMap<NodeId, ()> = live.into_iter().collect();
+    if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
+        problems.push(format!("the live graph has a cycle through node {}", cycle.node_id()));
+    }
+
+    // 5. Snapshots are numbered without gaps.
+    let snapshots = tables.snapshots(1, counters.last_snapshot)?;
+    report.snapshots = snapshots.len() as u64;
+    for (i, s) in snapshots.iter().enumerate() {
+        if s.id != i as u64 + 1 {
+            problems.push(format!("snapshot {} is missing", i + 1));
+            break;
+        }
+    }
+    Ok(report)
+}

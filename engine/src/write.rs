@@ -1,0 +1,669 @@
+//! `WriteTx`: the single write transaction. Every mutation validates fully
+//! before it writes, appends a hash-chained audit entry, and becomes visible
+//! only when `commit` makes the whole transaction one snapshot.
+//!
+//! Failure policy: by default the first failed mutation aborts the
+//! transaction (`commit` then returns `Error::Aborted` and nothing is
+//! written), which is what the query language and imports want. A caller that
+//! skips bad input on purpose (`import --skip-invalid`) calls
+//! `keep_going_on_error`: a failed mutation then changes nothing and the
+//! transaction stays usable.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use crate::audit::{entry_hash, sha256};
+use crate::cache::AdjCache;
+use crate::db::{Dict, Inner};
+use crate::error::{Error, Result};
+use crate::key::{EntityKey, NodeKey, NodeRef, check_name, check_type};
+use crate::resolve::{key_of, resolve};
+use crate::storage::codec::{AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord};
+use crate::storage::{Counters, WriteTables};
+use crate::traverse::Walk;
+use crate::value::{Props, Timestamp, Value, props_to_json};
+
+/// Properties the engine records itself; users cannot set them.
+pub const RESERVED_KEYS: &[&str] = &["created_at", "created_in", "created_by"];
+
+/// Properties that may change after creation (with `SET`); every other
+/// property given at creation is immutable content.
+pub const ANNOTATION_KEYS: &[&str] = &["description", "tags", "owner", "notes"];
+
+/// A node to create.
+#[derive(Clone, Debug, Default)]
+pub struct NewNode {
+    /// Node type.
+    pub type_name: String,
+    /// Entity name.
+    pub name: String,
+    /// Explicit version; must be the next one. `None` assigns it.
+    pub version: Option<u64>,
+    /// External version label.
+    pub label: Option<String>,
+    /// Content properties.
+    pub props: Props,
+}
+
+/// What `create` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Created {
+    /// A new version was created.
+    New(NodeKey),
+    /// The same version with identical content existed already (idempotent create).
+    Existing(NodeKey),
+}
+
+impl Created {
+    /// The key, created or found.
+    pub fn key(&self) -> &NodeKey {
+        match self {
+            Created::New(k) | Created::Existing(k) => k,
+        }
+    }
+}
+
+/// The write transaction. Dropping it without `commit` rolls it back.
+pub struct WriteTx {
+    inner: Arc<Inner>,
+    tables: Option<WriteTables>,
+    dict: Dict,
+    counters: Counters,
+    snapshot: SnapshotId,
+    time: i64,
+    author: String,
+    message: Option<String>,
+    changes: u64,
+    touched: HashSet<NodeId>,
+    failed: Option<String>,
+    keep_going: bool,
+}
+
+impl std::fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTx").field("snapshot", &self.snapshot).field("changes", &self.changes).finish()
+    }
+}
+
+impl WriteTx {
+    pub(crate) fn begin(inner: Arc<Inner>) -> Result<WriteTx> {
+        let tables = inner.store.begin_write()?;
+        let (counters, dict) = tables.read(|t| Ok((t.counters()?, Dict::load(t)?)))?;
+        let now = Timestamp::now().micros();
+        let time = now.max(counters.last_time + 1);
+        let author = inner.default_author.clone();
+        Ok(WriteTx {
+            snapshot: counters.last_snapshot + 1,
+            inner,
+            tables: Some(tables),
+            dict,
+            counters,
+            time,
+            author,
+            message: None,
+            changes: 0,
+            touched: HashSet::new(),
+            failed: None,
+            keep_going: false,
+        })
+    }
+
+    /// Sets the author recorded on the snapshot, its nodes and audit entries.
+    pub fn author(&mut self, author: impl Into<String>) -> &mut Self {
+        self.author = author.into();
+        self
+    }
+
+    /// Sets the commit message.
+    pub fn message(&mut self, message: impl Into<String>) -> &mut Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Sets the commit time (for replaying history, e.g. an archive or a demo).
+    /// It must be after the previous snapshot's time.
+    pub fn set_time(&mut self, time: Timestamp) -> Result<&mut Self> {
+        if time.micros() <= self.counters.last_time {
+            return Err(Error::TimeGoesBackwards {
+                requested: time.to_string(),
+                last: Timestamp(self.counters.last_time).to_string(),
+            });
+        }
+        if self.changes > 0 {
+            return Err(Error::Storage("the commit time must be set before the first change".into()));
+        }
+        self.time = time.micros();
+        Ok(self)
+    }
+
+    /// A failed mutation leaves the transaction usable instead of aborting it.
+    pub fn keep_going_on_error(&mut self, keep_going: bool) -> &mut Self {
+        self.keep_going = keep_going;
+        self
+    }
+
+    /// The snapshot id this transaction will commit as.
+    pub fn snapshot(&self) -> SnapshotId {
+        self.snapshot
+    }
+
+    /// The commit time.
+    pub fn time(&self) -> Timestamp {
+        Timestamp(self.time)
+    }
+
+    /// The author.
+    pub fn author_name(&self) -> &str {
+        &self.author
+    }
+
+    /// Mutations so far.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    fn tables(&self) -> Result<&WriteTables> {
+        self.tables.as_ref().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })
+    }
+
+    fn tables_mut(&mut self) -> Result<&mut WriteTables> {
+        self.tables.as_mut().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })
+    }
+
+    /// Runs a mutation: refuses it after an abort, records an abort on failure.
+    fn guarded<T>(&mut self, op: impl FnOnce(&mut WriteTx) -> Result<T>) -> Result<T> {
+        if let Some(first) = &self.failed {
+            return Err(Error::Aborted { first: first.clone() });
+        }
+        let result = op(self);
+        if let Err(e) = &result {
+            let storage = matches!(e, Error::Storage(_) | Error::Corrupt { .. } | Error::Io { .. });
+            if storage || !self.keep_going {
+                self.failed = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    /// Resolves a reference against the transaction's current state,
+    /// including its own uncommitted changes.
+    pub fn resolve(&self, r: &NodeRef) -> Result<NodeKey> {
+        let (_, record) = self.resolve_record(r)?;
+        key_of(&self.dict, &record)
+    }
+
+    fn resolve_record(&self, r: &NodeRef) -> Result<(NodeId, NodeRecord)> {
+        let at = self.snapshot;
+        let dict = &self.dict;
+        self.tables()?.read(|t| resolve(t, dict, r, at))
+    }
+
+    /// Whether a node exists (live) in the transaction's current state.
+    pub fn exists(&self, r: &NodeRef) -> Result<bool> {
+        match self.resolve_record(r) {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchNode { .. } | Error::NoSuchAlias { .. } | Error::Deleted { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn type_id(&mut self, name: &str) -> Result<u32> {
+        if let Some(&id) = self.dict.type_ids.get(name) {
+            return Ok(id);
+        }
+        let id = self.dict.type_names.keys().max().map_or(1, |m| m + 1);
+        self.tables_mut()?.put_type(name, id)?;
+        self.dict.type_ids.insert(name.to_owned(), id);
+        self.dict.type_names.insert(id, name.to_owned());
+        Ok(id)
+    }
+
+    fn label_id(&mut self, name: &str) -> Result<u32> {
+        if let Some(&id) = self.dict.label_ids.get(name) {
+            return Ok(id);
+        }
+        let id = self.dict.label_names.keys().max().map_or(1, |m| m + 1);
+        self.tables_mut()?.put_label(name, id)?;
+        self.dict.label_ids.insert(name.to_owned(), id);
+        self.dict.label_names.insert(id, name.to_owned());
+        Ok(id)
+    }
+
+    fn append_audit(&mut self, op: &str, subjects: Vec<String>, detail: String) -> Result<()> {
+        let seq = self.counters.audit_seq + 1;
+        let mut record = AuditRecord {
+            seq,
+            snapshot: self.snapshot,
+            time: self.time,
+            author: self.author.clone(),
+            op: op.to_owned(),
+            subjects,
+            digest: sha256(detail.as_bytes()),
+            detail,
+            prev: self.counters.audit_tip,
+            hash: [0; 32],
+        };
+        record.hash = entry_hash(&record);
+        self.tables_mut()?.put_audit(&record)?;
+        self.counters.audit_seq = seq;
+        self.counters.audit_tip = record.hash;
+        self.changes += 1;
+        Ok(())
+    }
+
+    /// Appends an audit entry for an operation a tool performed (an import
+    /// batch, a recorded run). `detail` is JSON.
+    pub fn record_audit(&mut self, op: &str, subjects: Vec<String>, detail: serde_json::Value) -> Result<()> {
+        self.guarded(|tx| tx.append_audit(op, subjects, detail.to_string()))
+    }
+
+    /// Creates the next version of `type:name` with `props`; returns its key.
+    pub fn create_node(&mut self, type_name: &str, name: &str, props: Props) -> Result<NodeKey> {
+        let new = NewNode { type_name: type_name.to_owned(), name: name.to_owned(), props, ..NewNode::default() };
+        self.create(new).map(|c| c.key().clone())
+    }
+
+    /// Creates a node. With an explicit version that already exists with
+    /// identical content, nothing changes and `Created::Existing` is returned
+    /// (so re-running an import is safe); with different content it is an error.
+    pub fn create(&mut self, new: NewNode) -> Result<Created> {
+        self.guarded(|tx| tx.create_inner(new))
+    }
+
+    fn create_inner(&mut self, new: NewNode) -> Result<Created> {
+        check_type(&new.type_name)?;
+        check_name(&new.name)?;
+        for k in new.props.keys() {
+            if RESERVED_KEYS.contains(&k.as_str()) {
+                return Err(Error::ReservedProperty { property: k.clone() });
+            }
+        }
+        let entity = EntityKey { type_name: new.type_name.clone(), name: new.name.clone() };
+        let existing_type = self.dict.type_ids.get(&new.type_name).copied();
+        let (max, label_holder) = match existing_type {
+            Some(tid) => {
+                let name = new.name.clone();
+                let label = new.label.clone();
+                self.tables()?.read(|t| {
+                    let holder = match &label {
+                        Some(l) => t.label_version(tid, &name, l)?,
+                        None => None,
+                    };
+                    Ok((t.max_version(tid, &name)?, holder))
+                })?
+            }
+            None => (0, None),
+        };
+        let next = max + 1;
+        if let Some(v) = new.version {
+            if v == 0 {
+                return Err(crate::error::KeyError::BadVersion { text: "0".into() }.into());
+            }
+            if v <= max {
+                // Idempotent re-creation of an identical version.
+                let key = entity.version(v);
+                let tid = existing_type.unwrap_or(0);
+                let record = self.tables()?.read(|t| match t.node_id(tid, &new.name, v)? {
+                    Some(id) => t.node(id),
+                    None => Ok(None),
+                })?;
+                if let Some(r) = record {
+                    if r.props == new.props && r.label == new.label && r.deleted_in.is_none() {
+                        return Ok(Created::Existing(key));
+                    }
+                    return Err(Error::ExistsWithOtherContent { key: key.to_string() });
+                }
+            }
+            if v != next {
+                return Err(Error::VersionConflict { entity: entity.to_string(), requested: v, next });
+            }
+        }
+        if let (Some(label), Some(holder)) = (&new.label, label_holder) {
+            return Err(Error::LabelTaken { entity: entity.to_string(), label: label.clone(), version: holder });
+        }
+        let type_id = self.type_id(&new.type_name)?;
+        let id = self.counters.next_node;
+        let record = NodeRecord {
+            type_id,
+            name: new.name.clone(),
+            version: next,
+            label: new.label.clone(),
+            props: new.props,
+            created_in: self.snapshot,
+            created_at: self.time,
+            created_by: self.author.clone(),
+            deleted_in: None,
+        };
+        let tables = self.tables_mut()?;
+        tables.put_node(id, &record, true)?;
+        if let Some(label) = &record.label {
+            tables.put_ext_label(type_id, &record.name, label, next)?;
+        }
+        self.counters.next_node += 1;
+        let key = entity.version(next);
+        let text = key.to_string();
+        let detail = create_detail(id, &text, &record);
+        self.append_audit("create_node", vec![text], detail)?;
+        Ok(Created::New(key))
+    }
+
+    /// Adds the edge `from -> to` with `label`. Refused if it would close a
+    /// cycle (the error names it) or if the same live edge exists.
+    pub fn link(&mut self, from: &NodeRef, to: &NodeRef, label: &str, props: Props) -> Result<()> {
+        self.guarded(|tx| tx.link_inner(from, to, label, props, false)).map(|_| ())
+    }
+
+    /// Like `link`, but an identical live edge (same label and properties)
+    /// already present is accepted without change; returns whether an edge was added.
+    pub fn link_idempotent(&mut self, from: &NodeRef, to: &NodeRef, label: &str, props: Props) -> Result<bool> {
+        self.guarded(|tx| tx.link_inner(from, to, label, props, true))
+    }
+
+    fn link_inner(
+        &mut self,
+        from: &NodeRef,
+        to: &NodeRef,
+        label: &str,
+        props: Props,
+        idempotent: bool,
+    ) -> Result<bool> {
+        if label.is_empty() {
+            return Err(Error::Storage("an edge label cannot be empty".into()));
+        }
+        let (from_id, from_rec) = self.resolve_record(from)?;
+        let (to_id, to_rec) = self.resolve_record(to)?;
+        let from_key = key_of(&self.dict, &from_rec)?;
+        let to_key = key_of(&self.dict, &to_rec)?;
+        let at = self.snapshot;
+        let label_known = self.dict.label_ids.get(label).copied();
+        // The same live edge?
+        if let Some(lid) = label_known {
+            let existing = self.tables()?.read(|t| {
+                Ok(t.adjacency(from_id, Dir::Out)?
+                    .into_iter()
+                    .find(|e| e.neighbor == to_id && e.label == lid && e.visible_at(at)))
+            })?;
+            if let Some(e) = existing {
+                if idempotent {
+                    let key = crate::storage::codec::adj_key(from_id, to_id, lid, e.created_in);
+                    let old = self.tables()?.read(|t| t.edge_props(&key))?;
+                    if old == props {
+                        return Ok(false);
+                    }
+                }
+                return Err(Error::DuplicateEdge {
+                    from: from_key.to_string(),
+                    to: to_key.to_string(),
+                    label: label.to_owned(),
+                });
+            }
+        }
+        // Would it close a cycle? Look for a path to -> ... -> from.
+        if let Some(path) = self.find_path(to_id, from_id)? {
+            let mut cycle = Vec::with_capacity(path.len() + 1);
+            cycle.push(from_key.to_string());
+            for id in path {
+                let key = self.tables()?.read(|t| t.node(id))?.map(|r| key_of(&self.dict, &r)).transpose()?;
+                cycle.push(key.map(|k| k.to_string()).unwrap_or_else(|| format!("#{id}")));
+            }
+            return Err(Error::Cycle { from: from_key.to_string(), to: to_key.to_string(), cycle });
+        }
+        let label_id = self.label_id(label)?;
+        let detail = serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&props)}).to_string();
+        let (ft, tt) = (from_rec.type_id, to_rec.type_id);
+        self.tables_mut()?.put_edge(from_id, ft, to_id, tt, label_id, at, &props)?;
+        self.touched.insert(from_id);
+        self.touched.insert(to_id);
+        self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
+        Ok(true)
+    }
+
+    /// A shortest path `start -> ... -> goal` over live edges in the
+    /// transaction's current state, as node ids from start to goal.
+    fn find_path(&self, start: NodeId, goal: NodeId) -> Result<Option<Vec<NodeId>>> {
+        if start == goal {
+            return Ok(Some(vec![start]));
+        }
+        let at = self.snapshot;
+        let bound = self.counters.next_node;
+        // The write transaction reads its own tables; the cache (committed
+        // state only) must not be consulted or filled, so give it a private one.
+        let private = AdjCache::new(0, 0);
+        self.tables()?.read(|t| {
+            let walk = Walk {
+                tables: t,
+                cache: &private,
+                head: SnapshotId::MAX,
+                at,
+                id_bound: bound,
+                dir: Dir::Out,
+                max_depth: None,
+                labels: None,
+            };
+            let mut parent = std::collections::HashMap::new();
+            let mut found = false;
+            walk.run(start, |from, e: &AdjEntry, depth| {
+                if depth.is_some() {
+                    parent.insert(e.neighbor, from);
+                    if e.neighbor == goal {
+                        found = true;
+                        return ControlFlow::Break(());
+                    }
+                }
+                ControlFlow::Continue(())
+            })?;
+            if !found {
+                return Ok(None);
+            }
+            let mut path = vec![goal];
+            let mut cur = goal;
+            while cur != start {
+                cur = parent[&cur];
+                path.push(cur);
+            }
+            path.reverse();
+            Ok(Some(path))
+        })
+    }
+
+    /// Tombstones the live edges `from -> to` (only those with `label`, if
+    /// given); returns how many.
+    pub fn unlink(&mut self, from: &NodeRef, to: &NodeRef, label: Option<&str>) -> Result<usize> {
+        self.guarded(|tx| {
+            let (from_id, from_rec) = tx.resolve_record(from)?;
+            let (to_id, to_rec) = tx.resolve_record(to)?;
+            let from_key = key_of(&tx.dict, &from_rec)?;
+            let to_key = key_of(&tx.dict, &to_rec)?;
+            let at = tx.snapshot;
+            let lid = label.map(|l| tx.dict.label_ids.get(l).copied());
+            let edges: Vec<AdjEntry> = tx.tables()?.read(|t| {
+                Ok(t.adjacency(from_id, Dir::Out)?
+                    .into_iter()
+                    .filter(|e| e.neighbor == to_id && e.visible_at(at) && lid.is_none_or(|l| l == Some(e.label)))
+                    .collect())
+            })?;
+            if edges.is_empty() {
+                return Err(Error::NoSuchEdge {
+                    from: from_key.to_string(),
+                    to: to_key.to_string(),
+                    label: label.map(str::to_owned),
+                });
+            }
+            for e in &edges {
+                tx.tables_mut()?.delete_edge(
+                    from_id,
+                    from_rec.type_id,
+                    to_id,
+                    to_rec.type_id,
+                    e.label,
+                    e.created_in,
+                    at,
+                )?;
+                let label = tx.dict.label_name(e.label)?.to_owned();
+                let detail =
+                    serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label})
+                        .to_string();
+                tx.append_audit("unlink", vec![from_key.to_string(), to_key.to_string()], detail)?;
+            }
+            tx.touched.insert(from_id);
+            tx.touched.insert(to_id);
+            Ok(edges.len())
+        })
+    }
+
+    /// Changes annotations of a node. A `null` value removes one. Content
+    /// properties (given at creation, other than `ANNOTATION_KEYS`) cannot change.
+    pub fn set(&mut self, r: &NodeRef, changes: Props) -> Result<NodeKey> {
+        self.guarded(|tx| {
+            let (id, record) = tx.resolve_record(r)?;
+            let key = key_of(&tx.dict, &record)?;
+            for k in changes.keys() {
+                if RESERVED_KEYS.contains(&k.as_str()) {
+                    return Err(Error::ReservedProperty { property: k.clone() });
+                }
+                if record.props.contains_key(k) && !ANNOTATION_KEYS.contains(&k.as_str()) {
+                    return Err(Error::ContentImmutable { key: key.to_string(), property: k.clone() });
+                }
+            }
+            let at = tx.snapshot;
+            let mut overlay = tx.tables()?.read(|t| t.annotations_at(id, at))?.unwrap_or_default();
+            for (k, v) in &changes {
+                if *v == Value::Null && !record.props.contains_key(k) {
+                    overlay.remove(k);
+                } else {
+                    overlay.insert(k.clone(), v.clone());
+                }
+            }
+            tx.tables_mut()?.put_annotations(id, at, &overlay)?;
+            let detail = serde_json::json!({"key": key.to_string(), "set": props_to_json(&changes)}).to_string();
+            tx.append_audit("set", vec![key.to_string()], detail)?;
+            Ok(key)
+        })
+    }
+
+    /// Tombstones a node. Refused while it has live edges unless `detach`,
+    /// which tombstones them too.
+    pub fn delete(&mut self, r: &NodeRef, detach: bool) -> Result<NodeKey> {
+        self.guarded(|tx| {
+            let (id, mut record) = tx.resolve_record(r)?;
+            let key = key_of(&tx.dict, &record)?;
+            let at = tx.snapshot;
+            let (outgoing, incoming) = tx.tables()?.read(|t| {
+                let live = |dir| -> Result<Vec<AdjEntry>> {
+                    Ok(t.adjacency(id, dir)?.into_iter().filter(|e| e.visible_at(at)).collect())
+                };
+                Ok((live(Dir::Out)?, live(Dir::In)?))
+            })?;
+            let count = outgoing.len() + incoming.len();
+            if count > 0 && !detach {
+                return Err(Error::HasLiveEdges { key: key.to_string(), count });
+            }
+            let mut neighbor_types = std::collections::HashMap::new();
+            for e in outgoing.iter().chain(&incoming) {
+                neighbor_types.insert(e.neighbor, e.neighbor_type);
+            }
+            for e in &outgoing {
+                tx.tables_mut()?.delete_edge(
+                    id,
+                    record.type_id,
+                    e.neighbor,
+                    e.neighbor_type,
+                    e.label,
+                    e.created_in,
+                    at,
+                )?;
+                tx.touched.insert(e.neighbor);
+            }
+            for e in &incoming {
+                tx.tables_mut()?.delete_edge(
+                    e.neighbor,
+                    e.neighbor_type,
+                    id,
+                    record.type_id,
+                    e.label,
+                    e.created_in,
+                    at,
+                )?;
+                tx.touched.insert(e.neighbor);
+            }
+            record.deleted_in = Some(at);
+            tx.tables_mut()?.put_node(id, &record, false)?;
+            tx.touched.insert(id);
+            let detail = serde_json::json!({"key": key.to_string(), "detach": detach, "edges": count}).to_string();
+            tx.append_audit("delete", vec![key.to_string()], detail)?;
+            Ok(key)
+        })
+    }
+
+    /// Points `alias` of the entity at the version `r` resolves to; returns
+    /// the version that held it before.
+    pub fn promote(&mut self, r: &NodeRef, alias: &str, reason: Option<&str>) -> Result<Option<u64>> {
+        self.guarded(|tx| {
+            let ok = alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok || alias.eq_ignore_ascii_case("latest") {
+                return Err(Error::Storage(format!("invalid alias `{alias}`: an alias is an identifier other than `latest`")));
+            }
+            let (_, record) = tx.resolve_record(r)?;
+            let key = key_of(&tx.dict, &record)?;
+            let at = tx.snapshot;
+            let previous = tx.tables()?.read(|t| t.alias_at(record.type_id, &record.name, alias, at - 1))?.and_then(|m| m.version);
+            let move_record = AliasRecord {
+                version: Some(record.version),
+                previous,
+                snapshot: at,
+                time: tx.time,
+                author: tx.author.clone(),
+                reason: reason.map(str::to_owned),
+            };
+            tx.tables_mut()?.put_alias(record.type_id, &record.name, alias, &move_record)?;
+            let detail = serde_json::json!({"entity": key.entity().to_string(), "alias": alias, "version": record.version, "previous": previous, "reason": reason}).to_string();
+            tx.append_audit("promote", vec![key.to_string()], detail)?;
+            Ok(previous)
+        })
+    }
+
+    /// Makes the transaction one snapshot. A transaction with no change
+    /// commits nothing and returns the current snapshot id.
+    pub fn commit(mut self) -> Result<SnapshotId> {
+        let tables =
+            self.tables.take().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })?;
+        if let Some(first) = self.failed.take() {
+            tables.abort()?;
+            return Err(Error::Aborted { first });
+        }
+        if self.changes == 0 {
+            tables.abort()?;
+            return Ok(self.counters.last_snapshot);
+        }
+        let mut tables = tables;
+        let snapshot = SnapshotRecord {
+            id: self.snapshot,
+            time: self.time,
+            author: self.author.clone(),
+            message: self.message.clone(),
+            changes: self.changes,
+        };
+        tables.put_snapshot(&snapshot)?;
+        self.counters.last_snapshot = self.snapshot;
+        self.counters.last_time = self.time;
+        tables.put_counters(&self.counters)?;
+        tables.commit()?;
+        self.inner.cache.committed(self.snapshot, self.touched.drain());
+        Ok(self.snapshot)
+    }
+
+    /// Abandons every change.
+    pub fn rollback(mut self) -> Result<()> {
+        match self.tables.take() {
+            Some(t) => t.abort(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The audit detail of a node creation; `verify` recomputes it from the record.
+pub(crate) fn create_detail(id: NodeId, key: &str, record: &NodeRecord) -> String {
+    serde_json::json!({"id": id, "key": key, "label": record.label, "props": props_to_json(&record.props), "created_in": record.created_in}).to_string()
+}
