@@ -26,28 +26,17 @@ pub(crate) fn resolve(
         };
         return Err(Error::NoSuchNode { reference: r.to_string(), hint: Some(hint) });
     };
-    let versions = tables.versions(type_id, &r.name)?;
-    let mut visible = Vec::new();
-    for &(version, id) in versions.iter().rev() {
-        if let Some(record) = tables.node(id)? {
-            if record.created_in <= at {
-                visible.push((version, id, record));
-            }
-        }
-    }
-    let latest_live = visible.iter().find(|(_, _, rec)| rec.visible_at(at)).map(|(v, _, _)| *v);
-    let any_visible = !visible.is_empty();
-    let latest_hint = || match latest_live {
-        Some(v) => Some(format!("latest version is {v}")),
-        None if !any_visible => Some(format!("{} has no versions at snapshot {at}", r.entity())),
-        None => Some(format!("every version of {} is deleted at snapshot {at}", r.entity())),
-    };
     let wanted = match &r.version {
-        VersionSel::Latest => match latest_live {
-            Some(v) => v,
-            None => return Err(Error::NoSuchNode { reference: r.to_string(), hint: latest_hint() }),
-        },
         VersionSel::Number(n) => *n,
+        VersionSel::Latest => match latest_visible(tables, type_id, &r.name, at)? {
+            Some(v) => v,
+            None => {
+                return Err(Error::NoSuchNode {
+                    reference: r.to_string(),
+                    hint: missing_hint(tables, type_id, r, at)?,
+                });
+            }
+        },
         VersionSel::Label(label) => match tables.label_version(type_id, &r.name, label)? {
             Some(v) => v,
             None => {
@@ -74,15 +63,46 @@ pub(crate) fn resolve(
             }
         },
     };
-    match visible.into_iter().find(|(v, _, _)| *v == wanted) {
-        Some((_, id, record)) => {
+    let found = match tables.node_id(type_id, &r.name, wanted)? {
+        Some(id) => tables.node(id)?.map(|record| (id, record)),
+        None => None,
+    };
+    match found {
+        Some((id, record)) if record.created_in <= at => {
             if let Some(d) = record.deleted_in.filter(|d| *d <= at) {
                 return Err(Error::Deleted { key: key_of(dict, &record)?.to_string(), snapshot: d });
             }
             Ok((id, record))
         }
-        None => Err(Error::NoSuchNode { reference: r.to_string(), hint: latest_hint() }),
+        Some((_, record)) => Err(Error::NoSuchNode {
+            reference: r.to_string(),
+            hint: Some(format!("it was created at snapshot {}, after snapshot {at}", record.created_in)),
+        }),
+        None => Err(Error::NoSuchNode { reference: r.to_string(), hint: missing_hint(tables, type_id, r, at)? }),
     }
+}
+
+/// The newest version of an entity visible at `at`.
+fn latest_visible(tables: &dyn StoreRead, type_id: u32, name: &str, at: SnapshotId) -> Result<Option<u64>> {
+    for (version, id) in tables.versions(type_id, name)?.into_iter().rev() {
+        if tables.node(id)?.is_some_and(|record| record.visible_at(at)) {
+            return Ok(Some(version));
+        }
+    }
+    Ok(None)
+}
+
+/// The hint of a "no node" error: the latest version, or why there is none.
+fn missing_hint(tables: &dyn StoreRead, type_id: u32, r: &NodeRef, at: SnapshotId) -> Result<Option<String>> {
+    if let Some(v) = latest_visible(tables, type_id, &r.name, at)? {
+        return Ok(Some(format!("latest version is {v}")));
+    }
+    let any = tables.versions(type_id, &r.name)?;
+    Ok(Some(if any.is_empty() {
+        format!("there is no entity {}", r.entity())
+    } else {
+        format!("{} has no live version at snapshot {at}", r.entity())
+    }))
 }
 
 /// The canonical key of a record.
