@@ -24,6 +24,7 @@ mod audit;
 mod cache;
 mod db;
 mod error;
+mod import;
 mod key;
 mod model;
 mod read;
@@ -37,6 +38,7 @@ mod write;
 pub use audit::hex;
 pub use db::{Database, DatabaseBuilder};
 pub use error::{Error, KeyError, Result};
+pub use import::{ImportError, ImportOptions, ImportReport, Importer, Rejected};
 pub use key::{EntityKey, NodeKey, NodeRef, VersionSel, check_name, check_type, is_bare_name, write_quoted};
 pub use model::{
     AuditEntry, AuditFilter, Edge, HistoryEvent, HistoryKind, Node, NodeDetail, Path, Reached, Snapshot, Subgraph,
@@ -46,4 +48,4 @@ pub use read::{ReadTx, Traversal};
 pub use storage::codec::{NodeId, SnapshotId};
 pub use storage::{FORMAT_VERSION, tamper_audit, tamper_format, tamper_remove_audit};
 pub use value::{Props, Timestamp, Value, props_from_json, props_to_json};
-pub use write::{ANNOTATION_KEYS, Created, NewNode, RESERVED_KEYS, WriteTx};
+pub use write::{ANNOTATION_KEYS, ASSERTION_KEYS, Created, NewNode, RESERVED_KEYS, WriteTx, same_content};

@@ -475,6 +475,9 @@ impl ReadTx {
     }
 }
 
+/// A predicate on returned nodes.
+type NodePredicate<'r> = Box<dyn Fn(&Node) -> bool + 'r>;
+
 /// A traversal being set up: `read.ancestors(&r).max_depth(5).only_type("dataset").collect()`.
 pub struct Traversal<'r> {
     read: &'r ReadTx,
@@ -483,7 +486,7 @@ pub struct Traversal<'r> {
     max_depth: Option<u32>,
     labels: Option<Vec<String>>,
     types: Option<Vec<String>>,
-    filter: Option<Box<dyn Fn(&Node) -> bool + 'r>>,
+    filter: Option<NodePredicate<'r>>,
 }
 
 impl std::fmt::Debug for Traversal<'_> {

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::key::{EntityKey, NodeKey, NodeRef, check_name, check_type};
 use crate::resolve::{key_of, resolve};
 use crate::storage::codec::{AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord};
-use crate::storage::{Counters, WriteTables};
+use crate::storage::{Counters, EdgeId, WriteTables};
 use crate::traverse::Walk;
 use crate::value::{Props, Timestamp, Value, props_to_json};
 
@@ -30,6 +30,19 @@ pub const RESERVED_KEYS: &[&str] = &["created_at", "created_in", "created_by"];
 /// Properties that may change after creation (with `SET`); every other
 /// property given at creation is immutable content.
 pub const ANNOTATION_KEYS: &[&str] = &["description", "tags", "owner", "notes"];
+
+/// Properties that say who asserted a fact and when (set by importers and
+/// the run recorder). They are ignored when deciding whether a re-imported
+/// node or edge is identical to the stored one.
+pub const ASSERTION_KEYS: &[&str] = &["asserted_by", "asserted_at"];
+
+/// Equal content, ignoring `ASSERTION_KEYS`.
+pub fn same_content(a: &Props, b: &Props) -> bool {
+    let strip = |p: &Props| -> Vec<(String, Value)> {
+        p.iter().filter(|(k, _)| !ASSERTION_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    strip(a) == strip(b)
+}
 
 /// A node to create.
 #[derive(Clone, Debug, Default)]
@@ -199,6 +212,16 @@ impl WriteTx {
         self.tables()?.read(|t| resolve(t, dict, r, at))
     }
 
+    /// The key, external label and content properties of the node `r`
+    /// resolves to in the transaction's current state, if it resolves.
+    pub fn lookup(&self, r: &NodeRef) -> Result<Option<(NodeKey, Option<String>, Props)>> {
+        match self.resolve_record(r) {
+            Ok((_, record)) => Ok(Some((key_of(&self.dict, &record)?, record.label, record.props))),
+            Err(Error::NoSuchNode { .. } | Error::NoSuchAlias { .. } | Error::Deleted { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether a node exists (live) in the transaction's current state.
     pub fn exists(&self, r: &NodeRef) -> Result<bool> {
         match self.resolve_record(r) {
@@ -309,7 +332,7 @@ impl WriteTx {
                     None => Ok(None),
                 })?;
                 if let Some(r) = record {
-                    if r.props == new.props && r.label == new.label && r.deleted_in.is_none() {
+                    if same_content(&r.props, &new.props) && r.label == new.label && r.deleted_in.is_none() {
                         return Ok(Created::Existing(key));
                     }
                     return Err(Error::ExistsWithOtherContent { key: key.to_string() });
@@ -388,7 +411,7 @@ impl WriteTx {
                 if idempotent {
                     let key = crate::storage::codec::adj_key(from_id, to_id, lid, e.created_in);
                     let old = self.tables()?.read(|t| t.edge_props(&key))?;
-                    if old == props {
+                    if same_content(&old, &props) {
                         return Ok(false);
                     }
                 }
@@ -412,7 +435,8 @@ impl WriteTx {
         let label_id = self.label_id(label)?;
         let detail = serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&props)}).to_string();
         let (ft, tt) = (from_rec.type_id, to_rec.type_id);
-        self.tables_mut()?.put_edge(from_id, ft, to_id, tt, label_id, at, &props)?;
+        let edge = EdgeId { from: from_id, from_type: ft, to: to_id, to_type: tt, label: label_id, created_in: at };
+        self.tables_mut()?.put_edge(&edge, &props)?;
         self.touched.insert(from_id);
         self.touched.insert(to_id);
         self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
@@ -492,12 +516,14 @@ impl WriteTx {
             }
             for e in &edges {
                 tx.tables_mut()?.delete_edge(
-                    from_id,
-                    from_rec.type_id,
-                    to_id,
-                    to_rec.type_id,
-                    e.label,
-                    e.created_in,
+                    &EdgeId {
+                        from: from_id,
+                        from_type: from_rec.type_id,
+                        to: to_id,
+                        to_type: to_rec.type_id,
+                        label: e.label,
+                        created_in: e.created_in,
+                    },
                     at,
                 )?;
                 let label = tx.dict.label_name(e.label)?.to_owned();
@@ -565,24 +591,28 @@ impl WriteTx {
             }
             for e in &outgoing {
                 tx.tables_mut()?.delete_edge(
-                    id,
-                    record.type_id,
-                    e.neighbor,
-                    e.neighbor_type,
-                    e.label,
-                    e.created_in,
+                    &EdgeId {
+                        from: id,
+                        from_type: record.type_id,
+                        to: e.neighbor,
+                        to_type: e.neighbor_type,
+                        label: e.label,
+                        created_in: e.created_in,
+                    },
                     at,
                 )?;
                 tx.touched.insert(e.neighbor);
             }
             for e in &incoming {
                 tx.tables_mut()?.delete_edge(
-                    e.neighbor,
-                    e.neighbor_type,
-                    id,
-                    record.type_id,
-                    e.label,
-                    e.created_in,
+                    &EdgeId {
+                        from: e.neighbor,
+                        from_type: e.neighbor_type,
+                        to: id,
+                        to_type: record.type_id,
+                        label: e.label,
+                        created_in: e.created_in,
+                    },
                     at,
                 )?;
                 tx.touched.insert(e.neighbor);

@@ -293,6 +293,17 @@ self_cell::self_cell!(
 
 type OpenTablesResult<'t> = Result<OpenTables<'t>>;
 
+/// Identifies both adjacency entries of one edge.
+#[derive(Clone, Copy, Debug)]
+pub struct EdgeId {
+    pub from: NodeId,
+    pub from_type: u32,
+    pub to: NodeId,
+    pub to_type: u32,
+    pub label: u32,
+    pub created_in: SnapshotId,
+}
+
 /// The write transaction with its tables held open for its whole life.
 pub struct WriteTables {
     cell: TxCell,
@@ -643,16 +654,8 @@ impl WriteTables {
     }
 
     /// Stores both directions of an edge and its properties.
-    pub fn put_edge(
-        &mut self,
-        from: NodeId,
-        from_type: u32,
-        to: NodeId,
-        to_type: u32,
-        label: u32,
-        created_in: SnapshotId,
-        props: &Props,
-    ) -> Result<()> {
+    pub fn put_edge(&mut self, edge: &EdgeId, props: &Props) -> Result<()> {
+        let EdgeId { from, from_type, to, to_type, label, created_in } = *edge;
         let props = if props.is_empty() { None } else { Some(encode(props)?) };
         self.with(|t| {
             let out_key = adj_key(from, to, label, created_in);
@@ -666,16 +669,8 @@ impl WriteTables {
     }
 
     /// Tombstones both directions of an edge at `deleted_in`.
-    pub fn delete_edge(
-        &mut self,
-        from: NodeId,
-        from_type: u32,
-        to: NodeId,
-        to_type: u32,
-        label: u32,
-        created_in: SnapshotId,
-        deleted_in: SnapshotId,
-    ) -> Result<()> {
+    pub fn delete_edge(&mut self, edge: &EdgeId, deleted_in: SnapshotId) -> Result<()> {
+        let EdgeId { from, from_type, to, to_type, label, created_in } = *edge;
         self.with(|t| {
             t.out_edges.insert(&adj_key(from, to, label, created_in), &adj_value(deleted_in, to_type))?;
             t.in_edges.insert(&adj_key(to, from, label, created_in), &adj_value(deleted_in, from_type))?;

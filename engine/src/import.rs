@@ -1,0 +1,385 @@
+//! Bulk import of JSON Lines lineage records (`lineagedb import --format
+//! jsonl`): one transaction and one snapshot per import, idempotent
+//! re-import, `FILE:LINE: reason` errors.
+//!
+//! Each line is one object:
+//! `{"node": {"type", "name", "version"?, "label"?, "props"?}}`,
+//! `{"edge": {"from", "to", "label"?, "props"?}}` or
+//! `{"alias": {"ref", "alias", "reason"?}}`. Edges may reference nodes
+//! created earlier in the import or already in the database.
+
+use std::io::BufRead;
+
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::key::{NodeRef, VersionSel};
+use crate::storage::codec::SnapshotId;
+use crate::value::{Props, Value, props_from_json};
+use crate::write::{Created, NewNode, WriteTx, same_content};
+
+/// How to import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Commit the valid lines and report the rejected ones instead of failing.
+    pub skip_invalid: bool,
+    /// Recorded as `asserted_by` on every node and edge, with the author.
+    pub importer: String,
+    /// Commit author.
+    pub author: Option<String>,
+    /// Commit message.
+    pub message: Option<String>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { skip_invalid: false, importer: "lineagedb import".into(), author: None, message: None }
+    }
+}
+
+/// A line that was not imported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejected {
+    /// The file it came from.
+    pub file: String,
+    /// 1-based line number.
+    pub line: u64,
+    /// The line as read.
+    pub text: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// A failed import: nothing was committed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{line}: {reason}")]
+pub struct ImportError {
+    /// The file.
+    pub file: String,
+    /// 1-based line number (0 when the failure is not tied to a line).
+    pub line: u64,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportReport {
+    /// The snapshot committed, or `None` when nothing changed.
+    pub snapshot: Option<SnapshotId>,
+    /// Lines read (blank lines excluded).
+    pub records: u64,
+    /// New node versions.
+    pub nodes_created: u64,
+    /// Nodes already present with identical content.
+    pub nodes_unchanged: u64,
+    /// New edges.
+    pub edges_created: u64,
+    /// Edges already present.
+    pub edges_unchanged: u64,
+    /// Alias moves.
+    pub aliases_moved: u64,
+    /// Aliases already in place.
+    pub aliases_unchanged: u64,
+    /// Lines skipped with `skip_invalid`.
+    pub rejected: Vec<Rejected>,
+}
+
+/// An import in progress: one write transaction fed from one or more files.
+pub struct Importer {
+    tx: WriteTx,
+    options: ImportOptions,
+    report: ImportReport,
+    asserted_by: String,
+    asserted_at: Value,
+}
+
+impl std::fmt::Debug for Importer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Importer").field("report", &self.report).finish()
+    }
+}
+
+impl Importer {
+    /// Starts the import's transaction.
+    pub fn new(db: &Database, options: ImportOptions) -> Result<Importer> {
+        let mut tx = db.begin_write()?;
+        if let Some(a) = &options.author {
+            tx.author(a.clone());
+        }
+        tx.message(options.message.clone().unwrap_or_else(|| "import".to_owned()));
+        tx.keep_going_on_error(options.skip_invalid);
+        let asserted_by = format!("{} ({})", options.importer, tx.author_name());
+        let asserted_at = Value::Timestamp(tx.time());
+        Ok(Importer { tx, options, report: ImportReport::default(), asserted_by, asserted_at })
+    }
+
+    /// Reads every line of `reader`. `progress(bytes)` is called as lines are
+    /// consumed. Fails at the first bad line unless `skip_invalid`.
+    pub fn read(
+        &mut self,
+        file: &str,
+        reader: impl BufRead,
+        progress: &mut dyn FnMut(u64),
+    ) -> std::result::Result<(), ImportError> {
+        for (index, line) in reader.lines().enumerate() {
+            let line_no = index as u64 + 1;
+            let text = line.map_err(|e| ImportError { file: file.into(), line: line_no, reason: e.to_string() })?;
+            progress(text.len() as u64 + 1);
+            let trimmed = text.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            self.report.records += 1;
+            if let Err(reason) = self.apply(trimmed) {
+                if self.options.skip_invalid && !reason.fatal {
+                    self.report.rejected.push(Rejected {
+                        file: file.into(),
+                        line: line_no,
+                        text: text.clone(),
+                        reason: reason.message,
+                    });
+                    continue;
+                }
+                return Err(ImportError { file: file.into(), line: line_no, reason: reason.message });
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the import as one snapshot and appends an `import` audit entry.
+    pub fn commit(mut self) -> std::result::Result<ImportReport, ImportError> {
+        let fail = |e: Error| ImportError { file: String::new(), line: 0, reason: e.to_string() };
+        if self.tx.changes() > 0 {
+            let detail = serde_json::json!({
+                "records": self.report.records,
+                "nodes_created": self.report.nodes_created,
+                "edges_created": self.report.edges_created,
+                "aliases_moved": self.report.aliases_moved,
+                "rejected": self.report.rejected.len(),
+            });
+            self.tx.record_audit("import", Vec::new(), detail).map_err(fail)?;
+            self.report.snapshot = Some(self.tx.commit().map_err(fail)?);
+        } else {
+            self.tx.rollback().map_err(fail)?;
+        }
+        Ok(self.report)
+    }
+
+    fn assertion(&self, mut props: Props) -> Props {
+        props.insert("asserted_by".into(), Value::String(self.asserted_by.clone()));
+        props.insert("asserted_at".into(), self.asserted_at.clone());
+        props
+    }
+
+    fn apply(&mut self, text: &str) -> std::result::Result<(), LineError> {
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| LineError::bad(format!("invalid JSON: {e}")))?;
+        let obj = json.as_object().ok_or_else(|| LineError::bad("expected a JSON object".into()))?;
+        if obj.len() != 1 {
+            return Err(LineError::bad("expected exactly one of \"node\", \"edge\" or \"alias\"".into()));
+        }
+        let (kind, body) = obj.iter().next().ok_or_else(|| LineError::bad("empty object".into()))?;
+        let body = body.as_object().ok_or_else(|| LineError::bad(format!("\"{kind}\" must be an object")))?;
+        match kind.as_str() {
+            "node" => self.node(body),
+            "edge" => self.edge(body),
+            "alias" => self.alias(body),
+            other => Err(LineError::bad(format!("unknown record kind \"{other}\": expected node, edge or alias"))),
+        }
+    }
+
+    fn node(&mut self, body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<(), LineError> {
+        check_fields(body, &["type", "name", "version", "label", "props"])?;
+        let type_name = str_field(body, "type")?.ok_or_else(|| LineError::bad("node needs \"type\"".into()))?;
+        let name = str_field(body, "name")?.ok_or_else(|| LineError::bad("node needs \"name\"".into()))?;
+        let label = str_field(body, "label")?;
+        let version = match body.get("version") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| LineError::bad(format!("\"version\" must be a positive integer, not {v}")))?,
+            ),
+        };
+        let props = props_field(body)?;
+        if version.is_none() {
+            // Without a version, identical content to the latest version is the same node.
+            let latest = NodeRef::new(&type_name, &name, VersionSel::Latest).map_err(LineError::from_engine)?;
+            if let Some((_, l, p)) = self.tx.lookup(&latest).map_err(LineError::from_engine)? {
+                if l == label && same_content(&p, &props) {
+                    self.report.nodes_unchanged += 1;
+                    return Ok(());
+                }
+            }
+        }
+        let new = NewNode { type_name, name, version, label, props: self.assertion(props) };
+        match self.tx.create(new).map_err(LineError::from_engine)? {
+            Created::New(_) => self.report.nodes_created += 1,
+            Created::Existing(_) => self.report.nodes_unchanged += 1,
+        }
+        Ok(())
+    }
+
+    fn edge(&mut self, body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<(), LineError> {
+        check_fields(body, &["from", "to", "label", "props"])?;
+        let from = ref_field(body, "from")?;
+        let to = ref_field(body, "to")?;
+        let label = str_field(body, "label")?.unwrap_or_else(|| "flows_to".to_owned());
+        let props = self.assertion(props_field(body)?);
+        if self.tx.link_idempotent(&from, &to, &label, props).map_err(LineError::from_engine)? {
+            self.report.edges_created += 1;
+        } else {
+            self.report.edges_unchanged += 1;
+        }
+        Ok(())
+    }
+
+    fn alias(&mut self, body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<(), LineError> {
+        check_fields(body, &["ref", "alias", "reason"])?;
+        let target = ref_field(body, "ref")?;
+        let alias = str_field(body, "alias")?.ok_or_else(|| LineError::bad("alias needs \"alias\"".into()))?;
+        let reason = str_field(body, "reason")?;
+        let key = self.tx.resolve(&target).map_err(LineError::from_engine)?;
+        let current = NodeRef::new(&key.type_name, &key.name, VersionSel::Alias(alias.clone()))
+            .map_err(LineError::from_engine)?;
+        if self.tx.lookup(&current).map_err(LineError::from_engine)?.is_some_and(|(k, _, _)| k == key) {
+            self.report.aliases_unchanged += 1;
+            return Ok(());
+        }
+        self.tx.promote(&key.to_ref(), &alias, reason.as_deref()).map_err(LineError::from_engine)?;
+        self.report.aliases_moved += 1;
+        Ok(())
+    }
+}
+
+/// Why one line failed; `fatal` errors (storage) end the import even with `skip_invalid`.
+struct LineError {
+    message: String,
+    fatal: bool,
+}
+
+impl LineError {
+    fn bad(message: String) -> LineError {
+        LineError { message, fatal: false }
+    }
+
+    fn from_engine(e: impl Into<Error>) -> LineError {
+        let e = e.into();
+        let fatal = matches!(e, Error::Storage(_) | Error::Corrupt { .. } | Error::Io { .. } | Error::Aborted { .. });
+        LineError { message: e.to_string(), fatal }
+    }
+}
+
+fn check_fields(
+    body: &serde_json::Map<String, serde_json::Value>,
+    allowed: &[&str],
+) -> std::result::Result<(), LineError> {
+    for k in body.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(LineError::bad(format!("unknown field \"{k}\": expected {}", allowed.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn str_field(
+    body: &serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> std::result::Result<Option<String>, LineError> {
+    match body.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(LineError::bad(format!("\"{name}\" must be a string, not {other}"))),
+    }
+}
+
+fn ref_field(body: &serde_json::Map<String, serde_json::Value>, name: &str) -> std::result::Result<NodeRef, LineError> {
+    let text = str_field(body, name)?.ok_or_else(|| LineError::bad(format!("missing \"{name}\"")))?;
+    text.parse::<NodeRef>().map_err(LineError::from_engine)
+}
+
+fn props_field(body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<Props, LineError> {
+    match body.get("props") {
+        None | Some(serde_json::Value::Null) => Ok(Props::new()),
+        Some(v) => props_from_json(v).ok_or_else(|| LineError::bad("\"props\" must be an object".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"node": {"type": "dataset", "name": "tx", "version": 1, "props": {"rows": 10}}}
+{"node": {"type": "run", "name": "train_1", "props": {"lr": 0.1}}}
+
+{"edge": {"from": "dataset:tx@1", "to": "run:train_1@1", "label": "input"}}
+{"node": {"type": "model", "name": "fraud"}}
+{"edge": {"from": "run:train_1@1", "to": "model:fraud@1", "label": "output"}}
+{"alias": {"ref": "model:fraud@1", "alias": "production", "reason": "first"}}
+"#;
+
+    fn import(db: &Database, text: &str, skip: bool) -> std::result::Result<ImportReport, ImportError> {
+        let mut importer = Importer::new(db, ImportOptions { skip_invalid: skip, ..ImportOptions::default() })
+            .map_err(|e| ImportError { file: "x".into(), line: 0, reason: e.to_string() })?;
+        importer.read("lineage.jsonl", text.as_bytes(), &mut |_| {})?;
+        importer.commit()
+    }
+
+    #[test]
+    fn an_import_is_one_snapshot_and_re_importing_changes_nothing() {
+        let db = Database::in_memory().expect("db");
+        let report = import(&db, GOOD, false).expect("imports");
+        assert_eq!(report.snapshot, Some(1));
+        assert_eq!((report.records, report.nodes_created, report.edges_created, report.aliases_moved), (6, 3, 2, 1));
+        let again = import(&db, GOOD, false).expect("re-imports");
+        assert_eq!(again.snapshot, None);
+        assert_eq!((again.nodes_unchanged, again.edges_unchanged, again.aliases_unchanged), (3, 2, 1));
+        let read = db.begin_read().expect("read");
+        assert_eq!(read.latest_snapshot(), 1);
+        let up = read
+            .ancestors(&"model:fraud@production".parse().expect("ref"))
+            .only_type("dataset")
+            .collect()
+            .expect("walk");
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].node.key.to_string(), "dataset:tx@1");
+        assert!(
+            matches!(up[0].node.props.get("asserted_by"), Some(Value::String(s)) if s.starts_with("lineagedb import"))
+        );
+    }
+
+    #[test]
+    fn a_bad_line_names_its_position_and_commits_nothing() {
+        let db = Database::in_memory().expect("db");
+        let bad = GOOD.replace(r#""to": "model:fraud@1""#, r#""to": "model:fraud@7""#);
+        let err = import(&db, &bad, false).expect_err("must fail");
+        assert_eq!((err.file.as_str(), err.line), ("lineage.jsonl", 6));
+        assert!(err.to_string().starts_with("lineage.jsonl:6: no node model:fraud@7"), "{err}");
+        assert_eq!(db.begin_read().expect("read").latest_snapshot(), 0);
+        let err = import(&db, "{\"node\": {\"type\": \"dataset\"}}\n", false).expect_err("must fail");
+        assert_eq!(err.to_string(), "lineage.jsonl:1: node needs \"name\"");
+        let err = import(&db, "not json\n", false).expect_err("must fail");
+        assert!(err.to_string().starts_with("lineage.jsonl:1: invalid JSON"), "{err}");
+    }
+
+    #[test]
+    fn skip_invalid_commits_the_valid_lines_and_reports_the_rest() {
+        let db = Database::in_memory().expect("db");
+        let bad = GOOD.replace(r#""to": "model:fraud@1""#, r#""to": "model:fraud@7""#);
+        let report = import(&db, &bad, true).expect("imports");
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].line, 6);
+        assert_eq!(report.edges_created, 1);
+        assert!(report.snapshot.is_some());
+    }
+
+    #[test]
+    fn a_cycle_in_the_import_is_refused() {
+        let db = Database::in_memory().expect("db");
+        let text = format!("{GOOD}{{\"edge\": {{\"from\": \"model:fraud@1\", \"to\": \"dataset:tx@1\"}}}}\n");
+        let err = import(&db, &text, false).expect_err("cycle");
+        assert_eq!(err.line, 8);
+        assert!(err.reason.contains("would close a cycle"), "{err}");
+        assert_eq!(db.begin_read().expect("read").latest_snapshot(), 0);
+    }
+}
