@@ -1,1 +1,2 @@
 //! LineageDB query language.
+pub mod syntax;
