@@ -95,8 +95,11 @@ fn write_expectations(name: &str, text: &str, actual: &[String]) {
         out.push_str(line);
         out.push('\n');
         if line == "---" {
-            out.push_str(actual[index].trim_end());
-            out.push('\n');
+            let actual = actual[index].trim_end();
+            if !actual.is_empty() {
+                out.push_str(actual);
+                out.push('\n');
+            }
             index += 1;
             skipping = true;
         }

@@ -229,17 +229,26 @@ pub(crate) fn closest<'k>(found: &str, candidates: impl IntoIterator<Item = (&'k
     best.map(|(_, display)| display)
 }
 
-/// The edit distance between `a` and `b`, in chars.
+/// The edit distance between `a` and `b` in chars, counting a swap of two
+/// neighbours as one edit (`ADN` is one edit from `AND`).
 pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // rows[i][j]: distance between a[..i] and b[..j]; three rows suffice.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j - 1] + cost).min(previous[j] + 1).min(current[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            current[j] = best;
         }
+        std::mem::swap(&mut before, &mut previous);
         std::mem::swap(&mut previous, &mut current);
     }
     previous[b.len()]
@@ -255,6 +264,8 @@ mod tests {
         assert_eq!(levenshtein("DESCENDENTS", "DESCENDANTS"), 1);
         assert_eq!(levenshtein("", "ABC"), 3);
         assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("ADN", "AND"), 1);
+        assert_eq!(levenshtein("ANCSETORS", "ANCESTORS"), 1);
     }
 
     #[test]

@@ -9,7 +9,6 @@ use nom::Parser;
 use nom::branch::alt;
 use nom::combinator::{cut, map, value};
 use nom::multi::separated_list1;
-use nom::sequence::delimited;
 
 use super::ast::{CompareOp, Expr, Field, Map, Value};
 use super::error::{Fault, PErr, PResult};
@@ -132,12 +131,13 @@ fn list(cx: Cx, at: &str) -> PResult<'_, Vec<Value>> {
     }
 }
 
-/// `,` (false) or the closing bracket (true) of a list or map.
+/// `,` (false) or the closing bracket (true) of a list, map or `IN` list;
+/// `close` is the bracket quoted, e.g. `']'`.
 fn separator<'a>(input: &'a str, close: &'static str) -> PResult<'a, bool> {
     let at = ws(input);
     match at.chars().next() {
         Some(',') => Ok((&at[1..], false)),
-        Some(c @ (']' | '}')) if close.contains(c) => Ok((&at[1..], true)),
+        Some(c @ (']' | '}' | ')')) if close.contains(c) => Ok((&at[1..], true)),
         _ => PErr::expected_any(at, &["','", close]).fail(),
     }
 }
@@ -264,9 +264,17 @@ fn comparison(input: &str) -> PResult<'_, Expr> {
         return Ok((rest, Expr::Compare { field, op, value }));
     }
     if let Ok((rest, _)) = keyword("IN").parse(rest) {
-        let list = separated_list1(punct(",", "','"), cut(scalar));
-        let (rest, values) = cut(delimited(punct("(", "'('"), list, cut(punct(")", "')'")))).parse(rest)?;
-        return Ok((rest, Expr::In { field, values }));
+        let (mut rest, _) = cut(punct("(", "'('")).parse(rest)?;
+        let mut values = Vec::new();
+        loop {
+            let (after, value) = cut(scalar).parse(rest)?;
+            values.push(value);
+            let (after, closed) = separator(after, "')'")?;
+            rest = after;
+            if closed {
+                return Ok((rest, Expr::In { field, values }));
+            }
+        }
     }
     if let Ok((rest, _)) = keyword("EXISTS").parse(rest) {
         return Ok((rest, Expr::Exists { field }));

@@ -279,7 +279,12 @@ pub(crate) fn number(input: &str) -> PResult<'_, Number> {
     let value = if is_float {
         match text.parse::<f64>() {
             Ok(f) if f.is_finite() => Number::Float(f),
-            _ => return out_of_range(at, end),
+            _ => {
+                return PErr::custom(at, format!("number `{text}` is out of range"))
+                    .hint("floats are 64-bit, up to about 1.8e308")
+                    .len(end)
+                    .fail();
+            }
         }
     } else {
         match text.parse::<i64>() {

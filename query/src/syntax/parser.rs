@@ -244,6 +244,7 @@ fn clauses<'a>(
     mut parse_clause: impl FnMut(&'static str, &'a str) -> PResult<'a, ()>,
 ) -> PResult<'a, ()> {
     let mut seen = vec![false; groups.len()];
+    let mut last = None;
     let mut input = input;
     loop {
         let at = ws(input);
@@ -267,11 +268,14 @@ fn clauses<'a>(
             };
         }
         seen[index] = true;
+        last = Some(name);
         let (rest, ()) = parse_clause(name, after).map_err(into_failure)?;
         input = rest;
     }
-    let remaining: Vec<&'static str> =
-        groups.iter().zip(&seen).filter(|(_, seen)| !**seen).flat_map(|(group, _)| group.iter().copied()).collect();
+    // After a condition, a misspelt AND or OR is as likely as a clause.
+    let continuations: &[&'static str] = if last == Some("WHERE") { &["AND", "OR"] } else { &[] };
+    let unseen = groups.iter().zip(&seen).filter(|(_, seen)| !**seen).flat_map(|(group, _)| group.iter().copied());
+    let remaining: Vec<&'static str> = continuations.iter().copied().chain(unseen).collect();
     end_of_statement(input, &remaining)
 }
 
