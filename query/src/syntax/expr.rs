@@ -5,6 +5,8 @@
 //! lists, so a long chain never builds a deep tree; parentheses, `NOT`, and
 //! nested lists and maps count against the nesting limit in [`Cx`].
 
+use std::collections::HashSet;
+
 use nom::Parser;
 use nom::branch::alt;
 use nom::combinator::{cut, map, value};
@@ -155,8 +157,10 @@ pub(crate) fn map_literal(cx: Cx, input: &str) -> PResult<'_, Map> {
     if let Ok((after, _)) = punct("}", "'}'").parse(rest) {
         return Ok((after, entries));
     }
+    // Seen keys, so that duplicate detection stays linear in huge maps.
+    let mut keys = HashSet::new();
     loop {
-        let (after, key) = map_key(rest, &entries)?;
+        let (after, key) = map_key(rest, &mut keys)?;
         let (after, value) = value_any(inner, after).map_err(into_failure)?;
         entries.push((key, value));
         let (after, closed) = separator(after, "'}'")?;
@@ -167,8 +171,8 @@ pub(crate) fn map_literal(cx: Cx, input: &str) -> PResult<'_, Map> {
     }
 }
 
-/// A map key (identifier or string) not yet in `entries`, and its `:`.
-fn map_key<'a>(input: &'a str, entries: &Map) -> PResult<'a, String> {
+/// A map key (identifier or string) not yet in `keys`, and its `:`.
+fn map_key<'a>(input: &'a str, keys: &mut HashSet<String>) -> PResult<'a, String> {
     let key_at = ws(input);
     let (after_key, key) = if at_string(key_at) {
         string(key_at)?
@@ -176,7 +180,7 @@ fn map_key<'a>(input: &'a str, entries: &Map) -> PResult<'a, String> {
         let (after, key) = ident("a key").parse(key_at).map_err(into_failure)?;
         (after, key.to_string())
     };
-    if entries.iter().any(|(k, _)| *k == key) {
+    if !keys.insert(key.clone()) {
         return PErr::custom(key_at, format!("duplicate key `{key}` in map"))
             .len(key_at.len() - after_key.len())
             .fail();

@@ -112,6 +112,12 @@ pub(crate) fn node_ref(cx: Cx, input: &str) -> PResult<'_, NodeRef> {
             return PErr::custom(at, format!("expected a reference like model:fraud@3, found {found}")).error();
         }
     };
+    if rest.starts_with(char::is_whitespace) && ws(rest).starts_with(':') {
+        return PErr::custom(rest, "unexpected space inside a reference")
+            .hint(format!("write {node_type}:name without spaces"))
+            .len(1)
+            .fail();
+    }
     let Some(rest) = rest.strip_prefix(':') else {
         return PErr::custom(rest, format!("expected ':' after the node type `{node_type}` in a reference"))
             .hint("references look like type:name@version, e.g. model:fraud@3")

@@ -78,6 +78,14 @@ fn huge_inputs() {
     let values: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
     let list = format!("SET x:y {{a: [{}]}}", values.join(", "));
     assert!(parse_script(&list).is_ok());
+    let started = Instant::now();
+    let entries: Vec<String> = (0..100_000).map(|i| format!("k{i}: {i}")).collect();
+    let map = format!("SET x:y {{{}}}", entries.join(", "));
+    assert!(parse_script(&map).is_ok());
+    let keys: Vec<String> = (0..100_000).map(|i| format!("k{i}")).collect();
+    let in_list = format!("FIND x WHERE a IN ({})", keys.join(", "));
+    assert!(parse_script(&in_list).is_ok());
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
 
 #[test]
