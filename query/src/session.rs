@@ -1,0 +1,190 @@
+//! `Session`: runs scripts against a database and keeps an open
+//! `BEGIN ... COMMIT` transaction across calls, as a REPL needs.
+//!
+//! Invariants: a script is parsed whole before anything runs, so a parse
+//! error changes nothing. Outside a transaction every write is its own
+//! snapshot. Inside one, the first error rolls the whole transaction back and
+//! leaves transaction mode. Reads inside a transaction see committed state
+//! only, not the transaction's pending writes.
+
+use lineagedb_engine::{Database, WriteTx};
+
+use crate::error::{ErrorKind, QueryError};
+use crate::exec::{self, Cx};
+use crate::result::{QueryResult, TxAction, TxOutcome};
+use crate::syntax::{Span, Statement, parse_script};
+
+/// An open `BEGIN ... COMMIT` transaction.
+#[derive(Debug)]
+struct OpenTx {
+    tx: WriteTx,
+    keys: Vec<String>,
+    begin: Span,
+}
+
+/// A database with an optional open transaction and a default author.
+#[derive(Debug)]
+pub struct Session {
+    db: Database,
+    author: Option<String>,
+    open: Option<OpenTx>,
+}
+
+impl Session {
+    /// A session on `db`, with no transaction open.
+    pub fn new(db: Database) -> Session {
+        Session { db, author: None, open: None }
+    }
+
+    /// The author recorded on commits (`BEGIN AUTHOR` overrides it for one transaction).
+    pub fn set_author(&mut self, author: impl Into<String>) {
+        self.author = Some(author.into());
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Whether a `BEGIN` is waiting for its `COMMIT` or `ROLLBACK`.
+    pub fn in_transaction(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Runs a script and returns every statement's result; stops at the first error.
+    pub fn execute(&mut self, src: &str) -> Result<Vec<QueryResult>, QueryError> {
+        let mut out = Vec::new();
+        self.execute_each(src, &mut |r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// Runs a script, handing each statement's result to `on_result` as soon
+    /// as it completes; stops at the first error.
+    pub fn execute_each(&mut self, src: &str, on_result: &mut dyn FnMut(QueryResult)) -> Result<(), QueryError> {
+        let statements = parse_script(src)?;
+        for statement in &statements {
+            match self.execute_statement(src, statement) {
+                Ok(result) => on_result(result),
+                Err(e) => return Err(self.abort_open(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls back an open transaction after an error and says so in the error.
+    fn abort_open(&mut self, e: QueryError) -> QueryError {
+        match self.open.take() {
+            Some(open) => {
+                // The transaction is abandoned either way; a failing rollback changes nothing.
+                let _ = open.tx.rollback();
+                QueryError {
+                    message: format!("{}; the transaction was rolled back, nothing was committed", e.message),
+                    ..e
+                }
+            }
+            None => e,
+        }
+    }
+
+    /// Rolls back a transaction still open at the end of a one-shot script.
+    pub(crate) fn finish_script(&mut self, src: &str) -> Result<(), QueryError> {
+        let Some(open) = self.open.take() else { return Ok(()) };
+        let _ = open.tx.rollback();
+        Err(QueryError::at(
+            ErrorKind::Transaction,
+            src,
+            open.begin,
+            "BEGIN without COMMIT: the transaction was rolled back",
+        )
+        .with_hint("end the script with COMMIT; to keep its writes"))
+    }
+
+    fn begin_write(&self, cx: &Cx<'_>) -> Result<WriteTx, QueryError> {
+        let mut tx = self.db.begin_write().map_err(|e| cx.engine(cx.span, e))?;
+        if let Some(author) = &self.author {
+            tx.author(author.clone());
+        }
+        Ok(tx)
+    }
+
+    fn execute_statement(&mut self, src: &str, statement: &Statement) -> Result<QueryResult, QueryError> {
+        let cx = Cx { src, span: statement.span() };
+        let tx_error = |message: &str, hint: &str| {
+            QueryError::at(ErrorKind::Transaction, src, statement.span(), message).with_hint(hint)
+        };
+        match statement {
+            Statement::Begin { author, message, .. } => {
+                if self.open.is_some() {
+                    return Err(tx_error(
+                        "BEGIN inside a transaction: transactions do not nest",
+                        "COMMIT or ROLLBACK the open transaction first",
+                    ));
+                }
+                let mut tx = self.begin_write(&cx)?;
+                if let Some(a) = author {
+                    tx.author(a.clone());
+                }
+                if let Some(m) = message {
+                    tx.message(m.clone());
+                }
+                self.open = Some(OpenTx { tx, keys: Vec::new(), begin: statement.span() });
+                Ok(QueryResult::Transaction(TxOutcome { action: TxAction::Begin, snapshot: None, keys: Vec::new() }))
+            }
+            Statement::Commit { .. } => {
+                let Some(open) = self.open.take() else {
+                    return Err(tx_error(
+                        "COMMIT without BEGIN: no transaction is open",
+                        "each write outside BEGIN ... COMMIT commits by itself",
+                    ));
+                };
+                let snapshot = open.tx.commit().map_err(|e| cx.engine(cx.span, e))?;
+                Ok(QueryResult::Transaction(TxOutcome {
+                    action: TxAction::Commit,
+                    snapshot: Some(snapshot),
+                    keys: open.keys,
+                }))
+            }
+            Statement::Rollback { .. } => {
+                let Some(open) = self.open.take() else {
+                    return Err(tx_error(
+                        "ROLLBACK without BEGIN: no transaction is open",
+                        "each write outside BEGIN ... COMMIT commits by itself",
+                    ));
+                };
+                open.tx.rollback().map_err(|e| cx.engine(cx.span, e))?;
+                Ok(QueryResult::Transaction(TxOutcome { action: TxAction::Rollback, snapshot: None, keys: open.keys }))
+            }
+            s if s.is_write() => {
+                if let Some(open) = &mut self.open {
+                    let outcome = exec::write::apply(&mut open.tx, src, s)?;
+                    for k in &outcome.keys {
+                        if !open.keys.contains(k) {
+                            open.keys.push(k.clone());
+                        }
+                    }
+                    return Ok(QueryResult::Write(outcome));
+                }
+                let mut tx = self.begin_write(&cx)?;
+                let mut outcome = match exec::write::apply(&mut tx, src, s) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let _ = tx.rollback();
+                        return Err(e);
+                    }
+                };
+                outcome.snapshot = Some(tx.commit().map_err(|e| cx.engine(cx.span, e))?);
+                Ok(QueryResult::Write(outcome))
+            }
+            s => exec::run_read(&self.db, src, s),
+        }
+    }
+}
+
+/// Runs a script on `db` and returns every statement's result. A `BEGIN`
+/// left without `COMMIT` at the end is rolled back and reported as an error.
+pub fn run(db: &Database, src: &str) -> Result<Vec<QueryResult>, QueryError> {
+    let mut session = Session::new(db.clone());
+    let results = session.execute(src)?;
+    session.finish_script(src)?;
+    Ok(results)
+}
