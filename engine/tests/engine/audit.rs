@@ -1,0 +1,202 @@
+//! The audit log: one hash-chained entry per mutation, filters, and `verify`
+//! detecting edited or removed entries in the file.
+
+use lineagedb_engine::{
+    AuditFilter, Database, EntityKey, Error, Props, Timestamp, Value, props_to_json, tamper_audit, tamper_remove_audit,
+};
+use tempfile::TempDir;
+
+use crate::support::{db_path, fresh_db, k, props, r};
+
+/// A database with one mutation of every kind; returns its directory, closed.
+fn every_mutation() -> TempDir {
+    let (dir, db) = fresh_db();
+    let mut tx = db.begin_write().unwrap();
+    tx.author("ana").message("import");
+    tx.create_node("dataset", "tx", props(&[("rows", Value::Int(5))])).unwrap(); // 1
+    tx.create_node("run", "train", Props::new()).unwrap(); // 2
+    tx.create_node("model", "fraud", Props::new()).unwrap(); // 3
+    tx.link(&r("dataset:tx"), &r("run:train"), "input", Props::new()).unwrap(); // 4
+    tx.link(&r("run:train"), &r("model:fraud"), "output", Props::new()).unwrap(); // 5
+    tx.commit().unwrap();
+    let mut tx = db.begin_write().unwrap();
+    tx.author("bob");
+    tx.set(&r("model:fraud@1"), props(&[("description", Value::from("gbm"))])).unwrap(); // 6
+    tx.promote(&r("model:fraud@1"), "production", Some("ok")).unwrap(); // 7
+    let detail = props_to_json(&props(&[("lines", Value::Int(3))]));
+    tx.record_audit("import_batch", vec!["dataset:tx@1".into()], detail).unwrap(); // 8
+    tx.commit().unwrap();
+    let mut tx = db.begin_write().unwrap();
+    tx.author("carol");
+    tx.unlink(&r("run:train"), &r("model:fraud"), None).unwrap(); // 9
+    tx.delete(&r("model:fraud@1"), false).unwrap(); // 10
+    tx.commit().unwrap();
+    drop(db);
+    dir
+}
+
+#[test]
+fn every_mutation_appends_a_hash_chained_entry() {
+    let dir = every_mutation();
+    let db = Database::open(db_path(&dir)).unwrap();
+    let read = db.begin_read().unwrap();
+    let entries = read.audit(&AuditFilter::default()).unwrap();
+    let ops: Vec<&str> = entries.iter().map(|e| e.op.as_str()).collect();
+    assert_eq!(
+        ops,
+        [
+            "create_node",
+            "create_node",
+            "create_node",
+            "link",
+            "link",
+            "set",
+            "promote",
+            "import_batch",
+            "unlink",
+            "delete"
+        ]
+    );
+    let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=10).collect::<Vec<u64>>());
+    let snapshots: Vec<u64> = entries.iter().map(|e| e.snapshot).collect();
+    assert_eq!(snapshots, [1, 1, 1, 1, 1, 2, 2, 2, 3, 3]);
+    let authors: Vec<&str> = entries.iter().map(|e| e.author.as_str()).collect();
+    assert_eq!(authors, ["ana", "ana", "ana", "ana", "ana", "bob", "bob", "bob", "carol", "carol"]);
+    assert_eq!(entries[3].subjects, ["dataset:tx@1", "run:train@1"]);
+    assert_eq!(entries[9].subjects, ["model:fraud@1"]);
+    assert!(entries[0].detail.contains("dataset:tx@1"));
+    let log = read.snapshots(None).unwrap();
+    for e in &entries {
+        assert_eq!(e.time, log.iter().find(|s| s.id == e.snapshot).unwrap().time);
+        assert_eq!(e.hash.len(), 64);
+        assert_eq!(e.digest.len(), 64);
+        assert!(e.hash.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+    assert_eq!(entries[0].prev_hash, "0".repeat(64));
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "entry {} chains to {}", pair[1].seq, pair[0].seq);
+    }
+    let hashes: std::collections::BTreeSet<&String> = entries.iter().map(|e| &e.hash).collect();
+    assert_eq!(hashes.len(), entries.len());
+    // Snapshots count their mutations.
+    assert_eq!(log.iter().map(|s| s.changes).collect::<Vec<_>>(), [2, 3, 5]);
+
+    let report = read.verify().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.audit_entries, 10);
+    assert_eq!(report.nodes, 3);
+    assert_eq!(report.edges, 2);
+    assert_eq!(report.snapshots, 3);
+    // Reads at an older snapshot see the log as it was then.
+    assert_eq!(db.begin_read_at(1).unwrap().audit(&AuditFilter::default()).unwrap().len(), 5);
+}
+
+#[test]
+fn audit_filters_select_by_entity_node_author_time_and_limit() {
+    let dir = every_mutation();
+    let db = Database::open(db_path(&dir)).unwrap();
+    let read = db.begin_read().unwrap();
+    let seqs = |filter: AuditFilter| -> Vec<u64> { read.audit(&filter).unwrap().iter().map(|e| e.seq).collect() };
+    assert_eq!(
+        seqs(AuditFilter { entity: Some(EntityKey::new("model", "fraud").unwrap()), ..Default::default() }),
+        [3, 5, 6, 7, 9, 10]
+    );
+    assert_eq!(seqs(AuditFilter { node: Some(k("dataset:tx@1")), ..Default::default() }), [1, 4, 8]);
+    assert_eq!(seqs(AuditFilter { author: Some("bob".into()), ..Default::default() }), [6, 7, 8]);
+    assert_eq!(seqs(AuditFilter { limit: Some(2), ..Default::default() }), [1, 2]);
+    let log = read.snapshots(None).unwrap();
+    let t2 = log.iter().find(|s| s.id == 2).unwrap().time;
+    assert_eq!(seqs(AuditFilter { since: Some(t2), until: Some(t2), ..Default::default() }), [6, 7, 8]);
+    assert_eq!(seqs(AuditFilter { since: Some(Timestamp(t2.micros() + 1)), ..Default::default() }), [9, 10]);
+    assert!(seqs(AuditFilter { author: Some("mallory".into()), ..Default::default() }).is_empty());
+}
+
+#[test]
+fn a_failed_transaction_leaves_no_audit_entry() {
+    let (_dir, db) = fresh_db();
+    crate::support::build(&db, &["job:a", "job:b"], &[("job:a", "job:b", "next")]);
+    let mut tx = db.begin_write().unwrap();
+    tx.create_node("job", "c", Props::new()).unwrap();
+    assert!(matches!(tx.link(&r("job:b"), &r("job:a"), "next", Props::new()), Err(Error::Cycle { .. })));
+    assert!(tx.commit().is_err());
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.audit(&AuditFilter::default()).unwrap().len(), 3);
+    assert!(read.verify().unwrap().is_ok());
+    // The next entry continues the chain without a gap.
+    crate::support::build(&db, &["job:c"], &[]);
+    let entries = db.begin_read().unwrap().audit(&AuditFilter::default()).unwrap();
+    assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(entries[3].prev_hash, entries[2].hash);
+    assert!(db.begin_read().unwrap().verify().unwrap().is_ok());
+}
+
+/// Reopens a tampered file and returns what `verify` found.
+fn problems_after(dir: &TempDir) -> Vec<String> {
+    let db = Database::open(db_path(dir)).expect("a tampered file still opens");
+    let report = db.begin_read().unwrap().verify().unwrap();
+    assert!(!report.is_ok());
+    report.problems
+}
+
+#[test]
+fn editing_an_entry_detail_is_detected() {
+    let dir = every_mutation();
+    tamper_audit(&db_path(&dir), 4, |e| e.detail = e.detail.replace("input", "validation")).unwrap();
+    let problems = problems_after(&dir);
+    assert!(problems.iter().any(|p| p.contains("audit entry 4")), "{problems:?}");
+}
+
+#[test]
+fn editing_an_entry_author_is_detected() {
+    let dir = every_mutation();
+    tamper_audit(&db_path(&dir), 7, |e| e.author = "mallory".into()).unwrap();
+    let problems = problems_after(&dir);
+    assert!(problems.iter().any(|p| p.contains("audit entry 7") && p.contains("altered")), "{problems:?}");
+}
+
+#[test]
+fn replacing_an_entry_hash_breaks_the_chain_at_the_next_entry() {
+    let dir = every_mutation();
+    tamper_audit(&db_path(&dir), 5, |e| {
+        e.op = "unlink".into();
+        e.hash = [0xab; 32];
+    })
+    .unwrap();
+    let problems = problems_after(&dir);
+    assert!(problems.iter().any(|p| p.contains("audit entry 5")), "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("audit entry 6") && p.contains("chain")), "{problems:?}");
+}
+
+#[test]
+fn removing_an_entry_is_detected() {
+    let dir = every_mutation();
+    tamper_remove_audit(&db_path(&dir), 6).unwrap();
+    let problems = problems_after(&dir);
+    assert!(problems.iter().any(|p| p.contains("audit entry 6 is missing")), "{problems:?}");
+}
+
+#[test]
+fn removing_the_last_entry_is_detected() {
+    let dir = every_mutation();
+    tamper_remove_audit(&db_path(&dir), 10).unwrap();
+    let problems = problems_after(&dir);
+    assert!(!problems.is_empty());
+    assert!(problems.iter().any(|p| p.contains("10 were written") || p.contains("last audit entry")), "{problems:?}");
+}
+
+#[test]
+fn removing_the_first_entry_is_detected() {
+    let dir = every_mutation();
+    tamper_remove_audit(&db_path(&dir), 1).unwrap();
+    let problems = problems_after(&dir);
+    assert!(problems.iter().any(|p| p.contains("audit entry 1")), "{problems:?}");
+}
+
+#[test]
+fn tamper_helpers_refuse_an_entry_that_does_not_exist() {
+    let dir = every_mutation();
+    assert!(matches!(tamper_audit(&db_path(&dir), 99, |e| e.author.clear()), Err(Error::Corrupt { .. })));
+    let db = Database::open(db_path(&dir)).unwrap();
+    assert!(db.begin_read().unwrap().verify().unwrap().is_ok());
+}
