@@ -1,0 +1,274 @@
+//! The command line: every subcommand and option of `lineagedb`, parsed with
+//! clap, and the defaults that depend on the environment (database path,
+//! author).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use lineagedb_query::Format;
+
+/// The database a command opens when neither `--db` nor `LINEAGEDB_DB` names one.
+pub const DEFAULT_DB: &str = "lineage.redb";
+
+/// LineageDB: an embedded graph database for ML model lineage.
+///
+/// Without a subcommand, opens the interactive shell (REPL) on the database.
+#[derive(Debug, Parser)]
+#[command(name = "lineagedb", version, about, long_about)]
+pub struct Cli {
+    /// The database file (created if missing) [default: ./lineage.redb]
+    #[arg(long, global = true, env = "LINEAGEDB_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Author recorded on the commits you make [default: $LINEAGEDB_AUTHOR,
+    /// else git's user.name, else the OS user]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub author: Option<String>,
+
+    /// Output format of the shell
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<OutputFormat>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run statements given on the command line and print their results
+    Query {
+        /// Output format
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<OutputFormat>,
+        /// One or more statements, separated by `;`
+        #[arg(value_name = "STATEMENTS")]
+        statements: String,
+    },
+    /// Run a script file, or stdin with `-`; stops at the first error
+    Exec {
+        /// Output format
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<OutputFormat>,
+        /// The script, or `-` for stdin
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+    },
+    /// Bulk-import nodes, edges and aliases (JSON Lines or OpenLineage events)
+    Import(ImportArgs),
+    /// Run a command and record it as a run, with its inputs, outputs, params and code
+    Run(RunArgs),
+    /// Write the lineage report of a node
+    Report(ReportArgs),
+    /// Export the hash-chained audit log
+    Audit(AuditArgs),
+    /// Check the audit hash chain and the graph invariants
+    Verify,
+    /// Write the complete record to a portable archive, or rebuild a database from one
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
+    /// Build a worked fraud-detection lineage example and open the shell on it
+    Demo {
+        /// Build the example and print the welcome, without opening the shell
+        #[arg(long)]
+        no_repl: bool,
+    },
+}
+
+/// Arguments of `lineagedb import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Input format
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: ImportFormat,
+    /// Commit the valid lines and write each rejected line, with its reason, to this file
+    #[arg(long, value_name = "REJECTS_FILE")]
+    pub skip_invalid: Option<PathBuf>,
+    /// Files to import
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `lineagedb run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Name of the job this run belongs to
+    #[arg(long, value_name = "NAME")]
+    pub job: String,
+    /// An input: an existing node (REF) or a file, hashed
+    #[arg(long, value_name = "REF|FILE")]
+    pub input: Vec<String>,
+    /// An output created when the command succeeds
+    #[arg(long, value_name = "TYPE:NAME=FILE")]
+    pub output: Vec<String>,
+    /// A parameter of the run
+    #[arg(long, value_name = "K=V")]
+    pub param: Vec<String>,
+    /// Parameters from a JSON file
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// The command to run, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `lineagedb report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The node to report on, e.g. model:fraud@3
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// Report format
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ReportFormat>,
+    /// Write the report to this file instead of stdout
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `lineagedb audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Export format
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<AuditFormat>,
+    /// Only the entries of this node or entity
+    #[arg(long, value_name = "REF")]
+    pub entity: Option<String>,
+    /// Only entries at or after this snapshot or RFC 3339 time
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only entries at or before this snapshot or RFC 3339 time
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Write to this file instead of stdout
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `lineagedb archive export|import`.
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Write every snapshot, node, edge, alias move and audit entry to one file
+    Export {
+        /// The archive to write
+        #[arg(short = 'o', value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Rebuild an empty database from an archive
+    Import {
+        /// The archive to read
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// Output formats of statements' results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text tables
+    Table,
+    /// One JSON object per statement, one per line (JSON Lines)
+    Json,
+    /// Comma-separated values
+    Csv,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(format: OutputFormat) -> Format {
+        match format {
+            OutputFormat::Table => Format::Table,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Csv => Format::Csv,
+        }
+    }
+}
+
+/// Formats of `lineagedb import`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ImportFormat {
+    /// One node, edge or alias object per line
+    Jsonl,
+    /// OpenLineage RunEvents
+    Openlineage,
+}
+
+/// Formats of `lineagedb report`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown
+    Markdown,
+    /// JSON
+    Json,
+    /// Graphviz
+    Dot,
+    /// One self-contained HTML file
+    Html,
+}
+
+/// Formats of `lineagedb audit`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AuditFormat {
+    /// JSON Lines
+    Jsonl,
+    /// Comma-separated values
+    Csv,
+}
+
+impl Cli {
+    /// The database path: `--db`, `LINEAGEDB_DB`, else `./lineage.redb`.
+    pub fn db_path(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// The author: `--author`, `LINEAGEDB_AUTHOR`, git's `user.name`, the OS user.
+    pub fn author(&self) -> String {
+        if let Some(author) = self.author.as_deref().filter(|a| !a.trim().is_empty()) {
+            return author.to_owned();
+        }
+        default_author()
+    }
+}
+
+/// `LINEAGEDB_AUTHOR`, else git's `user.name` when git is installed and set,
+/// else the OS user, else `unknown`.
+fn default_author() -> String {
+    if let Some(author) = std::env::var("LINEAGEDB_AUTHOR").ok().filter(|a| !a.trim().is_empty()) {
+        return author;
+    }
+    if let Some(name) = git_user_name() {
+        return name;
+    }
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn git_user_name() -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let name = String::from_utf8(output.stdout).ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

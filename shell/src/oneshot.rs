@@ -1,0 +1,110 @@
+//! The non-interactive commands: `query` (statements from the command line),
+//! `exec` (a script file or stdin) and `verify`.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use lineagedb_query::{Database, Format, Session};
+
+use crate::output::{self, Failure, Printer};
+
+/// Opens (creating if missing) the database at `path` for `author`.
+pub fn open_database(path: &Path, author: &str) -> Result<Database, Failure> {
+    Database::builder()
+        .author(author)
+        .create(path)
+        .map_err(|e| anyhow!("cannot open database {}: {e}", path.display()).into())
+}
+
+/// A session on `path` whose commits are recorded as `author`'s.
+pub fn open_session(path: &Path, author: &str) -> Result<Session, Failure> {
+    let mut session = Session::new(open_database(path, author)?);
+    session.set_author(author);
+    Ok(session)
+}
+
+/// Runs `src` in `session`, printing each result as it comes; stops at the
+/// first failing statement, which is reported.
+pub fn run_statements(session: &mut Session, src: &str, format: Format) -> Result<(), Failure> {
+    let mut printer = Printer::new(io::stdout().lock(), format);
+    let outcome = session.execute_each(src, &mut |result| printer.print(&result));
+    printer.finish()?;
+    match outcome {
+        Ok(()) if session.in_transaction() => {
+            output::report_open_transaction(src, format)?;
+            Err(Failure::Statement)
+        }
+        Ok(()) => Ok(()),
+        Err(error) => {
+            output::report_query_error(&error, src, format)?;
+            Err(Failure::Statement)
+        }
+    }
+}
+
+/// `lineagedb query "STATEMENTS"`.
+pub fn query(db: &Path, author: &str, statements: &str, format: Format) -> Result<(), Failure> {
+    let mut session = open_session(db, author)?;
+    run_statements(&mut session, statements, format)
+}
+
+/// `lineagedb exec FILE|-`.
+pub fn exec(db: &Path, author: &str, file: &Path, format: Format) -> Result<(), Failure> {
+    // Read the script first: a missing file must not create a database.
+    let script = read_script(file)?;
+    let mut session = open_session(db, author)?;
+    run_statements(&mut session, &script, format)
+}
+
+/// Reads a script from `file`, or from stdin when `file` is `-`.
+pub fn read_script(file: &Path) -> Result<String, Failure> {
+    if file == Path::new("-") {
+        let mut script = String::new();
+        io::stdin()
+            .lock()
+            .read_to_string(&mut script)
+            .context("cannot read the script from stdin: it must be UTF-8 text")?;
+        return Ok(script);
+    }
+    std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read script {}", file.display()))
+        .map_err(Failure::from)
+}
+
+/// `lineagedb verify`: exit 1 when the database has problems.
+pub fn verify(db: &Path, author: &str) -> Result<(), Failure> {
+    if !db.exists() {
+        return Err(anyhow!(
+            "no database at {}: pass --db PATH (or set LINEAGEDB_DB) to name an existing one",
+            db.display()
+        )
+        .into());
+    }
+    let database = open_database(db, author)?;
+    let report = database
+        .begin_read()
+        .and_then(|read| read.verify())
+        .map_err(|e| anyhow!("cannot verify {}: {e}", db.display()))?;
+    let mut stdout = io::stdout().lock();
+    let summary = format!(
+        "checked {} snapshots, {} nodes, {} edges, {} audit entries",
+        report.snapshots, report.nodes, report.edges, report.audit_entries
+    );
+    if report.is_ok() {
+        writeln!(stdout, "ok: {summary}").map_err(Failure::from_stdout)?;
+        return Ok(());
+    }
+    writeln!(stdout, "{summary}").map_err(Failure::from_stdout)?;
+    for problem in &report.problems {
+        writeln!(stdout, "problem: {problem}").map_err(Failure::from_stdout)?;
+    }
+    drop(stdout);
+    let _ = writeln!(
+        io::stderr(),
+        "lineagedb: verify found {} problem(s) in {}: the file was changed outside LineageDB or is damaged",
+        report.problems.len(),
+        db.display()
+    );
+    Err(Failure::Statement)
+}

@@ -1,0 +1,142 @@
+//! Writing results and errors: results go to stdout in the chosen format,
+//! errors to stderr prefixed `lineagedb:` (and, in JSON mode, also to stdout
+//! as an `{"error": ...}` line). A reader closing stdout early (`| head`) is
+//! reported as [`Failure::ClosedPipe`], which the binary treats as success.
+
+use std::io::{self, Write};
+
+use lineagedb_query::syntax::{Statement, parse_script};
+use lineagedb_query::{Format, QueryError, QueryResult};
+
+/// Why a command did not finish normally; decides the exit status.
+#[derive(Debug)]
+pub enum Failure {
+    /// A statement failed; its error has already been reported (exit 1).
+    Statement,
+    /// The reader of stdout went away (exit 0, quietly).
+    ClosedPipe,
+    /// A usage or I/O problem, not yet reported (exit 2).
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::Other(error)
+    }
+}
+
+impl Failure {
+    /// Classifies an error writing to stdout.
+    pub fn from_stdout(error: io::Error) -> Failure {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            Failure::ClosedPipe
+        } else {
+            Failure::Other(anyhow::anyhow!("cannot write to stdout: {error}"))
+        }
+    }
+}
+
+/// Prints the results of one script as they come, remembering the first
+/// write error (the callback that receives results cannot return one).
+pub struct Printer<W: Write> {
+    out: W,
+    format: Format,
+    printed: usize,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer writing to `out` in `format`.
+    pub fn new(out: W, format: Format) -> Printer<W> {
+        Printer { out, format, printed: 0, error: None }
+    }
+
+    /// Writes one result. Tables and CSV blocks are separated by a blank line;
+    /// JSON results are one per line. After a write error, does nothing.
+    pub fn print(&mut self, result: &QueryResult) {
+        if self.error.is_some() {
+            return;
+        }
+        let separate = self.printed > 0 && self.format != Format::Json;
+        self.printed += 1;
+        self.error = write_result(&mut self.out, result, self.format, separate).err();
+    }
+
+    /// The first write error, as a [`Failure`].
+    pub fn finish(self) -> Result<(), Failure> {
+        match self.error {
+            Some(error) => Err(Failure::from_stdout(error)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn write_result(out: &mut dyn Write, result: &QueryResult, format: Format, separate: bool) -> io::Result<()> {
+    let text = result.render(format);
+    if separate {
+        out.write_all(b"\n")?;
+    }
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Reports a failed statement: the human message (with the statement and a
+/// caret) on stderr and, in JSON mode, the error object on stdout.
+pub fn report_query_error(error: &QueryError, src: &str, format: Format) -> Result<(), Failure> {
+    let rendered = error.render(src);
+    let mut stderr = io::stderr().lock();
+    // Nothing useful can be done when stderr itself is closed.
+    let _ = writeln!(stderr, "lineagedb: {}", first_line(&rendered, &error.message));
+    let _ = write!(stderr, "{}", indent_rest(&rendered));
+    let _ = stderr.flush();
+    if format == Format::Json {
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "{}", error.to_json()).and_then(|()| stdout.flush()).map_err(Failure::from_stdout)?;
+    }
+    Ok(())
+}
+
+/// Reports a script that ended inside `BEGIN ... COMMIT`: its writes were
+/// rolled back, so this is a failed statement.
+pub fn report_open_transaction(src: &str, format: Format) -> Result<(), Failure> {
+    let (line, column) = parse_script(src)
+        .ok()
+        .and_then(|statements| {
+            statements.iter().rev().find(|s| matches!(s, Statement::Begin { .. })).map(|s| s.span().line_column(src))
+        })
+        .unwrap_or((1, 1));
+    let message = "BEGIN without COMMIT: the transaction was rolled back";
+    let hint = "end the script with COMMIT; to keep its writes";
+    let _ = writeln!(io::stderr().lock(), "lineagedb: {message} at line {line}, column {column}\nhint: {hint}");
+    if format == Format::Json {
+        let error = serde_json::json!({"error": {"message": message, "line": line, "column": column, "hint": hint}});
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "{error}").and_then(|()| stdout.flush()).map_err(Failure::from_stdout)?;
+    }
+    Ok(())
+}
+
+/// Reports a usage or I/O error on stderr.
+pub fn report_error(error: &anyhow::Error) {
+    let _ = writeln!(io::stderr().lock(), "lineagedb: {error:#}");
+}
+
+/// The first line of the rendered error without its `error: ` tag (the
+/// `lineagedb:` prefix replaces it), or the bare message.
+fn first_line<'a>(rendered: &'a str, message: &'a str) -> &'a str {
+    let line = rendered.lines().next().filter(|line| !line.trim().is_empty()).unwrap_or(message);
+    line.strip_prefix("error: ").unwrap_or(line)
+}
+
+/// Everything after the first line of the rendered error, newline-terminated.
+fn indent_rest(rendered: &str) -> String {
+    let mut rest = String::new();
+    for line in rendered.lines().skip(1) {
+        rest.push_str(line);
+        rest.push('\n');
+    }
+    rest
+}

@@ -1,0 +1,101 @@
+//! `lineagedb demo`: the worked example builds, every query its welcome
+//! suggests succeeds, and the shell runs on it.
+
+use crate::common::{Fixture, row_keys};
+
+/// The queries the welcome suggests: its indented lines ending with `;`.
+fn suggested_queries(welcome: &str) -> Vec<String> {
+    welcome
+        .lines()
+        .filter(|line| line.starts_with("  ") && line.trim_end().ends_with(';'))
+        .map(|line| line.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_query_the_welcome_suggests_succeeds() {
+    let f = Fixture::new();
+    let out = f.run(&["demo", "--no-repl", "--db", &f.db_arg()]);
+    let welcome = out.ok();
+    assert!(welcome.contains(&f.db_arg()), "the welcome names the file:\n{welcome}");
+    let queries = suggested_queries(welcome);
+    assert!(queries.len() >= 5, "{welcome}");
+    for query in &queries {
+        let out = f.query(query);
+        assert_eq!(out.code, 0, "`{query}` failed:\n{}", out.stderr);
+        assert!(!out.stdout.trim().is_empty(), "`{query}` printed nothing");
+        assert!(out.stderr.is_empty(), "`{query}`: {}", out.stderr);
+    }
+    assert!(f.run(&["verify", "--db", &f.db_arg()]).ok().starts_with("ok: "));
+}
+
+#[test]
+fn the_demo_graph_answers_lineage_questions() {
+    let f = Fixture::new();
+    f.run(&["demo", "--no-repl", "--db", &f.db_arg()]).ok();
+
+    let (out, lines) = f.query_json("ANCESTORS OF model:fraud@production WHERE type=dataset");
+    out.ok();
+    let keys = row_keys(&lines[0]);
+    for key in ["dataset:fraud_features@1", "dataset:transactions_clean@1", "dataset:transactions@1"] {
+        assert!(keys.contains(&key.to_owned()), "{key} missing from {keys:?}");
+    }
+    assert!(
+        !keys.iter().any(|k| k.starts_with("dataset:transactions@2")),
+        "production is @2 after the rollback: {keys:?}"
+    );
+
+    let (out, lines) = f.query_json("DESCENDANTS OF dataset:transactions@1 WHERE type=model");
+    out.ok();
+    assert_eq!(row_keys(&lines[0]).len(), 3, "{}", lines[0]);
+
+    let (out, lines) = f.query_json("SHOW model:fraud@production AS OF 5; SHOW model:fraud@production AS OF 7");
+    out.ok();
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    assert!(text[0].contains("model:fraud@2"), "{}", text[0]);
+    assert!(text[1].contains("model:fraud@3"), "{}", text[1]);
+
+    let history = f.query("HISTORY OF model:fraud");
+    let history = history.ok();
+    for expected in ["bruno.ml", "carla.mlops", "production"] {
+        assert!(history.contains(expected), "{expected} missing from:\n{history}");
+    }
+    let snapshots = f.query("SNAPSHOTS");
+    assert!(snapshots.ok().contains("roll back"), "{}", snapshots.stdout);
+}
+
+#[test]
+fn the_demo_refuses_a_database_that_holds_data() {
+    let f = Fixture::new();
+    f.query("CREATE dataset:precious").ok();
+    let out = f.run(&["demo", "--no-repl", "--db", &f.db_arg()]);
+    out.exits(2);
+    assert!(out.stderr.starts_with("lineagedb: "), "{}", out.stderr);
+    assert!(out.stderr.contains("already holds data"), "{}", out.stderr);
+    let found = f.query("FIND *");
+    assert!(!found.ok().contains("model:fraud"), "the demo wrote into the database");
+}
+
+#[test]
+fn without_a_terminal_the_demo_shell_reads_stdin() {
+    let f = Fixture::new();
+    let out = f.run_with_stdin(&["demo", "--db", &f.db_arg()], "HISTORY OF model:fraud;\n");
+    let stdout = out.ok();
+    assert!(stdout.contains("Try:"), "{stdout}");
+    assert!(stdout.contains("model:fraud@3"), "{stdout}");
+}
+
+#[test]
+fn without_db_the_demo_uses_a_fresh_temporary_file() {
+    let f = Fixture::new();
+    let out = f.command().env("TMPDIR", f.dir()).args(["demo", "--no-repl"]).output().expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: Vec<_> = std::fs::read_dir(f.dir())
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("lineagedb-demo-"))
+        .collect();
+    assert_eq!(created.len(), 1, "{stdout}");
+    assert!(stdout.contains(&*created[0].file_name().to_string_lossy()), "{stdout}");
+}

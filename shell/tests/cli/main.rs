@@ -1,0 +1,16 @@
+//! End-to-end tests of the `lineagedb` binary: one-shot queries, scripts,
+//! exit statuses, output formats, environment variables, `verify`, the demo,
+//! and the shell, both scripted through a pipe and driven through a
+//! pseudo-terminal. Each test gets a fresh database in its own directory.
+
+mod common;
+mod demo;
+mod env;
+mod exec;
+mod formats;
+mod pipe;
+mod query;
+mod repl_piped;
+mod repl_terminal;
+mod unavailable;
+mod verify;

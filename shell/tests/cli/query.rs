@@ -1,0 +1,92 @@
+//! `lineagedb query`: statements from the command line, exit statuses and
+//! error reports.
+
+use crate::common::Fixture;
+
+#[test]
+fn query_creates_and_reads_back() {
+    let f = Fixture::new();
+    let out = f.query("CREATE dataset:transactions SET {rows: 10}; CREATE dataset:transactions;");
+    let stdout = out.ok();
+    assert!(stdout.contains("dataset:transactions@1"), "{stdout}");
+    assert!(stdout.contains("dataset:transactions@2"), "{stdout}");
+
+    let out = f.query("SHOW dataset:transactions@1");
+    let stdout = out.ok();
+    assert!(stdout.contains("dataset:transactions@1"), "{stdout}");
+    assert!(stdout.contains("rows"), "{stdout}");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn statements_run_in_order_and_results_print_in_order() {
+    let f = Fixture::new();
+    f.query("CREATE dataset:a; CREATE run:r; CREATE model:m; LINK dataset:a@1 -> run:r@1; LINK run:r@1 -> model:m@1;")
+        .ok();
+    let out = f.query("ANCESTORS OF model:m@1 WHERE type=dataset; DESCENDANTS OF dataset:a@1 WHERE type=model;");
+    let stdout = out.ok();
+    let a = stdout.find("dataset:a@1").expect("the ancestor");
+    let m = stdout.find("model:m@1").expect("the descendant");
+    assert!(a < m, "results out of order:\n{stdout}");
+}
+
+#[test]
+fn a_parse_error_exits_1_with_the_statement_and_a_caret() {
+    let f = Fixture::new();
+    let out = f.query("ANCESTOR OF model:fraud@3");
+    out.exits(1);
+    assert!(out.stderr.starts_with("lineagedb: "), "{}", out.stderr);
+    assert!(out.stderr.contains("ANCESTOR OF model:fraud@3"), "{}", out.stderr);
+    assert!(out.stderr.contains('^'), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
+
+#[test]
+fn a_failing_statement_stops_the_rest() {
+    let f = Fixture::new();
+    let out = f.query("CREATE dataset:a; SHOW dataset:a@9; CREATE dataset:b;");
+    out.exits(1);
+    assert!(out.stdout.contains("dataset:a@1"), "the first statement ran:\n{}", out.stdout);
+    assert!(out.stderr.starts_with("lineagedb: "), "{}", out.stderr);
+    assert!(out.stderr.contains("dataset:a@9"), "{}", out.stderr);
+    assert!(out.stderr.contains('^'), "{}", out.stderr);
+
+    let found = f.query("FIND dataset");
+    let stdout = found.ok();
+    assert!(stdout.contains("dataset:a@1"), "{stdout}");
+    assert!(!stdout.contains("dataset:b"), "the statement after the error ran:\n{stdout}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let f = Fixture::new();
+    f.run(&["query"]).exits(2);
+    f.run(&["query", "--format", "yaml", "SNAPSHOTS"]).exits(2);
+    f.run(&["frobnicate"]).exits(2);
+    f.run(&["exec"]).exits(2);
+    let out = f.run(&["--no-such-option"]);
+    out.exits(2);
+    assert!(!f.dir().join("lineage.redb").exists(), "a usage error must not create a database");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_exits_2_and_is_left_untouched() {
+    let f = Fixture::new();
+    let path = f.write("notes.txt", "these are not the droids you are looking for\n");
+    let out = f.run(&["query", "--db", &path.display().to_string(), "SNAPSHOTS"]);
+    out.exits(2);
+    assert!(out.stderr.starts_with("lineagedb: "), "{}", out.stderr);
+    assert!(out.stderr.contains("notes.txt"), "the message names the file: {}", out.stderr);
+    let text = std::fs::read_to_string(&path).expect("file still there");
+    assert_eq!(text, "these are not the droids you are looking for\n");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let f = Fixture::new();
+    let help = f.run(&["--help"]);
+    for command in ["query", "exec", "import", "run", "report", "audit", "verify", "archive", "demo"] {
+        assert!(help.ok().contains(command), "`{command}` missing from --help:\n{}", help.stdout);
+    }
+    assert!(f.run(&["--version"]).ok().contains("lineagedb"));
+}
