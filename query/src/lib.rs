@@ -23,7 +23,7 @@ mod session;
 
 pub use error::{ErrorKind, QueryError};
 pub use exec::diff::{DiffResult, EntityChange, PropChange};
-pub use lineagedb_engine::Database;
+pub use lineagedb_engine::{Database, Timestamp};
 pub use render::Format;
 pub use result::{
     AuditRows, HistoryResult, LineageGraph, NodeRow, NodeRows, PathResult, Plan, PlanStep, QueryResult, TxAction,

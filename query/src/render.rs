@@ -227,18 +227,16 @@ impl QueryResult {
                         HistoryKind::Created { version, label } => (
                             "created",
                             match label {
-                                Some(l) => format!("{} (label {l:?})", e.entity.version(*version)),
-                                None => e.entity.version(*version).to_string(),
+                                Some(l) => format!("@{version} (label {l:?})"),
+                                None => format!("@{version}"),
                             },
                         ),
                         HistoryKind::Annotated { version, props } => {
-                            ("annotated", format!("{} {}", e.entity.version(*version), props_to_json(props)))
+                            ("annotated", format!("@{version} {}", props_to_json(props)))
                         }
-                        HistoryKind::Deleted { version } => ("deleted", e.entity.version(*version).to_string()),
+                        HistoryKind::Deleted { version } => ("deleted", format!("@{version}")),
                         HistoryKind::AliasMoved { alias, version, previous, reason } => {
-                            let holder = |v: &Option<u64>| {
-                                v.map_or_else(|| "(none)".to_owned(), |v| e.entity.version(v).to_string())
-                            };
+                            let holder = |v: &Option<u64>| v.map_or_else(|| "none".to_owned(), |v| format!("@{v}"));
                             let mut d = format!("{alias}: {} -> {}", holder(previous), holder(version));
                             if let Some(r) = reason {
                                 d.push_str(&format!(" ({r})"));

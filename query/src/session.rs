@@ -7,7 +7,7 @@
 //! leaves transaction mode. Reads inside a transaction see committed state
 //! only, not the transaction's pending writes.
 
-use lineagedb_engine::{Database, WriteTx};
+use lineagedb_engine::{Database, Timestamp, WriteTx};
 
 use crate::error::{ErrorKind, QueryError};
 use crate::exec::{self, Cx};
@@ -28,17 +28,28 @@ pub struct Session {
     db: Database,
     author: Option<String>,
     open: Option<OpenTx>,
+    /// Fixed commit times: the next time to use and the step between commits.
+    clock: Option<(i64, i64)>,
 }
 
 impl Session {
     /// A session on `db`, with no transaction open.
     pub fn new(db: Database) -> Session {
-        Session { db, author: None, open: None }
+        Session { db, author: None, open: None, clock: None }
     }
 
     /// The author recorded on commits (`BEGIN AUTHOR` overrides it for one transaction).
     pub fn set_author(&mut self, author: impl Into<String>) {
         self.author = Some(author.into());
+    }
+
+    /// Stamps the following write transactions `first`, `first + step`,
+    /// `first + 2 * step`, ... instead of the wall-clock time, so that a demo
+    /// or a test database is the same on every run. Each time must be after
+    /// the database's last snapshot, else the write fails.
+    pub fn set_commit_clock(&mut self, first: Timestamp, step: std::time::Duration) {
+        let step = i64::try_from(step.as_micros()).unwrap_or(i64::MAX).max(1);
+        self.clock = Some((first.micros(), step));
     }
 
     /// The database.
@@ -99,10 +110,14 @@ impl Session {
         .with_hint("end the script with COMMIT; to keep its writes"))
     }
 
-    fn begin_write(&self, cx: &Cx<'_>) -> Result<WriteTx, QueryError> {
+    fn begin_write(&mut self, cx: &Cx<'_>) -> Result<WriteTx, QueryError> {
         let mut tx = self.db.begin_write().map_err(|e| cx.engine(cx.span, e))?;
         if let Some(author) = &self.author {
             tx.author(author.clone());
+        }
+        if let Some((next, step)) = &mut self.clock {
+            tx.set_time(Timestamp(*next)).map_err(|e| cx.engine(cx.span, e))?;
+            *next = next.saturating_add(*step);
         }
         Ok(tx)
     }

@@ -29,21 +29,26 @@ fn resolve_step(what: &str, r: &crate::syntax::NodeRef, at: Option<&At>) -> Plan
     step("resolve", format!("{what} {r} to {how} at {}", at_text(at)))
 }
 
-fn rows_steps(
-    steps: &mut Vec<PlanStep>,
-    filter: Option<&Expr>,
-    columns: &[Field],
-    order: Option<&OrderBy>,
+/// The clauses that shape rows of a walk (`walk`) or of `FIND`.
+struct RowClauses<'a> {
+    walk: bool,
+    filter: Option<&'a Expr>,
+    columns: &'a [Field],
+    order: Option<&'a OrderBy>,
     limit: Option<u64>,
-) {
+}
+
+fn rows_steps(steps: &mut Vec<PlanStep>, c: RowClauses<'_>) {
+    let RowClauses { walk, filter, columns, order, limit } = c;
+    let default_order = if walk { "by depth, then key (default)" } else { "by key (default)" };
     if let Some(f) = filter {
         steps.push(step("filter", format!("keep nodes where {f} (evaluated on each loaded node)")));
     }
     if is_default_order(order) {
-        steps.push(step("sort", "by depth, then key (default)"));
+        steps.push(step("sort", default_order));
     } else if let Some(o) = order {
         let dir = if o.order == SortOrder::Desc { "DESC" } else { "ASC" };
-        steps.push(step("sort", format!("by {} {dir}, ties by depth then key; missing values last", o.field)));
+        steps.push(step("sort", format!("by {} {dir}, ties in the default order; missing values last", o.field)));
     }
     if let Some(n) = limit {
         steps.push(step("limit", format!("keep the first {n} rows and report how many were omitted")));
@@ -51,7 +56,12 @@ fn rows_steps(
     steps.push(step(
         "project",
         if columns.is_empty() {
-            "default row: key, type, name, version, depth, props".to_owned()
+            if walk {
+                "default row: key, type, name, version, depth, props"
+            } else {
+                "default row: key, type, name, version, props"
+            }
+            .to_owned()
         } else {
             format!("RETURN {}", columns.iter().map(field_name).collect::<Vec<_>>().join(", "))
         },
@@ -92,7 +102,16 @@ pub(crate) fn plan(statement: &Statement) -> Plan {
             } else {
                 steps.push(step("load", "load every reached node"));
             }
-            rows_steps(&mut steps, residual.as_ref(), &w.columns, w.order_by.as_ref(), w.limit);
+            rows_steps(
+                &mut steps,
+                RowClauses {
+                    walk: true,
+                    filter: residual.as_ref(),
+                    columns: &w.columns,
+                    order: w.order_by.as_ref(),
+                    limit: w.limit,
+                },
+            );
         }
         Statement::Find(f, _) => {
             let (types, residual) = match &f.node_type {
@@ -104,7 +123,16 @@ pub(crate) fn plan(statement: &Statement) -> Plan {
                 None => format!("scan nodes of every type at {}", at_text(f.as_of.as_ref())),
             };
             steps.push(step("scan", scan));
-            rows_steps(&mut steps, residual.as_ref(), &f.columns, f.order_by.as_ref(), f.limit);
+            rows_steps(
+                &mut steps,
+                RowClauses {
+                    walk: false,
+                    filter: residual.as_ref(),
+                    columns: &f.columns,
+                    order: f.order_by.as_ref(),
+                    limit: f.limit,
+                },
+            );
         }
         Statement::Lineage(l, _) => {
             steps.push(resolve_step("start", &l.start, l.as_of.as_ref()));

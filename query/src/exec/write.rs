@@ -44,6 +44,11 @@ pub(crate) fn apply(tx: &mut WriteTx, src: &str, statement: &Statement) -> Resul
             Ok(outcome(format!("deleted {key}{what}"), vec![key.to_string()]))
         }
         Statement::Promote { target, alias, reason, .. } => {
+            if alias.eq_ignore_ascii_case("latest") {
+                return Err(cx
+                    .statement_error("cannot promote to `latest`: it always means the newest version")
+                    .with_hint("pick another alias name, such as production or staging"));
+            }
             let key = resolve(&cx, tx, target)?;
             let previous = tx.promote(&key.to_ref(), alias, reason.as_deref()).map_err(|e| cx.engine(cx.span, e))?;
             let was = match previous {

@@ -1,0 +1,10 @@
+//! Integration tests of the query executor, one binary made of modules:
+//! data-driven cases (`test_data/exec/*.test`), the session and transaction
+//! API, walks checked against a naive reference evaluation, and every
+//! example of `docs/query-language.md`.
+
+mod api;
+mod data;
+mod docs;
+mod semantics;
+mod support;
