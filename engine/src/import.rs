@@ -108,6 +108,7 @@ impl Importer {
         }
         tx.message(options.message.clone().unwrap_or_else(|| "import".to_owned()));
         tx.keep_going_on_error(options.skip_invalid);
+        tx.batch_audit("import", serde_json::json!({}))?;
         let asserted_by = format!("{} ({})", options.importer, tx.author_name());
         let asserted_at = Value::Timestamp(tx.time());
         Ok(Importer { tx, options, report: ImportReport::default(), asserted_by, asserted_at })
@@ -157,7 +158,7 @@ impl Importer {
                 "aliases_moved": self.report.aliases_moved,
                 "rejected": self.report.rejected.len(),
             });
-            self.tx.record_audit("import", Vec::new(), detail).map_err(fail)?;
+            self.tx.set_batch_detail(detail);
             self.report.snapshot = Some(self.tx.commit().map_err(fail)?);
         } else {
             self.tx.rollback().map_err(fail)?;
@@ -172,47 +173,36 @@ impl Importer {
     }
 
     fn apply(&mut self, text: &str) -> std::result::Result<(), LineError> {
-        let json: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| LineError::bad(format!("invalid JSON: {e}")))?;
-        let obj = json.as_object().ok_or_else(|| LineError::bad("expected a JSON object".into()))?;
-        if obj.len() != 1 {
-            return Err(LineError::bad("expected exactly one of \"node\", \"edge\" or \"alias\"".into()));
-        }
-        let (kind, body) = obj.iter().next().ok_or_else(|| LineError::bad("empty object".into()))?;
-        let body = body.as_object().ok_or_else(|| LineError::bad(format!("\"{kind}\" must be an object")))?;
-        match kind.as_str() {
-            "node" => self.node(body),
-            "edge" => self.edge(body),
-            "alias" => self.alias(body),
-            other => Err(LineError::bad(format!("unknown record kind \"{other}\": expected node, edge or alias"))),
+        let record: Record = serde_json::from_str(text).map_err(|e| LineError::bad(describe_json_error(&e)))?;
+        match record {
+            Record::Node(node) => self.node(node),
+            Record::Edge(edge) => self.edge(edge),
+            Record::Alias(alias) => self.alias(alias),
         }
     }
 
-    fn node(&mut self, body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<(), LineError> {
-        check_fields(body, &["type", "name", "version", "label", "props"])?;
-        let type_name = str_field(body, "type")?.ok_or_else(|| LineError::bad("node needs \"type\"".into()))?;
-        let name = str_field(body, "name")?.ok_or_else(|| LineError::bad("node needs \"name\"".into()))?;
-        let label = str_field(body, "label")?;
-        let version = match body.get("version") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(v) => Some(
-                v.as_u64()
-                    .filter(|v| *v > 0)
-                    .ok_or_else(|| LineError::bad(format!("\"version\" must be a positive integer, not {v}")))?,
-            ),
-        };
-        let props = props_field(body)?;
-        if version.is_none() {
+    fn node(&mut self, node: NodeLine) -> std::result::Result<(), LineError> {
+        let props = props_of(node.props)?;
+        if node.version == Some(0) {
+            return Err(LineError::bad("\"version\" must be a positive integer".into()));
+        }
+        if node.version.is_none() {
             // Without a version, identical content to the latest version is the same node.
-            let latest = NodeRef::new(&type_name, &name, VersionSel::Latest).map_err(LineError::from_engine)?;
+            let latest = NodeRef::new(&node.r#type, &node.name, VersionSel::Latest).map_err(LineError::from_engine)?;
             if let Some((_, l, p)) = self.tx.lookup(&latest).map_err(LineError::from_engine)? {
-                if l == label && same_content(&p, &props) {
+                if l == node.label && same_content(&p, &props) {
                     self.report.nodes_unchanged += 1;
                     return Ok(());
                 }
             }
         }
-        let new = NewNode { type_name, name, version, label, props: self.assertion(props) };
+        let new = NewNode {
+            type_name: node.r#type,
+            name: node.name,
+            version: node.version,
+            label: node.label,
+            props: self.assertion(props),
+        };
         match self.tx.create(new).map_err(LineError::from_engine)? {
             Created::New(_) => self.report.nodes_created += 1,
             Created::Existing(_) => self.report.nodes_unchanged += 1,
@@ -220,12 +210,11 @@ impl Importer {
         Ok(())
     }
 
-    fn edge(&mut self, body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<(), LineError> {
-        check_fields(body, &["from", "to", "label", "props"])?;
-        let from = ref_field(body, "from")?;
-        let to = ref_field(body, "to")?;
-        let label = str_field(body, "label")?.unwrap_or_else(|| "flows_to".to_owned());
-        let props = self.assertion(props_field(body)?);
+    fn edge(&mut self, edge: EdgeLine) -> std::result::Result<(), LineError> {
+        let from = edge.from.parse::<NodeRef>().map_err(LineError::from_engine)?;
+        let to = edge.to.parse::<NodeRef>().map_err(LineError::from_engine)?;
+        let label = edge.label.unwrap_or_else(|| "flows_to".to_owned());
+        let props = self.assertion(props_of(edge.props)?);
         if self.tx.link_idempotent(&from, &to, &label, props).map_err(LineError::from_engine)? {
             self.report.edges_created += 1;
         } else {
@@ -234,21 +223,86 @@ impl Importer {
         Ok(())
     }
 
-    fn alias(&mut self, body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<(), LineError> {
-        check_fields(body, &["ref", "alias", "reason"])?;
-        let target = ref_field(body, "ref")?;
-        let alias = str_field(body, "alias")?.ok_or_else(|| LineError::bad("alias needs \"alias\"".into()))?;
-        let reason = str_field(body, "reason")?;
+    fn alias(&mut self, alias: AliasLine) -> std::result::Result<(), LineError> {
+        let target = alias.r#ref.parse::<NodeRef>().map_err(LineError::from_engine)?;
         let key = self.tx.resolve(&target).map_err(LineError::from_engine)?;
-        let current = NodeRef::new(&key.type_name, &key.name, VersionSel::Alias(alias.clone()))
+        let current = NodeRef::new(&key.type_name, &key.name, VersionSel::Alias(alias.alias.clone()))
             .map_err(LineError::from_engine)?;
         if self.tx.lookup(&current).map_err(LineError::from_engine)?.is_some_and(|(k, _, _)| k == key) {
             self.report.aliases_unchanged += 1;
             return Ok(());
         }
-        self.tx.promote(&key.to_ref(), &alias, reason.as_deref()).map_err(LineError::from_engine)?;
+        self.tx.promote(&key.to_ref(), &alias.alias, alias.reason.as_deref()).map_err(LineError::from_engine)?;
         self.report.aliases_moved += 1;
         Ok(())
+    }
+}
+
+/// One line of the import format.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+enum Record {
+    Node(NodeLine),
+    Edge(EdgeLine),
+    Alias(AliasLine),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeLine {
+    r#type: String,
+    name: String,
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    props: Option<serde_json::Value>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeLine {
+    from: String,
+    to: String,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    props: Option<serde_json::Value>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AliasLine {
+    r#ref: String,
+    alias: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// A JSON error in words, without serde's "line 1 column N" (the caller gives
+/// the file and line; the column is kept).
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let message = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => text.as_str(),
+    };
+    let message = message
+        .replace("unknown variant", "unknown record kind")
+        .replace("`node`, `edge`, `alias`", "node, edge or alias");
+    match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!("invalid JSON at column {}: {message}", e.column())
+        }
+        _ => message,
+    }
+}
+
+fn props_of(value: Option<serde_json::Value>) -> std::result::Result<Props, LineError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(Props::new()),
+        Some(v) => props_from_json(&v).ok_or_else(|| LineError::bad("\"props\" must be an object".into())),
     }
 }
 
@@ -267,41 +321,6 @@ impl LineError {
         let e = e.into();
         let fatal = matches!(e, Error::Storage(_) | Error::Corrupt { .. } | Error::Io { .. } | Error::Aborted { .. });
         LineError { message: e.to_string(), fatal }
-    }
-}
-
-fn check_fields(
-    body: &serde_json::Map<String, serde_json::Value>,
-    allowed: &[&str],
-) -> std::result::Result<(), LineError> {
-    for k in body.keys() {
-        if !allowed.contains(&k.as_str()) {
-            return Err(LineError::bad(format!("unknown field \"{k}\": expected {}", allowed.join(", "))));
-        }
-    }
-    Ok(())
-}
-
-fn str_field(
-    body: &serde_json::Map<String, serde_json::Value>,
-    name: &str,
-) -> std::result::Result<Option<String>, LineError> {
-    match body.get(name) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(LineError::bad(format!("\"{name}\" must be a string, not {other}"))),
-    }
-}
-
-fn ref_field(body: &serde_json::Map<String, serde_json::Value>, name: &str) -> std::result::Result<NodeRef, LineError> {
-    let text = str_field(body, name)?.ok_or_else(|| LineError::bad(format!("missing \"{name}\"")))?;
-    text.parse::<NodeRef>().map_err(LineError::from_engine)
-}
-
-fn props_field(body: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<Props, LineError> {
-    match body.get("props") {
-        None | Some(serde_json::Value::Null) => Ok(Props::new()),
-        Some(v) => props_from_json(v).ok_or_else(|| LineError::bad("\"props\" must be an object".into())),
     }
 }
 
@@ -357,7 +376,7 @@ mod tests {
         assert!(err.to_string().starts_with("lineage.jsonl:6: no node model:fraud@7"), "{err}");
         assert_eq!(db.begin_read().expect("read").latest_snapshot(), 0);
         let err = import(&db, "{\"node\": {\"type\": \"dataset\"}}\n", false).expect_err("must fail");
-        assert_eq!(err.to_string(), "lineage.jsonl:1: node needs \"name\"");
+        assert_eq!(err.to_string(), "lineage.jsonl:1: missing field `name`");
         let err = import(&db, "not json\n", false).expect_err("must fail");
         assert!(err.to_string().starts_with("lineage.jsonl:1: invalid JSON"), "{err}");
     }

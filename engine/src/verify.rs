@@ -10,7 +10,43 @@ use crate::db::Dict;
 use crate::error::Result;
 use crate::model::VerifyReport;
 use crate::storage::StoreRead;
-use crate::storage::codec::{Dir, LIVE, NodeId, NodeRecord};
+use crate::storage::codec::{Dir, LIVE, NodeId, NodeRecord, adj_key};
+
+/// The content hash of a node for batch digests: SHA-256 of its id and its
+/// postcard record as created (without the later tombstone).
+pub(crate) fn node_content_hash(id: NodeId, record: &NodeRecord) -> Result<[u8; 32]> {
+    let created = NodeRecord { deleted_in: None, ..record.clone() };
+    let mut bytes = id.to_be_bytes().to_vec();
+    bytes.extend(crate::storage::encode(&created)?);
+    Ok(sha256(&bytes))
+}
+
+/// The content hash of an edge for batch digests: SHA-256 of its adjacency
+/// key and its postcard properties.
+pub(crate) fn edge_content_hash(key: &[u8; 28], props: &crate::value::Props) -> Result<[u8; 32]> {
+    let mut bytes = key.to_vec();
+    bytes.extend(crate::storage::encode(props)?);
+    Ok(sha256(&bytes))
+}
+
+/// SHA-256 over the content hashes of `edges`, in key order (sorted here).
+pub(crate) fn edges_digest(edges: &mut [([u8; 28], [u8; 32])]) -> [u8; 32] {
+    use sha2::Digest;
+    edges.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut hasher = sha2::Sha256::default();
+    for (_, hash) in edges.iter() {
+        hasher.update(hash);
+    }
+    hasher.finalize().into()
+}
+
+/// The content digest of a batch: SHA-256 of the nodes digest and the edges digest.
+pub(crate) fn combine_digests(nodes: &[u8; 32], edges: &[u8; 32]) -> [u8; 32] {
+    let mut both = [0u8; 64];
+    both[..32].copy_from_slice(nodes);
+    both[32..].copy_from_slice(edges);
+    sha256(&both)
+}
 
 pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport> {
     let counters = tables.counters()?;
@@ -23,6 +59,10 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
     let mut prev = [0u8; 32];
     let mut expected_seq = 1;
     let mut created: HashMap<String, String> = HashMap::new();
+    // Batch entries (bulk imports): snapshot -> (seq, content digest).
+    let mut batches: HashMap<u64, (u64, String)> = HashMap::new();
+    // Per batch snapshot: the running digest of its nodes, in id order.
+    let mut batch_nodes: HashMap<u64, sha2::Sha256> = HashMap::new();
     for e in &entries {
         if e.seq != expected_seq {
             problems.push(format!("audit entry {expected_seq} is missing (next entry found is {})", e.seq));
@@ -40,6 +80,11 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
         if e.op == "create_node" {
             if let Some(key) = e.subjects.first() {
                 created.insert(key.clone(), e.detail.clone());
+            }
+        }
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&e.detail) {
+            if let Some(serde_json::Value::String(content)) = map.get("content_sha256") {
+                batches.insert(e.snapshot, (e.seq, content.clone()));
             }
         }
         prev = e.hash;
@@ -104,7 +149,17 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
         problems.push(format!("edge {} -> {} (snapshot {}) is recorded in one direction only", edge.0, edge.1, edge.3));
     }
     let mut live: Vec<(NodeId, NodeId)> = Vec::new();
-    for &(from, to, _, created_in, deleted_in) in &out {
+    let mut backward = 0u64;
+    let mut batch_edges: HashMap<u64, Vec<([u8; 28], [u8; 32])>> = HashMap::new();
+    for &(from, to, label, created_in, deleted_in) in &out {
+        if batches.contains_key(&created_in) {
+            let key = adj_key(from, to, label, created_in);
+            let hash = edge_content_hash(&key, &tables.edge_props(&key)?)?;
+            batch_edges.entry(created_in).or_default().push((key, hash));
+        }
+        if deleted_in == LIVE && from >= to {
+            backward += 1;
+        }
         for end in [from, to] {
             match nodes.get(&end) {
                 None => problems.push(format!("edge {from} -> {to} points at missing node {end}")),
@@ -122,6 +177,21 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
         }
         if deleted_in == LIVE {
             live.push((from, to));
+        }
+    }
+
+    if backward != counters.backward_edges {
+        problems.push(format!(
+            "{backward} live edges run from a newer node to an older one, but {} were counted",
+            counters.backward_edges
+        ));
+    }
+    for (snapshot, (seq, recorded)) in &batches {
+        let nodes: [u8; 32] = sha2::Digest::finalize(batch_nodes.remove(snapshot).unwrap_or_default()).into();
+        let mut edges = batch_edges.remove(snapshot).unwrap_or_default();
+        let content = combine_digests(&nodes, &edges_digest(&mut edges));
+        if crate::audit::hex(&content) != *recorded {
+            problems.push(format!("nodes or edges of snapshot {snapshot} differ from what audit entry {seq} recorded (content was altered)"));
         }
     }
 

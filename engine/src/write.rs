@@ -9,7 +9,7 @@
 //! `keep_going_on_error`: a failed mutation then changes nothing and the
 //! transaction stays usable.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use crate::audit::{entry_hash, sha256};
 use crate::cache::AdjCache;
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
-use crate::key::{EntityKey, NodeKey, NodeRef, check_name, check_type};
+use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel, check_name, check_type};
 use crate::resolve::{key_of, resolve};
 use crate::storage::codec::{AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord};
 use crate::storage::{Counters, EdgeId, WriteTables};
@@ -91,6 +91,22 @@ pub struct WriteTx {
     touched: HashSet<NodeId>,
     failed: Option<String>,
     keep_going: bool,
+    /// Exact keys resolved or created in this transaction: (node id, type id).
+    resolved: HashMap<NodeKey, (NodeId, u32)>,
+    batch: Option<Batch>,
+}
+
+/// Batch audit mode: node creations and links are covered by one audit
+/// entry whose detail carries a digest of all their content.
+#[derive(Debug)]
+struct Batch {
+    op: String,
+    detail: serde_json::Value,
+    first_node: NodeId,
+    /// Content hash of every edge created, by adjacency key.
+    edges: Vec<([u8; 28], [u8; 32])>,
+    /// SHA-256 over the content hash of every node created, in id order.
+    nodes: sha2::Sha256,
 }
 
 impl std::fmt::Debug for WriteTx {
@@ -119,6 +135,8 @@ impl WriteTx {
             touched: HashSet::new(),
             failed: None,
             keep_going: false,
+            resolved: HashMap::new(),
+            batch: None,
         })
     }
 
@@ -154,6 +172,32 @@ impl WriteTx {
     pub fn keep_going_on_error(&mut self, keep_going: bool) -> &mut Self {
         self.keep_going = keep_going;
         self
+    }
+
+    /// Covers every node creation and link of this transaction with ONE audit
+    /// entry (`op`, with `detail` plus a SHA-256 digest of the content of every
+    /// node and edge created) instead of one entry each. Bulk imports use it;
+    /// `verify` recomputes the digest from the stored nodes and edges. Other
+    /// mutations still get their own entries. Must be called before any change.
+    pub fn batch_audit(&mut self, op: &str, detail: serde_json::Value) -> Result<&mut Self> {
+        if self.changes > 0 {
+            return Err(Error::Storage("batch audit must be chosen before the first change".into()));
+        }
+        self.batch = Some(Batch {
+            op: op.to_owned(),
+            detail,
+            first_node: self.counters.next_node,
+            edges: Vec::new(),
+            nodes: sha2::Sha256::default(),
+        });
+        Ok(self)
+    }
+
+    /// Replaces the detail recorded on the batch audit entry (e.g. final counts).
+    pub fn set_batch_detail(&mut self, detail: serde_json::Value) {
+        if let Some(b) = &mut self.batch {
+            b.detail = detail;
+        }
     }
 
     /// The snapshot id this transaction will commit as.
@@ -365,9 +409,15 @@ impl WriteTx {
         }
         self.counters.next_node += 1;
         let key = entity.version(next);
-        let text = key.to_string();
-        let detail = create_detail(id, &text, &record);
-        self.append_audit("create_node", vec![text], detail)?;
+        self.resolved.insert(key.clone(), (id, type_id));
+        if let Some(batch) = &mut self.batch {
+            sha2::Digest::update(&mut batch.nodes, crate::verify::node_content_hash(id, &record)?);
+            self.changes += 1;
+        } else {
+            let text = key.to_string();
+            let detail = create_detail(id, &text, &record);
+            self.append_audit("create_node", vec![text], detail)?;
+        }
         Ok(Created::New(key))
     }
 
@@ -394,18 +444,13 @@ impl WriteTx {
         if label.is_empty() {
             return Err(Error::Storage("an edge label cannot be empty".into()));
         }
-        let (from_id, from_rec) = self.resolve_record(from)?;
-        let (to_id, to_rec) = self.resolve_record(to)?;
-        let from_key = key_of(&self.dict, &from_rec)?;
-        let to_key = key_of(&self.dict, &to_rec)?;
+        let (from_id, from_type, from_key) = self.resolve_exact(from)?;
+        let (to_id, to_type, to_key) = self.resolve_exact(to)?;
         let at = self.snapshot;
-        let label_known = self.dict.label_ids.get(label).copied();
         // The same live edge?
-        if let Some(lid) = label_known {
+        if let Some(lid) = self.dict.label_ids.get(label).copied() {
             let existing = self.tables()?.read(|t| {
-                Ok(t.adjacency(from_id, Dir::Out)?
-                    .into_iter()
-                    .find(|e| e.neighbor == to_id && e.label == lid && e.visible_at(at)))
+                Ok(t.edges_between(from_id, to_id)?.into_iter().find(|e| e.label == lid && e.visible_at(at)))
             })?;
             if let Some(e) = existing {
                 if idempotent {
@@ -422,25 +467,53 @@ impl WriteTx {
                 });
             }
         }
-        // Would it close a cycle? Look for a path to -> ... -> from.
-        if let Some(path) = self.find_path(to_id, from_id)? {
-            let mut cycle = Vec::with_capacity(path.len() + 1);
-            cycle.push(from_key.to_string());
-            for id in path {
-                let key = self.tables()?.read(|t| t.node(id))?.map(|r| key_of(&self.dict, &r)).transpose()?;
-                cycle.push(key.map(|k| k.to_string()).unwrap_or_else(|| format!("#{id}")));
+        // Would it close a cycle? While every live edge goes from an older
+        // node to a newer one, an edge from older to newer cannot; otherwise
+        // look for a path to -> ... -> from.
+        let backward = from_id >= to_id;
+        if backward || self.counters.backward_edges > 0 {
+            if let Some(path) = self.find_path(to_id, from_id)? {
+                let mut cycle = Vec::with_capacity(path.len() + 1);
+                cycle.push(from_key.to_string());
+                for id in path {
+                    let key = self.tables()?.read(|t| t.node(id))?.map(|r| key_of(&self.dict, &r)).transpose()?;
+                    cycle.push(key.map(|k| k.to_string()).unwrap_or_else(|| format!("#{id}")));
+                }
+                return Err(Error::Cycle { from: from_key.to_string(), to: to_key.to_string(), cycle });
             }
-            return Err(Error::Cycle { from: from_key.to_string(), to: to_key.to_string(), cycle });
         }
         let label_id = self.label_id(label)?;
-        let detail = serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&props)}).to_string();
-        let (ft, tt) = (from_rec.type_id, to_rec.type_id);
-        let edge = EdgeId { from: from_id, from_type: ft, to: to_id, to_type: tt, label: label_id, created_in: at };
+        let edge = EdgeId { from: from_id, from_type, to: to_id, to_type, label: label_id, created_in: at };
         self.tables_mut()?.put_edge(&edge, &props)?;
+        if backward {
+            self.counters.backward_edges += 1;
+        }
         self.touched.insert(from_id);
         self.touched.insert(to_id);
-        self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
+        if let Some(batch) = &mut self.batch {
+            let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
+            batch.edges.push((key, crate::verify::edge_content_hash(&key, &props)?));
+            self.changes += 1;
+        } else {
+            let detail = serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&props)}).to_string();
+            self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
+        }
         Ok(true)
+    }
+
+    /// Resolves `r` to (node id, type id, key); exact versions resolved or
+    /// created earlier in this transaction are answered from memory.
+    fn resolve_exact(&mut self, r: &NodeRef) -> Result<(NodeId, u32, NodeKey)> {
+        if let VersionSel::Number(version) = r.version {
+            let key = NodeKey { type_name: r.type_name.clone(), name: r.name.clone(), version };
+            if let Some(&(id, type_id)) = self.resolved.get(&key) {
+                return Ok((id, type_id, key));
+            }
+        }
+        let (id, record) = self.resolve_record(r)?;
+        let key = key_of(&self.dict, &record)?;
+        self.resolved.insert(key.clone(), (id, record.type_id));
+        Ok((id, record.type_id, key))
     }
 
     /// A shortest path `start -> ... -> goal` over live edges in the
@@ -502,9 +575,9 @@ impl WriteTx {
             let at = tx.snapshot;
             let lid = label.map(|l| tx.dict.label_ids.get(l).copied());
             let edges: Vec<AdjEntry> = tx.tables()?.read(|t| {
-                Ok(t.adjacency(from_id, Dir::Out)?
+                Ok(t.edges_between(from_id, to_id)?
                     .into_iter()
-                    .filter(|e| e.neighbor == to_id && e.visible_at(at) && lid.is_none_or(|l| l == Some(e.label)))
+                    .filter(|e| e.visible_at(at) && lid.is_none_or(|l| l == Some(e.label)))
                     .collect())
             })?;
             if edges.is_empty() {
@@ -515,27 +588,34 @@ impl WriteTx {
                 });
             }
             for e in &edges {
-                tx.tables_mut()?.delete_edge(
-                    &EdgeId {
-                        from: from_id,
-                        from_type: from_rec.type_id,
-                        to: to_id,
-                        to_type: to_rec.type_id,
-                        label: e.label,
-                        created_in: e.created_in,
-                    },
-                    at,
-                )?;
+                tx.tombstone_edge(EdgeId {
+                    from: from_id,
+                    from_type: from_rec.type_id,
+                    to: to_id,
+                    to_type: to_rec.type_id,
+                    label: e.label,
+                    created_in: e.created_in,
+                })?;
                 let label = tx.dict.label_name(e.label)?.to_owned();
                 let detail =
                     serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label})
                         .to_string();
                 tx.append_audit("unlink", vec![from_key.to_string(), to_key.to_string()], detail)?;
             }
-            tx.touched.insert(from_id);
-            tx.touched.insert(to_id);
             Ok(edges.len())
         })
+    }
+
+    /// Tombstones both directions of a live edge at this transaction's snapshot.
+    fn tombstone_edge(&mut self, edge: EdgeId) -> Result<()> {
+        let at = self.snapshot;
+        self.tables_mut()?.delete_edge(&edge, at)?;
+        if edge.from >= edge.to {
+            self.counters.backward_edges = self.counters.backward_edges.saturating_sub(1);
+        }
+        self.touched.insert(edge.from);
+        self.touched.insert(edge.to);
+        Ok(())
     }
 
     /// Changes annotations of a node. A `null` value removes one. Content
@@ -585,40 +665,29 @@ impl WriteTx {
             if count > 0 && !detach {
                 return Err(Error::HasLiveEdges { key: key.to_string(), count });
             }
-            let mut neighbor_types = std::collections::HashMap::new();
-            for e in outgoing.iter().chain(&incoming) {
-                neighbor_types.insert(e.neighbor, e.neighbor_type);
-            }
             for e in &outgoing {
-                tx.tables_mut()?.delete_edge(
-                    &EdgeId {
-                        from: id,
-                        from_type: record.type_id,
-                        to: e.neighbor,
-                        to_type: e.neighbor_type,
-                        label: e.label,
-                        created_in: e.created_in,
-                    },
-                    at,
-                )?;
-                tx.touched.insert(e.neighbor);
+                tx.tombstone_edge(EdgeId {
+                    from: id,
+                    from_type: record.type_id,
+                    to: e.neighbor,
+                    to_type: e.neighbor_type,
+                    label: e.label,
+                    created_in: e.created_in,
+                })?;
             }
             for e in &incoming {
-                tx.tables_mut()?.delete_edge(
-                    &EdgeId {
-                        from: e.neighbor,
-                        from_type: e.neighbor_type,
-                        to: id,
-                        to_type: record.type_id,
-                        label: e.label,
-                        created_in: e.created_in,
-                    },
-                    at,
-                )?;
-                tx.touched.insert(e.neighbor);
+                tx.tombstone_edge(EdgeId {
+                    from: e.neighbor,
+                    from_type: e.neighbor_type,
+                    to: id,
+                    to_type: record.type_id,
+                    label: e.label,
+                    created_in: e.created_in,
+                })?;
             }
             record.deleted_in = Some(at);
             tx.tables_mut()?.put_node(id, &record, false)?;
+            tx.resolved.remove(&key);
             tx.touched.insert(id);
             let detail = serde_json::json!({"key": key.to_string(), "detach": detach, "edges": count}).to_string();
             tx.append_audit("delete", vec![key.to_string()], detail)?;
@@ -667,7 +736,22 @@ impl WriteTx {
             tables.abort()?;
             return Ok(self.counters.last_snapshot);
         }
-        let mut tables = tables;
+        self.tables = Some(tables);
+        if let Some(batch) = self.batch.take() {
+            let edges_created = batch.edges.len();
+            let mut edges = batch.edges;
+            let nodes_digest: [u8; 32] = sha2::Digest::finalize(batch.nodes).into();
+            let content = crate::verify::combine_digests(&nodes_digest, &crate::verify::edges_digest(&mut edges));
+            let mut detail = batch.detail;
+            if let serde_json::Value::Object(map) = &mut detail {
+                map.insert("nodes_created".into(), (self.counters.next_node - batch.first_node).into());
+                map.insert("edges_created".into(), edges_created.into());
+                map.insert("content_sha256".into(), crate::audit::hex(&content).into());
+            }
+            self.append_audit(&batch.op, Vec::new(), detail.to_string())?;
+        }
+        let mut tables =
+            self.tables.take().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })?;
         let snapshot = SnapshotRecord {
             id: self.snapshot,
             time: self.time,

@@ -62,6 +62,10 @@ pub struct Counters {
     pub last_time: i64,
     pub audit_seq: u64,
     pub audit_tip: [u8; 32],
+    /// Live edges whose source id is larger than their target id. While it
+    /// is zero, every live edge goes from an older node to a newer one, so an
+    /// edge from older to newer cannot close a cycle.
+    pub backward_edges: u64,
 }
 
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -335,6 +339,8 @@ pub trait StoreRead {
     fn nodes_of_type(&self, type_id: u32) -> Result<Vec<NodeId>>;
     /// The adjacency of a node in one direction, every entry of every snapshot.
     fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>>;
+    /// Every out-adjacency entry from `from` to `to` (all labels, all snapshots).
+    fn edges_between(&self, from: NodeId, to: NodeId) -> Result<Vec<AdjEntry>>;
     /// Properties of the edge stored under out-key `key`.
     fn edge_props(&self, key: &AdjKey) -> Result<Props>;
     /// The annotation overlay of a node as of snapshot `at`.
@@ -374,6 +380,7 @@ macro_rules! impl_store_read {
                 last_time: u64_of("last_time")? as i64,
                 audit_seq: u64_of("audit_seq")?,
                 audit_tip: tip,
+                backward_edges: u64_of("backward_edges")?,
             })
         }
 
@@ -451,6 +458,17 @@ macro_rules! impl_store_read {
             };
             let mut out = Vec::new();
             for item in table.range::<&AdjKey>(&lo..=&hi)? {
+                let (k, v) = item?;
+                out.push(decode_adj(k.value(), v.value()));
+            }
+            Ok(out)
+        }
+
+        fn edges_between(&self, from: NodeId, to: NodeId) -> Result<Vec<AdjEntry>> {
+            let lo = adj_key(from, to, 0, 0);
+            let hi = adj_key(from, to, u32::MAX, u64::MAX);
+            let mut out = Vec::new();
+            for item in self.$get().out_edges.range::<&AdjKey>(&lo..=&hi)? {
                 let (k, v) = item?;
                 out.push(decode_adj(k.value(), v.value()));
             }
@@ -628,6 +646,7 @@ impl WriteTables {
             t.meta.insert("last_time", (c.last_time as u64).to_le_bytes().as_slice())?;
             t.meta.insert("audit_seq", c.audit_seq.to_le_bytes().as_slice())?;
             t.meta.insert("audit_tip", c.audit_tip.as_slice())?;
+            t.meta.insert("backward_edges", c.backward_edges.to_le_bytes().as_slice())?;
             Ok(())
         })
     }
