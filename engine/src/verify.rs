@@ -29,10 +29,13 @@ pub(crate) fn edge_content_hash(key: &[u8; 28], props: &crate::value::Props) -> 
     Ok(sha256(&bytes))
 }
 
+/// An edge's adjacency key with its content hash.
+pub(crate) type EdgeHash = ([u8; 28], [u8; 32]);
+
 /// SHA-256 over the content hashes of `edges`, in key order (sorted here).
-pub(crate) fn edges_digest(edges: &mut [([u8; 28], [u8; 32])]) -> [u8; 32] {
+pub(crate) fn edges_digest(edges: &mut [EdgeHash]) -> [u8; 32] {
     use sha2::Digest;
-    edges.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    edges.sort_unstable_by_key(|a| a.0);
     let mut hasher = sha2::Sha256::default();
     for (_, hash) in edges.iter() {
         hasher.update(hash);
@@ -150,7 +153,7 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
     }
     let mut live: Vec<(NodeId, NodeId)> = Vec::new();
     let mut backward = 0u64;
-    let mut batch_edges: HashMap<u64, Vec<([u8; 28], [u8; 32])>> = HashMap::new();
+    let mut batch_edges: HashMap<u64, Vec<EdgeHash>> = HashMap::new();
     for &(from, to, label, created_in, deleted_in) in &out {
         if batches.contains_key(&created_in) {
             let key = adj_key(from, to, label, created_in);

@@ -104,7 +104,7 @@ struct Batch {
     detail: serde_json::Value,
     first_node: NodeId,
     /// Content hash of every edge created, by adjacency key.
-    edges: Vec<([u8; 28], [u8; 32])>,
+    edges: Vec<crate::verify::EdgeHash>,
     /// SHA-256 over the content hash of every node created, in id order.
     nodes: sha2::Sha256,
 }

@@ -2,13 +2,13 @@
 //! case-insensitively), meta-commands, the node types of the open database
 //! (`data` -> `dataset:`), node keys (`dataset:tr` -> `dataset:transactions`,
 //! `dataset:transactions@1`, ...) and aliases (`model:fraud@p` ->
-//! `model:fraud@production`).
+//! `model:fraud@production`), and file names after `.open` and `.read`.
 
 use std::collections::BTreeSet;
 
 use lineagedb_engine::{Database, EntityKey, NodeRef, VersionSel};
 use lineagedb_query::syntax::KEYWORDS;
-use rustyline::completion::{Completer, Pair};
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
@@ -20,15 +20,21 @@ use crate::repl::META_COMMANDS;
 const MAX_KEYS: usize = 200;
 
 /// The REPL's rustyline helper; it completes against `db`, the open database.
-#[derive(Debug)]
 pub struct LineHelper {
     db: Database,
+    files: FilenameCompleter,
+}
+
+impl std::fmt::Debug for LineHelper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineHelper").field("db", &self.db).finish_non_exhaustive()
+    }
 }
 
 impl LineHelper {
     /// A helper completing against `db`.
     pub fn new(db: Database) -> LineHelper {
-        LineHelper { db }
+        LineHelper { db, files: FilenameCompleter::new() }
     }
 
     /// Switches to another database (after `.open`).
@@ -40,7 +46,12 @@ impl LineHelper {
 impl Completer for LineHelper {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        // `.open PATH` and `.read FILE` take file names.
+        let trimmed = line.trim_start();
+        if [".open ", ".read "].iter().any(|command| trimmed.starts_with(command)) {
+            return self.files.complete(line, pos, ctx);
+        }
         let start = word_start(line, pos);
         let word = &line[start..pos];
         let at_line_start = line[..start].trim().is_empty();

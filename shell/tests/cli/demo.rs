@@ -25,6 +25,12 @@ fn every_query_the_welcome_suggests_succeeds() {
         assert_eq!(out.code, 0, "`{query}` failed:\n{}", out.stderr);
         assert!(!out.stdout.trim().is_empty(), "`{query}` printed nothing");
         assert!(out.stderr.is_empty(), "`{query}`: {}", out.stderr);
+        for line in out.stdout.lines() {
+            assert!(line.chars().count() <= 80, "`{query}` is wider than 80 columns:\n{line}");
+        }
+    }
+    for line in welcome.lines().filter(|line| !line.contains(&f.db_arg())) {
+        assert!(line.chars().count() <= 80, "welcome wider than 80 columns:\n{line}");
     }
     assert!(f.run(&["verify", "--db", &f.db_arg()]).ok().starts_with("ok: "));
 }
