@@ -67,11 +67,12 @@ pub fn run(db: Option<&Path>, author: &str, format: Format, no_repl: bool) -> Re
 fn print_welcome(path: &Path) -> Result<(), Failure> {
     let mut text = format!(
         "Built the fraud-detection demo in {}.\n\n\
-         Raw card transactions (dataset:transactions@1..2) are cleaned and turned into features,\n\
-         three training runs (run:train_fraud_1..3, each at a code:fraud-repo commit with its\n\
-         hyperparameters) produce model:fraud@1..3. Version 2 went to production, version 3\n\
-         replaced it, and was rolled back to 2 after an incident. deployment:fraud-api records\n\
-         what the scoring api served. 8 snapshots, by three authors.\n\nTry:\n",
+         Raw card transactions (dataset:transactions@1..2) are cleaned and turned\n\
+         into features. Three training runs (run:train_fraud_1..3), each at a\n\
+         code:fraud-repo commit with its hyperparameters, produce model:fraud@1..3.\n\
+         Version 2 went to production, version 3 replaced it and was rolled back\n\
+         to 2 after an incident; deployment:fraud-api records what the scoring api\n\
+         served. 8 snapshots by three authors.\n\nTry:\n",
         path.display()
     );
     for (query, what) in TRY {
