@@ -97,6 +97,7 @@ impl Store {
         };
         if existing {
             check_header(path)?;
+            precheck_read_only(path)?;
         }
         let mut builder = redb::Builder::new();
         builder.set_cache_size(cache_bytes);
@@ -128,32 +129,11 @@ impl Store {
     }
 
     fn init_or_check(&self, path: &Path, existing: bool) -> Result<()> {
-        let read = self.db.begin_read()?;
-        let meta = match read.open_table(META) {
-            Ok(t) => Some(t),
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(meta) = meta {
-            let magic = meta.get("magic")?.map(|v| v.value().to_vec());
-            if magic.as_deref() != Some(MAGIC) {
-                return Err(not_ours(path, "a redb file without LineageDB's marker"));
-            }
-            let format = meta
-                .get("format")?
-                .and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes))
-                .ok_or_else(|| Error::Corrupt { detail: "format version missing from meta table".into() })?;
-            if format > FORMAT_VERSION {
-                return Err(Error::NewerFormat { path: path.to_owned(), found: format, supported: FORMAT_VERSION });
-            }
+        if check_marker(&self.db, path)? {
             return Ok(());
         }
-        drop(read);
-        if existing {
-            let read = self.db.begin_read()?;
-            if read.list_tables()?.next().is_some() {
-                return Err(not_ours(path, "a redb file without LineageDB's marker"));
-            }
+        if existing && self.db.begin_read()?.list_tables()?.next().is_some() {
+            return Err(not_ours(path, "a redb file without LineageDB's marker"));
         }
         let tx = self.db.begin_write()?;
         {
@@ -204,6 +184,46 @@ impl Store {
     pub fn begin_write(&self) -> Result<WriteTables> {
         let tx = self.db.begin_write()?;
         WriteTables::new(tx)
+    }
+}
+
+/// Checks LineageDB's marker and format version. `Ok(false)`: the file has no
+/// `meta` table yet (a new database).
+fn check_marker(db: &impl ReadableDatabase, path: &Path) -> Result<bool> {
+    let read = db.begin_read()?;
+    let meta = match read.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let magic = meta.get("magic")?.map(|v| v.value().to_vec());
+    if magic.as_deref() != Some(MAGIC) {
+        return Err(not_ours(path, "a redb file without LineageDB's marker"));
+    }
+    let format = meta
+        .get("format")?
+        .and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes))
+        .ok_or_else(|| Error::Corrupt { detail: "format version missing from meta table".into() })?;
+    if format > FORMAT_VERSION {
+        return Err(Error::NewerFormat { path: path.to_owned(), found: format, supported: FORMAT_VERSION });
+    }
+    Ok(true)
+}
+
+/// Checks an existing file read-only before it is opened for writing, so a
+/// file that is refused is never modified. A file that needs crash recovery
+/// cannot be opened read-only; it is checked after the normal open repairs it.
+fn precheck_read_only(path: &Path) -> Result<()> {
+    let opened = std::panic::catch_unwind(|| redb::Builder::new().open_read_only(path));
+    match opened {
+        Ok(Ok(db)) => check_marker(&db, path).map(|_| ()),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Error::Locked { path: path.to_owned() }),
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
+            Err(Error::Io { path: path.to_owned(), source: e })
+        }
+        Ok(Err(redb::DatabaseError::RepairAborted)) => Ok(()),
+        Ok(Err(e)) => Err(not_ours(path, &format!("the storage layer refused it: {e}"))),
+        Err(_) => Err(not_ours(path, "the file is truncated or damaged")),
     }
 }
 
@@ -680,9 +700,11 @@ impl WriteTables {
             let out_key = adj_key(from, to, label, created_in);
             t.out_edges.insert(&out_key, &adj_value(LIVE, to_type))?;
             t.in_edges.insert(&adj_key(to, from, label, created_in), &adj_value(LIVE, from_type))?;
-            if let Some(p) = &props {
-                t.edge_props.insert(&out_key, p.as_slice())?;
-            }
+            match &props {
+                Some(p) => t.edge_props.insert(&out_key, p.as_slice())?,
+                // Unlinked and linked again in one transaction: drop the old properties.
+                None => t.edge_props.remove(&out_key)?,
+            };
             Ok(())
         })
     }
