@@ -13,8 +13,17 @@ pub const DEFAULT_DB: &str = "lineage.redb";
 /// LineageDB: an embedded graph database for ML model lineage.
 ///
 /// Without a subcommand, opens the interactive shell (REPL) on the database.
+/// With stdin from a pipe or file the shell reads statements from it without
+/// prompts, and exits 1 if any of them failed.
 #[derive(Debug, Parser)]
-#[command(name = "lineagedb", version, about, long_about)]
+#[command(
+    name = "lineagedb",
+    version,
+    about,
+    long_about,
+    after_help = "Exit status: 0 on success, 1 when a statement fails, 2 on a usage or I/O error.\n\
+                  Run `lineagedb demo` for a worked example."
+)]
 pub struct Cli {
     /// The database file (created if missing) [default: ./lineage.redb]
     #[arg(long, global = true, env = "LINEAGEDB_DB", value_name = "PATH")]

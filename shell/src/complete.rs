@@ -93,8 +93,8 @@ pub fn candidates(word: &str, at_line_start: bool, db: &Database) -> Vec<Pair> {
         }
         return META_COMMANDS
             .iter()
-            .filter(|(name, _)| name.starts_with(word))
-            .map(|(name, _)| pair(name, format!("{name} ")))
+            .filter(|(name, _, _)| name.starts_with(word))
+            .map(|(name, _, _)| pair(name, format!("{name} ")))
             .collect();
     }
     if word.contains(':') {

@@ -22,14 +22,14 @@ use crate::complete::LineHelper;
 use crate::oneshot;
 use crate::output::{self, Failure, Printer};
 
-/// The meta-commands and their one-line help.
-pub const META_COMMANDS: &[(&str, &str)] = &[
-    (".help", "show this help"),
-    (".format", "table|json|csv   choose how results are printed"),
-    (".timing", "on|off           print the time each statement takes"),
-    (".open", "PATH             open another database (created if missing)"),
-    (".read", "FILE             run the statements of a script file"),
-    (".quit", "leave the shell (also Ctrl-D)"),
+/// The meta-commands: name, arguments, one-line help.
+pub const META_COMMANDS: &[(&str, &str, &str)] = &[
+    (".help", "", "show this help"),
+    (".format", "table|json|csv", "choose how results are printed"),
+    (".timing", "on|off", "print the time each statement takes"),
+    (".open", "PATH", "open another database (created if missing)"),
+    (".read", "FILE", "run the statements of a script file"),
+    (".quit", "", "leave the shell (also Ctrl-D)"),
 ];
 
 const PROMPT: &str = "lineagedb> ";
@@ -293,15 +293,17 @@ fn format_duration(elapsed: Duration) -> String {
 
 fn help_text() -> String {
     let mut text = String::from(
-        "Statements end with `;` and may span several lines; Ctrl-C cancels the one being typed.\n\
-         Reading:  ANCESTORS OF ref, DESCENDANTS OF ref, LINEAGE OF ref, PATH FROM ref TO ref,\n\
-         \x20         FIND type, SHOW ref, HISTORY OF entity, DIFF ref ref, SNAPSHOTS, AUDIT, VERIFY\n\
+        "Statements end with `;` and may span several lines; Ctrl-C cancels the\n\
+         statement being typed.\n\
+         Reading:  ANCESTORS OF ref, DESCENDANTS OF ref, LINEAGE OF ref, FIND type,\n\
+         \x20         PATH FROM ref TO ref, SHOW ref, HISTORY OF entity, DIFF ref ref,\n\
+         \x20         SNAPSHOTS, AUDIT, VERIFY, EXPLAIN statement\n\
          Writing:  CREATE, LINK, UNLINK, SET, DELETE, PROMOTE, BEGIN ... COMMIT, ROLLBACK\n\
-         References look like model:fraud@3, model:fraud@production, dataset:transactions (latest).\n\
-         Tab completes keywords, types and node keys.\n\nCommands:\n",
+         References: model:fraud@3, model:fraud@production, dataset:transactions (the\n\
+         latest version). Tab completes keywords, types and node keys.\n\nCommands:\n",
     );
-    for (name, help) in META_COMMANDS {
-        text.push_str(&format!("  {name:<8} {help}\n"));
+    for (name, arguments, help) in META_COMMANDS {
+        text.push_str(&format!("  {name:<8} {arguments:<15} {help}\n"));
     }
     text
 }

@@ -54,6 +54,7 @@ fn read_runs_a_script_and_open_switches_database() {
     assert!(stdout.contains("dataset:from_script@2"), "{stdout}");
     assert!(stdout.contains("model:elsewhere@1"), "{stdout}");
     assert!(stdout.contains(".timing"), "the help lists the commands:\n{stdout}");
+    assert!(stdout.lines().all(|line| line.chars().count() <= 80), "wider than 80 columns:\n{stdout}");
     assert!(out.stderr.contains("unknown command `.bogus`"), "{}", out.stderr);
 
     let here = f.query("FIND *");
