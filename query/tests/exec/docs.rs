@@ -1,5 +1,8 @@
 //! Every example of `docs/query-language.md` (the ```sql blocks) runs
-//! successfully against a fresh fixture database.
+//! successfully against the fixture database: blocks that only read share
+//! one fixture, a block that writes gets a fresh one.
+
+use lineagedb_query::syntax::{Statement, parse_script};
 
 use super::support::fixture;
 
@@ -18,9 +21,20 @@ fn every_example_in_the_reference_runs() {
         }
     }
     assert!(blocks.len() >= 20, "the reference has examples ({} found)", blocks.len());
+    let mut shared = fixture();
     for (line, lines) in blocks {
         let src = lines.join("\n");
-        let mut session = fixture();
+        let writes = match parse_script(&src) {
+            Ok(statements) => statements.iter().any(|s| s.is_write() || matches!(s, Statement::Begin { .. })),
+            Err(e) => panic!("example at docs/query-language.md:{line} does not parse:\n{}", e.render(&src)),
+        };
+        let mut fresh;
+        let session = if writes {
+            fresh = fixture();
+            &mut fresh
+        } else {
+            &mut shared
+        };
         if let Err(e) = session.execute(&src) {
             panic!("example at docs/query-language.md:{line} fails:\n{}", e.render(&src));
         }
