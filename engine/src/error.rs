@@ -192,6 +192,24 @@ pub enum Error {
         /// The snapshot of the deletion.
         snapshot: u64,
     },
+    /// An alias that is not an identifier, or is `latest`.
+    #[error("invalid alias `{alias}`: an alias is an identifier such as `production`, and `latest` is reserved")]
+    InvalidAlias {
+        /// The alias as given.
+        alias: String,
+    },
+    /// An edge label that is empty or not an identifier-like word.
+    #[error("invalid edge label {label:?}: a label is a non-empty word such as `input`")]
+    InvalidLabel {
+        /// The label as given.
+        label: String,
+    },
+    /// An API call made out of order.
+    #[error("{what}")]
+    Misuse {
+        /// What was done wrong.
+        what: &'static str,
+    },
     /// A content property cannot be changed.
     #[error("cannot change `{property}` on {key}: it is part of the node's immutable content; create a new version instead (only annotations such as {} can change)", crate::ANNOTATION_KEYS.join(", "))]
     ContentImmutable {

@@ -393,6 +393,28 @@ mod tests {
     }
 
     #[test]
+    fn verify_detects_imported_content_edited_behind_the_engine() {
+        let dir = std::env::temp_dir().join(format!("lineagedb-import-tamper-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("db.redb");
+        let _ = std::fs::remove_file(&path);
+        let db = Database::create(&path).expect("db");
+        import(&db, GOOD, false).expect("imports");
+        let id = db.begin_read().expect("read").node(&"dataset:tx@1".parse().expect("ref")).expect("node").id;
+        drop(db);
+        crate::tamper_node(&path, id, |props| {
+            props.insert("rows".into(), Value::Int(11));
+        })
+        .expect("tamper");
+        let db = Database::open(&path).expect("reopen");
+        let report = db.begin_read().expect("read").verify().expect("verify");
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(report.problems[0].contains("differ from what audit entry"), "{:?}", report.problems);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_cycle_in_the_import_is_refused() {
         let db = Database::in_memory().expect("db");
         let text = format!("{GOOD}{{\"edge\": {{\"from\": \"model:fraud@1\", \"to\": \"dataset:tx@1\"}}}}\n");

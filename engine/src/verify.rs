@@ -15,10 +15,20 @@ use crate::storage::codec::{Dir, LIVE, NodeId, NodeRecord, adj_key};
 /// The content hash of a node for batch digests: SHA-256 of its id and its
 /// postcard record as created (without the later tombstone).
 pub(crate) fn node_content_hash(id: NodeId, record: &NodeRecord) -> Result<[u8; 32]> {
-    let created = NodeRecord { deleted_in: None, ..record.clone() };
-    let mut bytes = id.to_be_bytes().to_vec();
-    bytes.extend(crate::storage::encode(&created)?);
-    Ok(sha256(&bytes))
+    let bytes = match record.deleted_in {
+        None => crate::storage::encode(record)?,
+        Some(_) => crate::storage::encode(&NodeRecord { deleted_in: None, ..record.clone() })?,
+    };
+    Ok(encoded_node_hash(id, &bytes))
+}
+
+/// `node_content_hash` of a live node from its encoded record.
+pub(crate) fn encoded_node_hash(id: NodeId, encoded: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::default();
+    hasher.update(id.to_be_bytes());
+    hasher.update(encoded);
+    hasher.finalize().into()
 }
 
 /// The content hash of an edge for batch digests: SHA-256 of its adjacency
@@ -127,6 +137,10 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
                     Some(detail) if *detail == crate::write::create_detail(id, &text, &record) => {}
                     Some(_) => problems
                         .push(format!("{text} differs from what its audit entry recorded (content was altered)")),
+                    None if batches.contains_key(&record.created_in) => {
+                        let hash = node_content_hash(id, &record)?;
+                        sha2::Digest::update(batch_nodes.entry(record.created_in).or_default(), hash);
+                    }
                     None => problems.push(format!("{text} has no audit entry for its creation")),
                 }
                 nodes.insert(id, record);

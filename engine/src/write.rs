@@ -94,6 +94,12 @@ pub struct WriteTx {
     /// Exact keys resolved or created in this transaction: (node id, type id).
     resolved: HashMap<NodeKey, (NodeId, u32)>,
     batch: Option<Batch>,
+    /// Nodes with ids from here on were created by this transaction: no
+    /// cached adjacency to invalidate, no edges but this transaction's.
+    first_new: NodeId,
+    /// Edges linked by this transaction between two of its own nodes: an
+    /// edge between two new nodes that is not here cannot exist.
+    fresh_edges: HashSet<(NodeId, NodeId, u32)>,
 }
 
 /// Batch audit mode: node creations and links are covered by one audit
@@ -123,6 +129,7 @@ impl WriteTx {
         let time = now.max(counters.last_time + 1);
         let author = inner.default_author.clone();
         Ok(WriteTx {
+            first_new: counters.next_node,
             snapshot: counters.last_snapshot + 1,
             inner,
             tables: Some(tables),
@@ -137,6 +144,7 @@ impl WriteTx {
             keep_going: false,
             resolved: HashMap::new(),
             batch: None,
+            fresh_edges: HashSet::new(),
         })
     }
 
@@ -162,7 +170,7 @@ impl WriteTx {
             });
         }
         if self.changes > 0 {
-            return Err(Error::Storage("the commit time must be set before the first change".into()));
+            return Err(Error::Misuse { what: "the commit time must be set before the first change" });
         }
         self.time = time.micros();
         Ok(self)
@@ -181,7 +189,7 @@ impl WriteTx {
     /// mutations still get their own entries. Must be called before any change.
     pub fn batch_audit(&mut self, op: &str, detail: serde_json::Value) -> Result<&mut Self> {
         if self.changes > 0 {
-            return Err(Error::Storage("batch audit must be chosen before the first change".into()));
+            return Err(Error::Misuse { what: "batch audit must be chosen before the first change" });
         }
         self.batch = Some(Batch {
             op: op.to_owned(),
@@ -402,8 +410,9 @@ impl WriteTx {
             created_by: self.author.clone(),
             deleted_in: None,
         };
+        let encoded = crate::storage::encode(&record)?;
         let tables = self.tables_mut()?;
-        tables.put_node(id, &record, true)?;
+        tables.put_node_encoded(id, &record, &encoded)?;
         if let Some(label) = &record.label {
             tables.put_ext_label(type_id, &record.name, label, next)?;
         }
@@ -411,7 +420,7 @@ impl WriteTx {
         let key = entity.version(next);
         self.resolved.insert(key.clone(), (id, type_id));
         if let Some(batch) = &mut self.batch {
-            sha2::Digest::update(&mut batch.nodes, crate::verify::node_content_hash(id, &record)?);
+            sha2::Digest::update(&mut batch.nodes, crate::verify::encoded_node_hash(id, &encoded));
             self.changes += 1;
         } else {
             let text = key.to_string();
@@ -442,13 +451,17 @@ impl WriteTx {
         idempotent: bool,
     ) -> Result<bool> {
         if label.is_empty() {
-            return Err(Error::Storage("an edge label cannot be empty".into()));
+            return Err(Error::InvalidLabel { label: label.to_owned() });
         }
         let (from_id, from_type, from_key) = self.resolve_exact(from)?;
         let (to_id, to_type, to_key) = self.resolve_exact(to)?;
         let at = self.snapshot;
-        // The same live edge?
-        if let Some(lid) = self.dict.label_ids.get(label).copied() {
+        // The same live edge? Between two nodes of this transaction only an
+        // edge it linked itself can exist.
+        let both_new = from_id >= self.first_new && to_id >= self.first_new;
+        let known_label = self.dict.label_ids.get(label).copied();
+        let maybe = known_label.filter(|lid| !both_new || self.fresh_edges.contains(&(from_id, to_id, *lid)));
+        if let Some(lid) = maybe {
             let existing = self.tables()?.read(|t| {
                 Ok(t.edges_between(from_id, to_id)?.into_iter().find(|e| e.label == lid && e.visible_at(at)))
             })?;
@@ -488,8 +501,11 @@ impl WriteTx {
         if backward {
             self.counters.backward_edges += 1;
         }
-        self.touched.insert(from_id);
-        self.touched.insert(to_id);
+        if both_new {
+            self.fresh_edges.insert((from_id, to_id, label_id));
+        }
+        self.touch(from_id);
+        self.touch(to_id);
         if let Some(batch) = &mut self.batch {
             let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
             batch.edges.push((key, crate::verify::edge_content_hash(&key, &props)?));
@@ -606,6 +622,13 @@ impl WriteTx {
         })
     }
 
+    /// Notes a node whose adjacency changed, for the cache to drop at commit.
+    fn touch(&mut self, id: NodeId) {
+        if id < self.first_new {
+            self.touched.insert(id);
+        }
+    }
+
     /// Tombstones both directions of a live edge at this transaction's snapshot.
     fn tombstone_edge(&mut self, edge: EdgeId) -> Result<()> {
         let at = self.snapshot;
@@ -613,8 +636,8 @@ impl WriteTx {
         if edge.from >= edge.to {
             self.counters.backward_edges = self.counters.backward_edges.saturating_sub(1);
         }
-        self.touched.insert(edge.from);
-        self.touched.insert(edge.to);
+        self.touch(edge.from);
+        self.touch(edge.to);
         Ok(())
     }
 
@@ -702,7 +725,7 @@ impl WriteTx {
             let ok = alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok || alias.eq_ignore_ascii_case("latest") {
-                return Err(Error::Storage(format!("invalid alias `{alias}`: an alias is an identifier other than `latest`")));
+                return Err(Error::InvalidAlias { alias: alias.to_owned() });
             }
             let (_, record) = tx.resolve_record(r)?;
             let key = key_of(&tx.dict, &record)?;

@@ -692,6 +692,16 @@ impl WriteTables {
         })
     }
 
+    /// Stores a new node whose record is already encoded, and registers its key.
+    pub fn put_node_encoded(&mut self, id: NodeId, record: &NodeRecord, bytes: &[u8]) -> Result<()> {
+        self.with(|t| {
+            t.nodes.insert(id, bytes)?;
+            let key = version_key(record.type_id, &record.name, record.version);
+            t.keys.insert(key.as_slice(), id)?;
+            Ok(())
+        })
+    }
+
     /// Stores both directions of an edge and its properties.
     pub fn put_edge(&mut self, edge: &EdgeId, props: &Props) -> Result<()> {
         let EdgeId { from, from_type, to, to_type, label, created_in } = *edge;
@@ -783,6 +793,26 @@ pub fn tamper_audit(path: &Path, seq: u64, edit: impl FnOnce(&mut AuditRecord)) 
             }
             None => return Err(Error::Corrupt { detail: format!("no audit entry {seq}") }),
         }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Test-only: rewrites a node record behind the engine's back.
+#[doc(hidden)]
+pub fn tamper_node(path: &Path, id: NodeId, edit: impl FnOnce(&mut crate::value::Props)) -> Result<()> {
+    let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let tx = db.begin_write()?;
+    {
+        let mut nodes = tx.open_table(NODES)?;
+        let record: Option<NodeRecord> = match nodes.get(id)? {
+            Some(v) => Some(decode(v.value(), "node record")?),
+            None => None,
+        };
+        let mut record = record.ok_or_else(|| Error::Corrupt { detail: format!("no node {id}") })?;
+        edit(&mut record.props);
+        let bytes = encode(&record)?;
+        nodes.insert(id, bytes.as_slice())?;
     }
     tx.commit()?;
     Ok(())
