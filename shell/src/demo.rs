@@ -78,7 +78,7 @@ fn print_welcome(path: &Path) -> Result<(), Failure> {
     for (query, what) in TRY {
         text.push_str(&format!("  {query}\n      -- {what}\n"));
     }
-    text.push_str("\nTab completes keywords and keys (try `model:f` then Tab). .help for help.\n");
+    text.push_str("\nTab completes keywords and keys (try `model:f` then Tab). .help for help.\n\n");
     let mut stdout = io::stdout().lock();
     stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).map_err(Failure::from_stdout)
 }

@@ -61,6 +61,12 @@ fn the_demo_graph_answers_lineage_questions() {
     assert!(text[0].contains("model:fraud@2"), "{}", text[0]);
     assert!(text[1].contains("model:fraud@3"), "{}", text[1]);
 
+    let (out, lines) = f.query_json("DIFF model:fraud@2 model:fraud@3");
+    out.ok();
+    let code = &lines[0]["diff"]["code"][0];
+    assert_eq!(code["from"], serde_json::json!(["code:fraud-repo@2"]), "{}", lines[0]);
+    assert_eq!(code["to"], serde_json::json!(["code:fraud-repo@3"]), "{}", lines[0]);
+
     let history = f.query("HISTORY OF model:fraud");
     let history = history.ok();
     for expected in ["bruno.ml", "carla.mlops", "production"] {
