@@ -1,0 +1,84 @@
+//! SQLite, the strongest peer: integer ids, `nodes(id, type, key)` and
+//! `edges(src, dst, label)`, covering indexes both ways, the query mix as a
+//! recursive CTE with `UNION` (which dedupes the frontier) joined to `nodes`
+//! to filter by type.
+//!
+//! The type filter is a correlated scalar subquery rather than `JOIN nodes`:
+//! with the join, SQLite's planner builds a Bloom filter by scanning all of
+//! `nodes` on every query, which made the mix about 3x slower at 10k nodes
+//! and grows with the table. The form used here is SQLite's fastest we found.
+//!
+//! To give SQLite its best case the rows go in within one transaction and the
+//! indexes are built after the rows, and its page cache is raised to 256 MiB
+//! (LineageDB's default adjacency cache budget).
+
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+
+use crate::error::Result;
+use crate::graph::LineageGraph;
+use crate::mix::{Direction, Query};
+
+const ANCESTORS: &str = "WITH RECURSIVE up(id) AS (
+        SELECT id FROM nodes WHERE key = ?1
+        UNION
+        SELECT e.src FROM edges e JOIN up ON e.dst = up.id
+    )
+    SELECT up.id FROM up
+    WHERE (SELECT n.type FROM nodes n WHERE n.id = up.id) = ?2
+      AND up.id <> (SELECT id FROM nodes WHERE key = ?1)";
+
+const DESCENDANTS: &str = "WITH RECURSIVE down(id) AS (
+        SELECT id FROM nodes WHERE key = ?1
+        UNION
+        SELECT e.dst FROM edges e JOIN down ON e.src = down.id
+    )
+    SELECT down.id FROM down
+    WHERE (SELECT n.type FROM nodes n WHERE n.id = down.id) = ?2
+      AND down.id <> (SELECT id FROM nodes WHERE key = ?1)";
+
+/// Creates a database file at `path` and loads `graph`; node ids are the
+/// generated indices.
+pub fn load(path: &Path, graph: &LineageGraph) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA cache_size = -262144;
+         CREATE TABLE nodes(id INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL);
+         CREATE TABLE edges(src INTEGER NOT NULL, dst INTEGER NOT NULL, label TEXT NOT NULL);",
+    )?;
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare("INSERT INTO nodes(id, type, key) VALUES (?1, ?2, ?3)")?;
+        for (i, node) in graph.nodes.iter().enumerate() {
+            insert.execute(params![i as i64, node.node_type.as_str(), node.key()])?;
+        }
+        let mut insert = tx.prepare("INSERT INTO edges(src, dst, label) VALUES (?1, ?2, ?3)")?;
+        for e in &graph.edges {
+            insert.execute(params![i64::from(e.src), i64::from(e.dst), e.label.as_str()])?;
+        }
+    }
+    tx.execute_batch(
+        "CREATE UNIQUE INDEX nodes_key ON nodes(key);
+         CREATE INDEX edges_src ON edges(src, dst);
+         CREATE INDEX edges_dst ON edges(dst, src);
+         ANALYZE;",
+    )?;
+    tx.commit()?;
+    Ok(conn)
+}
+
+/// Runs one query of the mix; returns node ids (= generated indices), unsorted.
+pub fn run_query(conn: &Connection, query: &Query) -> Result<Vec<u32>> {
+    let sql = match query.direction {
+        Direction::Ancestors => ANCESTORS,
+        Direction::Descendants => DESCENDANTS,
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![query.key, query.want.as_str()], |row| row.get::<_, i64>(0))?;
+    let mut out = Vec::new();
+    for id in rows {
+        out.push(id? as u32);
+    }
+    Ok(out)
+}
