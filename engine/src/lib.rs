@@ -22,6 +22,7 @@
 
 mod audit;
 mod cache;
+mod capture;
 mod db;
 mod error;
 mod import;
@@ -36,6 +37,9 @@ mod verify;
 mod write;
 
 pub use audit::hex;
+pub use capture::{
+    GitInfo, OpenLineageImporter, OpenLineageOptions, RecorderError, RunOutcome, RunRecorder, RunStatus, start_run,
+};
 pub use db::{Database, DatabaseBuilder};
 pub use error::{Error, KeyError, Result};
 pub use import::{ImportError, ImportOptions, ImportReport, Importer, Rejected};

@@ -1,0 +1,1184 @@
+//! Import of OpenLineage RunEvents (`lineagedb import --format openlineage`):
+//! JSON Lines as the `openlineage-python` FileTransport writes them with
+//! `append=True`, or one event per file. One import is one transaction and
+//! one snapshot; errors are `FILE:LINE: reason` and commit nothing unless
+//! `skip_invalid`.
+//!
+//! Mapping: a dataset `(namespace, name)` is `dataset:"<namespace>/<name>"`
+//! (`model:` when its `datasetType` facet says `MODEL`), a job is
+//! `job:"<namespace>/<name>"`, a run is `run:<runId>` with the edges
+//! `job -> run` (`job`), `input -> run` (`input`), `run -> output`
+//! (`output`), `parent run -> run` (`parent`) and `code -> run` (`code`).
+//!
+//! Node content is immutable, so events are collected first and applied at
+//! [`OpenLineageImporter::commit`]: the events of one run (in any order, even
+//! across files) are sorted by time and merged into one run node, created
+//! once. A run already in the database with the same merged content is left
+//! alone, so re-importing changes nothing; when later imports bring new events
+//! of a known run, the run gets a new version holding the merged state of all
+//! its events, linked to everything its previous version was linked to.
+//! Datasets are applied in event-time order across runs: a COMPLETE run
+//! creates a version of each output (with `produced_by` and `produced_at`),
+//! an input binds to the version its `version` facet names (the node's
+//! external label) or else to the latest version produced at or before the
+//! event, and FAIL or ABORT runs create no output version.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::BufRead;
+use std::path::Path;
+
+use serde_json::{Map, Value as Json};
+
+use crate::capture::{code_version, ensure_entity};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::import::{ImportError, ImportReport, Rejected};
+use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel};
+use crate::value::{Props, Timestamp, Value};
+use crate::write::{Created, NewNode, WriteTx, same_content};
+
+/// Recorded as `asserted_by`, with the author: `openlineage import (ana)`.
+const IMPORTER: &str = "openlineage import";
+
+/// Dataset facets that map to their own property or edge property.
+const MAPPED_DATASET_FACETS: &[&str] = &["schema", "dataSource", "version", "datasetType", "columnLineage"];
+
+/// How to import OpenLineage events.
+#[derive(Clone, Debug, Default)]
+pub struct OpenLineageOptions {
+    /// Commit the valid events and report the rejected ones instead of failing.
+    pub skip_invalid: bool,
+    /// Commit author (default: the database's).
+    pub author: Option<String>,
+    /// Commit message (default: `openlineage import`).
+    pub message: Option<String>,
+}
+
+/// A run state transition, ordered as a run goes through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum EventType {
+    Start,
+    Running,
+    Other,
+    Complete,
+    Fail,
+    Abort,
+}
+
+impl EventType {
+    fn parse(text: &str) -> Option<EventType> {
+        Some(match text {
+            "START" => EventType::Start,
+            "RUNNING" => EventType::Running,
+            "OTHER" => EventType::Other,
+            "COMPLETE" => EventType::Complete,
+            "FAIL" => EventType::Fail,
+            "ABORT" => EventType::Abort,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::Start => "START",
+            EventType::Running => "RUNNING",
+            EventType::Other => "OTHER",
+            EventType::Complete => "COMPLETE",
+            EventType::Fail => "FAIL",
+            EventType::Abort => "ABORT",
+        }
+    }
+
+    /// Progress of the run: `None` for OTHER, which carries metadata only.
+    fn progress(self) -> Option<u8> {
+        match self {
+            EventType::Start => Some(0),
+            EventType::Running => Some(1),
+            EventType::Other => None,
+            EventType::Complete | EventType::Fail | EventType::Abort => Some(2),
+        }
+    }
+
+    fn status(self) -> &'static str {
+        match self {
+            EventType::Start | EventType::Running => "running",
+            EventType::Complete => "succeeded",
+            EventType::Fail => "failed",
+            EventType::Abort => "aborted",
+            EventType::Other => "unknown",
+        }
+    }
+}
+
+/// One dataset as an event names it.
+#[derive(Clone, Debug)]
+struct Dataset {
+    namespace: String,
+    name: String,
+    facets: Map<String, Json>,
+    io_facets: Map<String, Json>,
+}
+
+impl Dataset {
+    /// `<namespace>/<name>`: the entity name.
+    fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The `version` facet's `datasetVersion`.
+    fn version_label(&self) -> Option<String> {
+        let v = self.facets.get("version")?.get("datasetVersion")?;
+        match v {
+            Json::String(s) if !s.is_empty() => Some(s.clone()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn says_model(&self) -> bool {
+        self.facets
+            .get("datasetType")
+            .and_then(|f| f.get("datasetType"))
+            .and_then(Json::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("model"))
+    }
+}
+
+/// One parsed RunEvent.
+#[derive(Clone, Debug)]
+struct Event {
+    /// Index into `OpenLineageImporter::sources`.
+    source: usize,
+    kind: EventType,
+    time: Timestamp,
+    run_id: String,
+    job: String,
+    producer: Option<String>,
+    run_facets: Map<String, Json>,
+    job_facets: Map<String, Json>,
+    inputs: Vec<Dataset>,
+    outputs: Vec<Dataset>,
+}
+
+/// Where an event came from, for errors and rejects.
+#[derive(Clone, Debug)]
+struct Source {
+    file: String,
+    line: u64,
+    text: String,
+}
+
+/// A failure while applying events: the event it is charged to and why.
+struct Failure {
+    event: usize,
+    reason: String,
+}
+
+type Applied<T> = std::result::Result<T, Failure>;
+
+/// A dataset declared by the runs of this import: its type and the latest
+/// declaration seen (for facets), by entity name.
+#[derive(Default)]
+struct DatasetTypes {
+    models: HashSet<String>,
+    decided: HashMap<String, &'static str>,
+}
+
+/// One run of the import after merging.
+struct RunPlan {
+    run_id: String,
+    /// This import's events of the run, sorted by time.
+    events: Vec<usize>,
+    key: Option<NodeKey>,
+    previous: Option<NodeKey>,
+    props: Props,
+    changed: bool,
+}
+
+/// A dataset step of the timeline: an output version to create or an input to bind.
+struct Step {
+    time: Timestamp,
+    /// 0: output (created before inputs that read it at the same instant), 1: input.
+    kind: u8,
+    run: usize,
+    order: usize,
+    dataset: Dataset,
+    event: usize,
+}
+
+/// An OpenLineage import in progress: one write transaction fed from one or
+/// more files, applied at `commit`.
+pub struct OpenLineageImporter {
+    db: Database,
+    tx: WriteTx,
+    options: OpenLineageOptions,
+    report: ImportReport,
+    assertion: Props,
+    sources: Vec<Source>,
+    events: Vec<Event>,
+    runs_created: Vec<String>,
+    runs_unchanged: u64,
+}
+
+impl std::fmt::Debug for OpenLineageImporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenLineageImporter").field("events", &self.events.len()).field("report", &self.report).finish()
+    }
+}
+
+impl OpenLineageImporter {
+    /// Starts the import's transaction.
+    pub fn new(db: &Database, options: OpenLineageOptions) -> Result<OpenLineageImporter> {
+        let mut tx = db.begin_write()?;
+        if let Some(a) = &options.author {
+            tx.author(a.clone());
+        }
+        tx.message(options.message.clone().unwrap_or_else(|| IMPORTER.to_owned()));
+        tx.keep_going_on_error(options.skip_invalid);
+        let mut assertion = Props::new();
+        assertion.insert("asserted_by".into(), Value::String(format!("{IMPORTER} ({})", tx.author_name())));
+        assertion.insert("asserted_at".into(), Value::Timestamp(tx.time()));
+        Ok(OpenLineageImporter {
+            db: db.clone(),
+            tx,
+            options,
+            report: ImportReport::default(),
+            assertion,
+            sources: Vec::new(),
+            events: Vec::new(),
+            runs_created: Vec::new(),
+            runs_unchanged: 0,
+        })
+    }
+
+    /// Reads JSON Lines, one RunEvent per line. `progress(bytes)` is called
+    /// as lines are consumed. Fails at the first bad line unless `skip_invalid`.
+    pub fn read(
+        &mut self,
+        file: &str,
+        reader: impl BufRead,
+        progress: &mut dyn FnMut(u64),
+    ) -> std::result::Result<(), ImportError> {
+        for (index, line) in reader.lines().enumerate() {
+            let line_no = index as u64 + 1;
+            let text = line.map_err(|e| ImportError { file: file.into(), line: line_no, reason: e.to_string() })?;
+            progress(text.len() as u64 + 1);
+            if text.trim().is_empty() {
+                continue;
+            }
+            self.add(file, line_no, text)?;
+        }
+        Ok(())
+    }
+
+    /// Reads one event that fills a whole file (possibly pretty-printed over
+    /// many lines); `line` is where it starts, normally 1.
+    pub fn read_event(&mut self, file: &str, line: u64, json: &str) -> std::result::Result<(), ImportError> {
+        let text = match serde_json::from_str::<Json>(json) {
+            // Rejects get the event on one line.
+            Ok(value) => value.to_string(),
+            Err(_) => json.to_owned(),
+        };
+        self.add(file, line, text)
+    }
+
+    /// Reads a file or a directory: a directory contributes each of its
+    /// `.json` and `.jsonl` files in name order; a file holding exactly one
+    /// JSON value is one event, anything else is read as JSON Lines.
+    pub fn read_path(&mut self, path: &Path, progress: &mut dyn FnMut(u64)) -> std::result::Result<(), ImportError> {
+        let shown = path.display().to_string();
+        let io = |e: std::io::Error| ImportError { file: shown.clone(), line: 0, reason: e.to_string() };
+        if path.is_dir() {
+            let mut files: Vec<_> = std::fs::read_dir(path)
+                .map_err(io)?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json" || x == "jsonl"))
+                .collect();
+            files.sort();
+            for file in files {
+                self.read_path(&file, progress)?;
+            }
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        if serde_json::from_str::<Json>(&text).is_ok() {
+            progress(text.len() as u64);
+            self.read_event(&shown, 1, &text)
+        } else {
+            self.read(&shown, text.as_bytes(), progress)
+        }
+    }
+
+    fn add(&mut self, file: &str, line: u64, text: String) -> std::result::Result<(), ImportError> {
+        self.report.records += 1;
+        match parse_event(&text) {
+            Ok(mut event) => {
+                event.source = self.sources.len();
+                self.sources.push(Source { file: file.into(), line, text });
+                self.events.push(event);
+                Ok(())
+            }
+            Err(reason) if self.options.skip_invalid => {
+                self.report.rejected.push(Rejected { file: file.into(), line, text, reason });
+                Ok(())
+            }
+            Err(reason) => Err(ImportError { file: file.into(), line, reason }),
+        }
+    }
+
+    /// Applies every event read and commits the import as one snapshot,
+    /// with an `openlineage_import` audit entry. Nothing is committed when
+    /// nothing changed.
+    pub fn commit(mut self) -> std::result::Result<ImportReport, ImportError> {
+        if let Err(f) = self.apply() {
+            return Err(self.error_at(f.event, f.reason));
+        }
+        let fail = |e: Error| ImportError { file: String::new(), line: 0, reason: e.to_string() };
+        if self.tx.changes() > 0 {
+            let detail = serde_json::json!({
+                "events": self.report.records,
+                "runs_created": self.runs_created.len(),
+                "runs_unchanged": self.runs_unchanged,
+                "nodes_created": self.report.nodes_created,
+                "edges_created": self.report.edges_created,
+                "rejected": self.report.rejected.len(),
+            });
+            let subjects = std::mem::take(&mut self.runs_created);
+            self.tx.record_audit("openlineage_import", subjects, detail).map_err(fail)?;
+            self.report.snapshot = Some(self.tx.commit().map_err(fail)?);
+        } else {
+            self.tx.rollback().map_err(fail)?;
+        }
+        Ok(self.report)
+    }
+
+    fn error_at(&self, event: usize, reason: String) -> ImportError {
+        match self.events.get(event).and_then(|e| self.sources.get(e.source)) {
+            Some(s) => ImportError { file: s.file.clone(), line: s.line, reason },
+            None => ImportError { file: String::new(), line: 0, reason },
+        }
+    }
+
+    fn assertion(&self, mut props: Props) -> Props {
+        props.extend(self.assertion.clone());
+        props
+    }
+
+    fn apply(&mut self) -> Applied<()> {
+        let mut types = DatasetTypes::default();
+        for e in &self.events {
+            for d in e.inputs.iter().chain(&e.outputs) {
+                if d.says_model() {
+                    types.models.insert(d.id());
+                }
+            }
+        }
+        // Group by run, each run's events by time, runs by their first event.
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, e) in self.events.iter().enumerate() {
+            groups.entry(e.run_id.as_str()).or_default().push(i);
+        }
+        let mut plans: Vec<RunPlan> = groups
+            .into_iter()
+            .map(|(run_id, mut events)| {
+                events.sort_by_key(|&i| (self.events[i].time, self.events[i].kind, i));
+                RunPlan {
+                    run_id: run_id.to_owned(),
+                    events,
+                    key: None,
+                    previous: None,
+                    props: Props::new(),
+                    changed: false,
+                }
+            })
+            .collect();
+        plans.sort_by_key(|p| (self.events[p.events[0]].time, p.events[0]));
+
+        let mut rejected: HashSet<usize> = HashSet::new();
+        // Phase 1: every run node with its merged content.
+        for (index, plan) in plans.iter_mut().enumerate() {
+            if let Err(f) = self.plan_run(plan, &mut types) {
+                self.reject_run(plan, f, index, &mut rejected)?;
+            }
+        }
+        // Phase 2: job, parent and code edges, and the edges of a previous version.
+        for (index, plan) in plans.iter().enumerate() {
+            if plan.changed && !rejected.contains(&index) {
+                if let Err(f) = self.link_run(plan) {
+                    self.reject_run(plan, f, index, &mut rejected)?;
+                }
+            }
+        }
+        // Phase 3: datasets, in event-time order across runs.
+        let mut steps = Vec::new();
+        let mut linked: Vec<HashSet<(EntityKey, bool)>> = vec![HashSet::new(); plans.len()];
+        for (index, plan) in plans.iter().enumerate() {
+            if !plan.changed || rejected.contains(&index) {
+                continue;
+            }
+            match self.linked_entities(plan) {
+                Ok(l) => linked[index] = l,
+                Err(f) => {
+                    self.reject_run(plan, f, index, &mut rejected)?;
+                    continue;
+                }
+            }
+            self.dataset_steps(index, plan, &mut steps);
+        }
+        steps.sort_by_key(|s| (s.time, s.kind, s.run, s.order));
+        for step in steps {
+            if rejected.contains(&step.run) {
+                continue;
+            }
+            let plan = &plans[step.run];
+            if let Err(f) = self.apply_step(plan, &step, &mut linked[step.run], &mut types) {
+                self.reject_run(plan, f, step.run, &mut rejected)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// With `skip_invalid`, a run that cannot be applied is rejected whole;
+    /// otherwise its failure ends the import.
+    fn reject_run(&mut self, plan: &RunPlan, f: Failure, index: usize, rejected: &mut HashSet<usize>) -> Applied<()> {
+        if !self.options.skip_invalid || is_fatal(&f.reason) {
+            return Err(f);
+        }
+        rejected.insert(index);
+        for &i in &plan.events {
+            let s = &self.sources[self.events[i].source];
+            self.report.rejected.push(Rejected {
+                file: s.file.clone(),
+                line: s.line,
+                text: s.text.clone(),
+                reason: format!("run {}: {}", plan.run_id, f.reason),
+            });
+        }
+        Ok(())
+    }
+
+    fn plan_run(&mut self, plan: &mut RunPlan, types: &mut DatasetTypes) -> Applied<()> {
+        let first = plan.events[0];
+        let at = |e: Error| Failure { event: first, reason: e.to_string() };
+        let run_ref = NodeRef::new("run", &plan.run_id, VersionSel::Latest).map_err(|e| at(e.into()))?;
+        let existing = self.tx.lookup(&run_ref).map_err(at)?;
+        let mut decls = HashMap::new();
+        for &i in &plan.events {
+            for d in self.events[i].inputs.iter().chain(&self.events[i].outputs) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = decls.entry(d.id()) {
+                    slot.insert(self.dataset_type(&d.id(), types).map_err(at)?);
+                }
+            }
+        }
+        let events: Vec<&Event> = plan.events.iter().map(|&i| &self.events[i]).collect();
+        let props = merge_run(&plan.run_id, existing.as_ref().map(|(_, _, p)| p), &events, &decls)?;
+        if let Some((key, _, old)) = &existing {
+            if same_content(old, &props) {
+                plan.key = Some(key.clone());
+                self.runs_unchanged += 1;
+                self.report.nodes_unchanged += 1;
+                return Ok(());
+            }
+            plan.previous = Some(key.clone());
+        }
+        let new = NewNode {
+            type_name: "run".into(),
+            name: plan.run_id.clone(),
+            version: None,
+            label: None,
+            props: self.assertion(props.clone()),
+        };
+        let key = self.tx.create(new).map_err(at)?.key().clone();
+        self.report.nodes_created += 1;
+        self.runs_created.push(key.to_string());
+        plan.key = Some(key);
+        plan.props = props;
+        plan.changed = true;
+        Ok(())
+    }
+
+    /// `model` for a dataset any event of the import says is a model, or
+    /// that the database knows only as a model; `dataset` otherwise.
+    fn dataset_type(&self, id: &str, types: &mut DatasetTypes) -> Result<&'static str> {
+        if let Some(t) = types.decided.get(id) {
+            return Ok(t);
+        }
+        let t = if types.models.contains(id) {
+            "model"
+        } else {
+            let as_model = self.tx.exists(&NodeRef::new("model", id, VersionSel::Latest)?)?;
+            let as_dataset = self.tx.exists(&NodeRef::new("dataset", id, VersionSel::Latest)?)?;
+            if as_model && !as_dataset { "model" } else { "dataset" }
+        };
+        types.decided.insert(id.to_owned(), t);
+        Ok(t)
+    }
+
+    fn link(&mut self, from: &NodeRef, to: &NodeRef, label: &str, props: Props) -> Result<()> {
+        let props = self.assertion(props);
+        if self.tx.link_idempotent(from, to, label, props)? {
+            self.report.edges_created += 1;
+        } else {
+            self.report.edges_unchanged += 1;
+        }
+        Ok(())
+    }
+
+    fn link_run(&mut self, plan: &RunPlan) -> Applied<()> {
+        let first = plan.events[0];
+        let at = |e: Error| Failure { event: first, reason: e.to_string() };
+        let Some(run) = plan.key.clone() else { return Ok(()) };
+        let run_ref = run.to_ref();
+        // The job.
+        let job = string_prop(&plan.props, "job").unwrap_or_default();
+        let (namespace, name) = job.split_once('/').unwrap_or(("", job.as_str()));
+        let job_props = self.assertion(Props::from([
+            ("namespace".to_owned(), Value::from(namespace)),
+            ("name".to_owned(), Value::from(name)),
+        ]));
+        let (job_key, created) = ensure_entity(&mut self.tx, "job", &job, job_props).map_err(at)?;
+        self.report.nodes_created += u64::from(created);
+        self.link(&job_key.to_ref(), &run_ref, "job", Props::new()).map_err(at)?;
+        // What the previous version was linked to.
+        if let Some(previous) = &plan.previous {
+            self.copy_edges(previous, &run).map_err(at)?;
+        }
+        // The parent run, created when the database does not know it.
+        if let Some((parent_id, parent_job)) = parent_of(&plan.props) {
+            if parent_id != plan.run_id {
+                let parent = self.parent_run(&parent_id, parent_job.as_deref()).map_err(at)?;
+                self.link(&parent.to_ref(), &run_ref, "parent", Props::new()).map_err(at)?;
+            }
+        }
+        // The source revision.
+        if let Some(Value::Map(code)) = plan.props.get("code") {
+            let text = |k: &str| match code.get(k) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            };
+            if let (Some(commit), Some(repo)) = (text("version"), text("repoUrl").or_else(|| text("url"))) {
+                let vcs = text("type").unwrap_or_else(|| "git".into());
+                let remote = text("repoUrl");
+                let (code_key, created) =
+                    code_version(&mut self.tx, &repo, &vcs, &commit, remote.as_deref(), &self.assertion).map_err(at)?;
+                self.report.nodes_created += u64::from(created);
+                let mut edge = Props::new();
+                for k in ["path", "branch", "tag", "url"] {
+                    if let Some(v) = text(k) {
+                        edge.insert(k.into(), Value::String(v));
+                    }
+                }
+                self.link(&code_key.to_ref(), &run_ref, "code", edge).map_err(at)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn parent_run(&mut self, run_id: &str, job: Option<&str>) -> Result<NodeKey> {
+        let latest = NodeRef::new("run", run_id, VersionSel::Latest)?;
+        if let Some((key, _, _)) = self.tx.lookup(&latest)? {
+            return Ok(key);
+        }
+        let mut props = Props::new();
+        props.insert("run_id".into(), Value::from(run_id));
+        if let Some(job) = job {
+            props.insert("job".into(), Value::from(job));
+        }
+        props.insert("events".into(), Value::List(Vec::new()));
+        props.insert("status".into(), Value::from("unknown"));
+        let key = self.tx.create_node("run", run_id, self.assertion(props))?;
+        self.report.nodes_created += 1;
+        Ok(key)
+    }
+
+    /// Gives the new version of a run the committed edges of its previous
+    /// version, except inputs (bound again) and superseded versions of other runs.
+    fn copy_edges(&mut self, previous: &NodeKey, run: &NodeKey) -> Result<()> {
+        let read = self.db.begin_read()?;
+        let detail = read.node_detail(&previous.to_ref())?;
+        for edge in detail.incoming.iter().chain(&detail.outgoing) {
+            let incoming = edge.to == *previous;
+            // Inputs are bound again: a stand-in version made before its producer was known gives way.
+            if incoming && edge.label == "input" {
+                continue;
+            }
+            let other = if incoming { &edge.from } else { &edge.to };
+            if other.type_name == "run" && self.tx.resolve(&other.entity_ref()?)? != *other {
+                continue;
+            }
+            let (from, to) = if incoming { (other.to_ref(), run.to_ref()) } else { (run.to_ref(), other.to_ref()) };
+            if self.tx.link_idempotent(&from, &to, &edge.label, edge.props.clone())? {
+                self.report.edges_created += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The output entities a new run version already links to, through the
+    /// edges copied from its previous version.
+    fn linked_entities(&self, plan: &RunPlan) -> Applied<HashSet<(EntityKey, bool)>> {
+        let mut out = HashSet::new();
+        let Some(previous) = &plan.previous else { return Ok(out) };
+        let at = |e: Error| Failure { event: plan.events[0], reason: e.to_string() };
+        let read = self.db.begin_read().map_err(at)?;
+        let detail = read.node_detail(&previous.to_ref()).map_err(at)?;
+        for e in &detail.outgoing {
+            if e.label == "output" {
+                out.insert((e.to.entity(), true));
+            }
+        }
+        Ok(out)
+    }
+
+    fn dataset_steps(&self, run: usize, plan: &RunPlan, steps: &mut Vec<Step>) {
+        let mut inputs: BTreeMap<String, (Timestamp, usize, Dataset)> = BTreeMap::new();
+        let mut outputs: BTreeMap<String, (usize, Dataset)> = BTreeMap::new();
+        for &i in &plan.events {
+            let e = &self.events[i];
+            for d in &e.inputs {
+                let slot = inputs.entry(d.id()).or_insert_with(|| (e.time, i, d.clone()));
+                slot.2 = d.clone();
+            }
+            for d in &e.outputs {
+                outputs.insert(d.id(), (i, d.clone()));
+            }
+        }
+        // Inputs declared by earlier imports are bound again, at the run's start.
+        let first = plan.events[0];
+        let start = match plan.props.get("started_at") {
+            Some(Value::Timestamp(t)) => *t,
+            _ => self.events[first].time,
+        };
+        for (namespace, name) in declared(&plan.props, "inputs") {
+            let id = format!("{namespace}/{name}");
+            inputs.entry(id).or_insert_with(|| (start, first, bare_dataset(namespace, name)));
+        }
+        for (order, (_, (time, event, dataset))) in inputs.into_iter().enumerate() {
+            steps.push(Step { time, kind: 1, run, order, dataset, event });
+        }
+        if string_prop(&plan.props, "status").as_deref() != Some("succeeded") {
+            return;
+        }
+        let Some(Value::Timestamp(ended)) = plan.props.get("ended_at").cloned() else { return };
+        // Outputs declared by earlier imports too; their facets are those seen now, if any.
+        let last = *plan.events.last().unwrap_or(&plan.events[0]);
+        for (order, (namespace, name)) in declared(&plan.props, "outputs").into_iter().enumerate() {
+            let id = format!("{namespace}/{name}");
+            let (event, dataset) = outputs.remove(&id).unwrap_or_else(|| (last, bare_dataset(namespace, name)));
+            steps.push(Step { time: ended, kind: 0, run, order, dataset, event });
+        }
+    }
+
+    fn apply_step(
+        &mut self,
+        plan: &RunPlan,
+        step: &Step,
+        linked: &mut HashSet<(EntityKey, bool)>,
+        types: &mut DatasetTypes,
+    ) -> Applied<()> {
+        let at = |e: Error| Failure { event: step.event, reason: e.to_string() };
+        let Some(run) = plan.key.clone() else { return Ok(()) };
+        let d = &step.dataset;
+        let id = d.id();
+        let type_name = self.dataset_type(&id, types).map_err(at)?;
+        let entity = EntityKey::new(type_name, &id).map_err(|e| at(e.into()))?;
+        let is_output = step.kind == 0;
+        if !linked.insert((entity.clone(), is_output)) {
+            return Ok(());
+        }
+        let columns = column_lineage(plan, &self.events);
+        if is_output {
+            let key = self.output_version(&entity, d, &plan.run_id, step.time).map_err(at)?;
+            let mut edge = facet_props(&d.io_facets);
+            if let Some(lineage) = columns.outputs.get(&id) {
+                edge.insert("column_lineage".into(), lineage.clone());
+            }
+            self.link(&run.to_ref(), &key.to_ref(), "output", edge).map_err(at)?;
+        } else {
+            let key = self.input_version(&entity, d, step.time).map_err(at)?;
+            let mut edge = facet_props(&d.io_facets);
+            if let Some(label) = d.version_label() {
+                edge.insert("dataset_version".into(), Value::String(label));
+            }
+            if let Some(read) = columns.inputs.get(&id) {
+                edge.insert("columns".into(), Value::List(read.iter().map(|c| Value::from(c.as_str())).collect()));
+            }
+            self.link(&key.to_ref(), &run.to_ref(), "input", edge).map_err(at)?;
+        }
+        Ok(())
+    }
+
+    /// The version a COMPLETE run wrote: the one its version facet names if
+    /// it exists, an identical latest version (re-import), or a new one.
+    fn output_version(&mut self, entity: &EntityKey, d: &Dataset, run_id: &str, time: Timestamp) -> Result<NodeKey> {
+        let label = d.version_label();
+        if let Some(label) = &label {
+            let by_label = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Label(label.clone()))?;
+            if let Some((key, _, _)) = self.tx.lookup(&by_label)? {
+                self.report.nodes_unchanged += 1;
+                return Ok(key);
+            }
+        }
+        let mut props = dataset_props(d);
+        props.insert("produced_by".into(), Value::String(format!("run:{run_id}")));
+        props.insert("produced_at".into(), Value::Timestamp(time));
+        let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
+        if let Some((key, l, p)) = self.tx.lookup(&latest)? {
+            if l == label && same_content(&p, &props) {
+                self.report.nodes_unchanged += 1;
+                return Ok(key);
+            }
+        }
+        self.create_dataset(entity, label, props)
+    }
+
+    /// The version an input read: the one its version facet names when
+    /// known, else the latest produced at or before `time` (versions made
+    /// by other tools count as older), else version 1, created if needed.
+    fn input_version(&mut self, entity: &EntityKey, d: &Dataset, time: Timestamp) -> Result<NodeKey> {
+        let label = d.version_label();
+        if let Some(label) = &label {
+            let by_label = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Label(label.clone()))?;
+            if let Some((key, _, _)) = self.tx.lookup(&by_label)? {
+                return Ok(key);
+            }
+        }
+        let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
+        let Some((latest, _, _)) = self.tx.lookup(&latest)? else {
+            return self.create_dataset(entity, label, dataset_props(d));
+        };
+        let mut oldest = latest.clone();
+        for version in (1..=latest.version).rev() {
+            let Some((key, _, props)) = self.tx.lookup(&entity.version(version).to_ref())? else { continue };
+            match props.get("produced_at") {
+                Some(Value::Timestamp(t)) if *t > time => oldest = key,
+                _ => return Ok(key),
+            }
+        }
+        Ok(oldest)
+    }
+
+    fn create_dataset(&mut self, entity: &EntityKey, label: Option<String>, props: Props) -> Result<NodeKey> {
+        let new = NewNode {
+            type_name: entity.type_name.clone(),
+            name: entity.name.clone(),
+            version: None,
+            label,
+            props: self.assertion(props),
+        };
+        match self.tx.create(new)? {
+            Created::New(key) => {
+                self.report.nodes_created += 1;
+                Ok(key)
+            }
+            Created::Existing(key) => {
+                self.report.nodes_unchanged += 1;
+                Ok(key)
+            }
+        }
+    }
+}
+
+/// Storage failures end an import even with `skip_invalid`.
+fn is_fatal(reason: &str) -> bool {
+    reason.starts_with("transaction aborted") || reason.starts_with("database is damaged")
+}
+
+trait EntityRef {
+    fn entity_ref(&self) -> Result<NodeRef>;
+}
+
+impl EntityRef for NodeKey {
+    fn entity_ref(&self) -> Result<NodeRef> {
+        Ok(NodeRef::new(&self.type_name, &self.name, VersionSel::Latest)?)
+    }
+}
+
+fn string_prop(props: &Props, key: &str) -> Option<String> {
+    match props.get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// `(parent runId, "<namespace>/<name>" of its job)` from the `parent` facet.
+fn parent_of(props: &Props) -> Option<(String, Option<String>)> {
+    let parent = Value::get_path(props, &["facets", "parent"])?;
+    let Value::Map(parent) = parent else { return None };
+    let Some(Value::Map(run)) = parent.get("run") else { return None };
+    let Some(Value::String(id)) = run.get("runId") else { return None };
+    let job = match parent.get("job") {
+        Some(Value::Map(job)) => match (job.get("namespace"), job.get("name")) {
+            (Some(Value::String(ns)), Some(Value::String(name))) => Some(format!("{ns}/{name}")),
+            _ => None,
+        },
+        _ => None,
+    };
+    Some((id.clone(), job))
+}
+
+/// A facet as a property value, without the `_producer` and `_schemaURL`
+/// bookkeeping every facet carries.
+fn facet_value(json: &Json) -> Value {
+    match json {
+        Json::Object(map) => Value::Map(
+            map.iter()
+                .filter(|(k, _)| k.as_str() != "_producer" && k.as_str() != "_schemaURL")
+                .map(|(k, v)| (k.clone(), facet_value(v)))
+                .collect(),
+        ),
+        Json::Array(items) => Value::List(items.iter().map(facet_value).collect()),
+        other => Value::from_json(other),
+    }
+}
+
+/// Input or output facets (`inputStatistics`, ...) as edge properties.
+fn facet_props(facets: &Map<String, Json>) -> Props {
+    if facets.is_empty() {
+        return Props::new();
+    }
+    Props::from([("facets".to_owned(), Value::Map(facets.iter().map(|(k, v)| (k.clone(), facet_value(v))).collect()))])
+}
+
+/// A schema field `{name, type, description?, fields?}`.
+fn schema_field(json: &Json) -> Value {
+    let mut field = BTreeMap::new();
+    for k in ["name", "type", "description"] {
+        if let Some(Json::String(s)) = json.get(k) {
+            field.insert(k.to_owned(), Value::from(s.as_str()));
+        }
+    }
+    if let Some(Json::Array(nested)) = json.get("fields") {
+        if !nested.is_empty() {
+            field.insert("fields".into(), Value::List(nested.iter().map(schema_field).collect()));
+        }
+    }
+    Value::Map(field)
+}
+
+/// The content of a dataset version from its facets: `schema`, `source`,
+/// `dataset_type` and the remaining facets under `facets`.
+fn dataset_props(d: &Dataset) -> Props {
+    let mut props = Props::new();
+    props.insert("namespace".into(), Value::from(d.namespace.as_str()));
+    props.insert("name".into(), Value::from(d.name.as_str()));
+    if let Some(Json::Array(fields)) = d.facets.get("schema").and_then(|s| s.get("fields")) {
+        props.insert("schema".into(), Value::List(fields.iter().map(schema_field).collect()));
+    }
+    if let Some(source) = d.facets.get("dataSource") {
+        props.insert("source".into(), facet_value(source));
+    }
+    if let Some(Json::String(t)) = d.facets.get("datasetType").and_then(|f| f.get("datasetType")) {
+        props.insert("dataset_type".into(), Value::from(t.as_str()));
+    }
+    let rest: BTreeMap<String, Value> = d
+        .facets
+        .iter()
+        .filter(|(k, _)| !MAPPED_DATASET_FACETS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), facet_value(v)))
+        .collect();
+    if !rest.is_empty() {
+        props.insert("facets".into(), Value::Map(rest));
+    }
+    props
+}
+
+/// Column lineage of one run: per output, the `column_lineage` edge
+/// property; per input, the columns its outputs were computed from.
+#[derive(Default)]
+struct Columns {
+    outputs: HashMap<String, Value>,
+    inputs: HashMap<String, BTreeSet<String>>,
+}
+
+fn column_lineage(plan: &RunPlan, events: &[Event]) -> Columns {
+    let mut latest: BTreeMap<String, &Json> = BTreeMap::new();
+    for &i in &plan.events {
+        for d in &events[i].outputs {
+            if let Some(f) = d.facets.get("columnLineage") {
+                latest.insert(d.id(), f);
+            }
+        }
+    }
+    let mut out = Columns::default();
+    for (output, facet) in latest {
+        let Some(Json::Object(fields)) = facet.get("fields") else { continue };
+        let mut per_field = BTreeMap::new();
+        for (field, spec) in fields {
+            let mut inputs = Vec::new();
+            for input in spec.get("inputFields").and_then(Json::as_array).into_iter().flatten() {
+                let (Some(ns), Some(name), Some(col)) = (
+                    input.get("namespace").and_then(Json::as_str),
+                    input.get("name").and_then(Json::as_str),
+                    input.get("field").and_then(Json::as_str),
+                ) else {
+                    continue;
+                };
+                let dataset = format!("{ns}/{name}");
+                out.inputs.entry(dataset.clone()).or_default().insert(col.to_owned());
+                inputs.push(Value::Map(BTreeMap::from([
+                    ("dataset".to_owned(), Value::String(dataset)),
+                    ("field".to_owned(), Value::from(col)),
+                ])));
+            }
+            let mut entry = BTreeMap::from([("inputs".to_owned(), Value::List(inputs))]);
+            for (from, to) in [("transformationType", "transformation"), ("transformationDescription", "description")] {
+                if let Some(Json::String(s)) = spec.get(from) {
+                    if !s.is_empty() {
+                        entry.insert(to.to_owned(), Value::from(s.as_str()));
+                    }
+                }
+            }
+            per_field.insert(field.clone(), Value::Map(entry));
+        }
+        out.outputs.insert(output, Value::Map(per_field));
+    }
+    out
+}
+
+/// `"START 2026-03-01T01:00:05Z"`: how the run node remembers its events.
+fn event_id(kind: EventType, time: Timestamp) -> String {
+    format!("{} {}", kind.as_str(), time.to_rfc3339())
+}
+
+fn parse_event_id(text: &str) -> Option<(Timestamp, EventType)> {
+    let (kind, time) = text.split_once(' ')?;
+    Some((Timestamp::parse_rfc3339(time)?, EventType::parse(kind)?))
+}
+
+/// A dataset declaration on the run node: `{namespace, name, type, version?}`.
+fn declaration(d: &Dataset, type_name: &str) -> Value {
+    let mut m = BTreeMap::from([
+        ("namespace".to_owned(), Value::from(d.namespace.as_str())),
+        ("name".to_owned(), Value::from(d.name.as_str())),
+        ("type".to_owned(), Value::from(type_name)),
+    ]);
+    if let Some(v) = d.version_label() {
+        m.insert("version".into(), Value::String(v));
+    }
+    Value::Map(m)
+}
+
+/// `(namespace, name)` of each dataset declared under `inputs` or `outputs`.
+fn declared(props: &Props, list: &str) -> Vec<(String, String)> {
+    let Some(Value::List(items)) = props.get(list) else { return Vec::new() };
+    items
+        .iter()
+        .filter_map(|v| match v {
+            Value::Map(m) => match (m.get("namespace"), m.get("name")) {
+                (Some(Value::String(ns)), Some(Value::String(name))) => Some((ns.clone(), name.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// A dataset known by name only (declared in an earlier import).
+fn bare_dataset(namespace: String, name: String) -> Dataset {
+    Dataset { namespace, name, facets: Map::new(), io_facets: Map::new() }
+}
+
+fn declared_id(v: &Value) -> Option<String> {
+    let Value::Map(m) = v else { return None };
+    match (m.get("namespace"), m.get("name")) {
+        (Some(Value::String(ns)), Some(Value::String(name))) => Some(format!("{ns}/{name}")),
+        _ => None,
+    }
+}
+
+/// The content of a run node: the existing content (from earlier imports)
+/// merged with this import's events, which are sorted by time. Events the
+/// node already records change nothing, so merging is idempotent. A facet
+/// from a new event replaces the recorded one unless the event is older
+/// than every recorded event.
+fn merge_run(
+    run_id: &str,
+    existing: Option<&Props>,
+    events: &[&Event],
+    types: &HashMap<String, &'static str>,
+) -> Applied<Props> {
+    let first = events.first().map_or(0, |e| e.source);
+    let old = |k: &str| existing.and_then(|p| p.get(k)).cloned();
+    let mut seen: BTreeSet<(Timestamp, EventType)> = BTreeSet::new();
+    if let Some(Value::List(ids)) = old("events") {
+        seen.extend(ids.iter().filter_map(|v| match v {
+            Value::String(s) => parse_event_id(s),
+            _ => None,
+        }));
+    }
+    let recorded_until = seen.iter().map(|(t, _)| *t).max();
+    let mut job = existing.and_then(|p| string_prop(p, "job"));
+    let mut producer = existing.and_then(|p| string_prop(p, "producer"));
+    let mut facets = match old("facets") {
+        Some(Value::Map(m)) => m,
+        _ => BTreeMap::new(),
+    };
+    let list = |k: &str| match old(k) {
+        Some(Value::List(items)) => items,
+        _ => Vec::new(),
+    };
+    let (mut inputs, mut outputs) = (list("inputs"), list("outputs"));
+    for (index, e) in events.iter().enumerate() {
+        match &job {
+            Some(j) if *j != e.job => {
+                return Err(Failure {
+                    event: index_of(events, index, first),
+                    reason: format!("run {run_id} belongs to job \"{j}\" but this event names job \"{}\"", e.job),
+                });
+            }
+            _ => job = Some(e.job.clone()),
+        }
+        if !seen.insert((e.time, e.kind)) {
+            continue;
+        }
+        let newer = recorded_until.is_none_or(|t| e.time >= t);
+        for (k, v) in e.job_facets.iter().chain(&e.run_facets) {
+            if newer || !facets.contains_key(k) {
+                facets.insert(k.clone(), facet_value(v));
+            }
+        }
+        if newer || producer.is_none() {
+            producer = e.producer.clone().or(producer);
+        }
+        for (list, datasets) in [(&mut inputs, &e.inputs), (&mut outputs, &e.outputs)] {
+            for d in datasets {
+                let id = d.id();
+                if !list.iter().any(|v| declared_id(v).as_deref() == Some(id.as_str())) {
+                    list.push(declaration(d, types.get(&id).copied().unwrap_or("dataset")));
+                }
+            }
+        }
+    }
+    let mut props = Props::new();
+    props.insert("run_id".into(), Value::from(run_id));
+    if let Some(job) = job {
+        props.insert("job".into(), Value::String(job));
+    }
+    if let Some(p) = producer {
+        props.insert("producer".into(), Value::String(p));
+    }
+    props.insert("events".into(), Value::List(seen.iter().map(|(t, k)| Value::String(event_id(*k, *t))).collect()));
+    let state = seen.iter().filter_map(|(t, k)| k.progress().map(|p| (p, *t, *k))).max();
+    props.insert("status".into(), Value::from(state.map_or("unknown", |(_, _, k)| k.status())));
+    if let Some((_, _, kind)) = state {
+        props.insert("state".into(), Value::from(kind.as_str()));
+    }
+    let started = seen.iter().find(|(_, k)| *k == EventType::Start).map(|(t, _)| *t);
+    let ended = state.filter(|(p, _, _)| *p == 2).map(|(_, t, _)| t);
+    if let Some(t) = started {
+        props.insert("started_at".into(), Value::Timestamp(t));
+    }
+    if let Some(t) = ended {
+        props.insert("ended_at".into(), Value::Timestamp(t));
+    }
+    if let (Some(s), Some(e)) = (started, ended) {
+        props.insert("duration_ms".into(), Value::Int((e.micros() - s.micros()) / 1000));
+    }
+    if let Some(Value::Map(error)) = facets.get("errorMessage") {
+        if let Some(Value::String(message)) = error.get("message") {
+            props.insert("errorMessage".into(), Value::String(message.clone()));
+        }
+    }
+    if let Some(code) = facets.get("sourceCodeLocation") {
+        props.insert("code".into(), code.clone());
+    }
+    if !facets.is_empty() {
+        props.insert("facets".into(), Value::Map(facets));
+    }
+    if !inputs.is_empty() {
+        props.insert("inputs".into(), Value::List(inputs));
+    }
+    if !outputs.is_empty() {
+        props.insert("outputs".into(), Value::List(outputs));
+    }
+    Ok(props)
+}
+
+/// The index into the importer's events of `events[index]`: events carry
+/// their source, and sources and events are pushed together.
+fn index_of(events: &[&Event], index: usize, fallback: usize) -> usize {
+    events.get(index).map_or(fallback, |e| e.source)
+}
+
+fn parse_event(text: &str) -> std::result::Result<Event, String> {
+    let json: Json = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let obj = json.as_object().ok_or("expected a JSON object (an OpenLineage RunEvent)")?;
+    let run = match obj.get("run") {
+        Some(Json::Object(run)) => run,
+        Some(_) => return Err("\"run\" must be an object".into()),
+        None => {
+            return Err("not a RunEvent: no \"run\" (DatasetEvent and JobEvent records are not imported; \
+                        use --skip-invalid to skip them)"
+                .into());
+        }
+    };
+    let run_id = match run.get("runId") {
+        Some(Json::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+        _ => return Err("\"run.runId\" must be a non-empty string".into()),
+    };
+    let time = match obj.get("eventTime") {
+        Some(Json::String(s)) => Timestamp::parse_rfc3339(s)
+            .ok_or_else(|| format!("\"eventTime\" {s:?} is not an RFC 3339 timestamp such as 2026-03-01T01:00:00Z"))?,
+        _ => return Err("\"eventTime\" must be a string".into()),
+    };
+    let kind = match obj.get("eventType") {
+        None | Some(Json::Null) => EventType::Other,
+        Some(Json::String(s)) => EventType::parse(s).ok_or_else(|| {
+            format!("unknown \"eventType\" {s:?}: expected START, RUNNING, COMPLETE, FAIL, ABORT or OTHER")
+        })?,
+        Some(other) => return Err(format!("\"eventType\" must be a string, not {other}")),
+    };
+    let job = obj.get("job").and_then(Json::as_object).ok_or("\"job\" must be an object")?;
+    let (ns, name) = match (job.get("namespace"), job.get("name")) {
+        (Some(Json::String(ns)), Some(Json::String(name))) if !name.is_empty() => (ns, name),
+        _ => return Err("\"job\" needs \"namespace\" and a non-empty \"name\" (strings)".into()),
+    };
+    let producer = obj.get("producer").and_then(Json::as_str).map(str::to_owned);
+    Ok(Event {
+        source: 0,
+        kind,
+        time,
+        run_id,
+        job: format!("{ns}/{name}"),
+        producer,
+        run_facets: facets(run.get("facets"), "run.facets")?,
+        job_facets: facets(job.get("facets"), "job.facets")?,
+        inputs: datasets(obj.get("inputs"), "inputs", "inputFacets")?,
+        outputs: datasets(obj.get("outputs"), "outputs", "outputFacets")?,
+    })
+}
+
+fn facets(json: Option<&Json>, what: &str) -> std::result::Result<Map<String, Json>, String> {
+    match json {
+        None | Some(Json::Null) => Ok(Map::new()),
+        Some(Json::Object(m)) => Ok(m.clone()),
+        Some(other) => Err(format!("\"{what}\" must be an object, not {other}")),
+    }
+}
+
+fn datasets(json: Option<&Json>, what: &str, io: &str) -> std::result::Result<Vec<Dataset>, String> {
+    let items = match json {
+        None | Some(Json::Null) => return Ok(Vec::new()),
+        Some(Json::Array(items)) => items,
+        Some(other) => return Err(format!("\"{what}\" must be an array, not {other}")),
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let (Some(Json::String(namespace)), Some(Json::String(name))) = (d.get("namespace"), d.get("name")) else {
+                return Err(format!("\"{what}[{i}]\" needs \"namespace\" and \"name\" (strings)"));
+            };
+            if name.is_empty() {
+                return Err(format!("\"{what}[{i}].name\" cannot be empty"));
+            }
+            Ok(Dataset {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                facets: facets(d.get("facets"), &format!("{what}[{i}].facets"))?,
+                io_facets: facets(d.get(io), &format!("{what}[{i}].{io}"))?,
+            })
+        })
+        .collect()
+}

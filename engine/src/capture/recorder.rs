@@ -1,0 +1,584 @@
+//! The run recorder: what `lineagedb run` and a Rust pipeline use to record
+//! one execution of a job as a `run:` node, whatever its outcome.
+//!
+//! [`start_run`] fixes the run's key up front (`run:<job>_<UTC time>@1`, with
+//! `_2`, `_3`, ... when that name is taken) so it can be handed to the child
+//! process as `LINEAGEDB_RUN`. Input files are hashed when they are declared
+//! (before the child can change them), output files when the run finishes.
+//! Nothing is written until [`RunRecorder::finish`] or [`RunRecorder::fail`]:
+//! the run, its inputs, its code revision and (on success only) its outputs
+//! are then committed as one snapshot. A recorder process killed mid-run
+//! therefore leaves no record, and never a half-written one. If another
+//! writer took the reserved name in the meantime, the run is recorded under
+//! the next free name and [`RunOutcome::run`] says which.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::audit::hex;
+use crate::capture::{code_version, ensure_entity};
+use crate::db::Database;
+use crate::error::{Error, KeyError};
+use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel, check_name, check_type};
+use crate::storage::codec::SnapshotId;
+use crate::value::{Props, Timestamp, Value, props_from_json};
+use crate::write::{NewNode, WriteTx};
+
+/// Why a run could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecorderError {
+    /// The engine refused a read or a write.
+    #[error(transparent)]
+    Engine(#[from] Error),
+    /// A malformed key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Parameters given as JSON are not an object.
+    #[error("run parameters must be a JSON object of name/value pairs, not {found}")]
+    Params {
+        /// What was given instead.
+        found: String,
+    },
+    /// An input reference names no node.
+    #[error("input {reference} does not exist: {reason}")]
+    NoInput {
+        /// The reference.
+        reference: String,
+        /// The engine's explanation.
+        reason: String,
+    },
+    /// A job name or an output type is not valid.
+    #[error("invalid {what} {text:?}: {reason}")]
+    Invalid {
+        /// What was being named.
+        what: &'static str,
+        /// The text given.
+        text: String,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+/// How a recorded run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The command exited with status 0.
+    Succeeded,
+    /// The command exited with another status, was killed, or could not start.
+    Failed,
+}
+
+impl RunStatus {
+    /// `succeeded` or `failed`, as stored in the run's `status` property.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// What was recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutcome {
+    /// The run's key (the reserved one unless another writer took it meanwhile).
+    pub run: NodeKey,
+    /// Succeeded or failed.
+    pub status: RunStatus,
+    /// The snapshot that recorded the run.
+    pub snapshot: SnapshotId,
+    /// Input versions linked to the run.
+    pub inputs: Vec<NodeKey>,
+    /// Output versions created (none when the run failed).
+    pub outputs: Vec<NodeKey>,
+    /// The `code:` version linked to the run, if the code was in git.
+    pub code: Option<NodeKey>,
+    /// Declared outputs that were not recorded because their file was missing or unreadable.
+    pub missing_outputs: Vec<String>,
+}
+
+/// The state of a git working tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitInfo {
+    /// The `code:` entity name: the remote URL (without credentials) or the repository directory's name.
+    pub repo: String,
+    /// `HEAD`'s commit id.
+    pub commit: String,
+    /// The branch checked out (`HEAD` when detached).
+    pub branch: Option<String>,
+    /// Whether tracked files have uncommitted changes.
+    pub dirty: bool,
+    /// The `origin` remote, without credentials.
+    pub remote: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Input {
+    Ref(NodeKey),
+    File { name: String, path: PathBuf, sha256: String, size: u64 },
+}
+
+#[derive(Clone, Debug)]
+struct Output {
+    type_name: String,
+    name: String,
+    path: PathBuf,
+}
+
+/// One run being recorded. Nothing is written until `finish` or `fail`.
+#[derive(Debug)]
+pub struct RunRecorder {
+    db: Database,
+    job: String,
+    run_name: String,
+    started: Timestamp,
+    author: Option<String>,
+    inputs: Vec<Input>,
+    params: Props,
+    outputs: Vec<Output>,
+    git: Option<GitInfo>,
+    command: Option<(Vec<String>, PathBuf)>,
+}
+
+/// Starts recording a run of `job`: reserves the run's name (see
+/// [`RunRecorder::run_key`]) and notes the start time.
+pub fn start_run(db: &Database, job: &str) -> Result<RunRecorder, RecorderError> {
+    check_name(job).map_err(|e| RecorderError::Invalid {
+        what: "job name",
+        text: job.into(),
+        reason: e.to_string(),
+    })?;
+    let started = Timestamp::now();
+    let stamp = chrono::DateTime::from_timestamp_micros(started.micros())
+        .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_else(|| started.micros().to_string());
+    let read = db.begin_read()?;
+    let base = format!("{job}_{stamp}");
+    let mut run_name = base.clone();
+    let mut n = 1;
+    while run_exists(&read, &run_name)? {
+        n += 1;
+        run_name = format!("{base}_{n}");
+    }
+    Ok(RunRecorder {
+        db: db.clone(),
+        job: job.to_owned(),
+        run_name,
+        started,
+        author: None,
+        inputs: Vec::new(),
+        params: Props::new(),
+        outputs: Vec::new(),
+        git: None,
+        command: None,
+    })
+}
+
+/// Whether any version of `run:<name>` was ever created (deleted ones included).
+fn run_exists(read: &crate::read::ReadTx, name: &str) -> Result<bool, RecorderError> {
+    match read.history(&EntityKey::new("run", name)?) {
+        Ok(events) => Ok(!events.is_empty()),
+        Err(Error::NoSuchNode { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl RunRecorder {
+    /// The key the run will be recorded under, known before the command
+    /// runs: export it to the child as `LINEAGEDB_RUN`.
+    pub fn run_key(&self) -> NodeKey {
+        NodeKey { type_name: "run".into(), name: self.run_name.clone(), version: 1 }
+    }
+
+    /// When the run started.
+    pub fn started_at(&self) -> Timestamp {
+        self.started
+    }
+
+    /// Sets the commit author (default: the database's).
+    pub fn author(&mut self, author: impl Into<String>) -> &mut Self {
+        self.author = Some(author.into());
+        self
+    }
+
+    /// Links an existing node version as an input; it must exist now.
+    pub fn input_ref(&mut self, r: &NodeRef) -> Result<NodeKey, RecorderError> {
+        let read = self.db.begin_read()?;
+        let key =
+            read.resolve(r).map_err(|e| RecorderError::NoInput { reference: r.to_string(), reason: e.to_string() })?;
+        self.inputs.push(Input::Ref(key.clone()));
+        Ok(key)
+    }
+
+    /// Declares an input file, hashed now (SHA-256). It is recorded as a
+    /// version of `dataset:<name>` (default name: the path as given): the
+    /// version with the same hash if there is one, a new version otherwise.
+    /// Returns the file's hash.
+    pub fn input_file(&mut self, path: impl AsRef<Path>, name: Option<&str>) -> Result<String, RecorderError> {
+        let path = path.as_ref();
+        let name = name.map_or_else(|| path.display().to_string(), str::to_owned);
+        check_name(&name).map_err(|e| RecorderError::Invalid {
+            what: "dataset name",
+            text: name.clone(),
+            reason: e.to_string(),
+        })?;
+        let (sha256, size) = hash_file(path)?;
+        self.inputs.push(Input::File { name, path: path.to_owned(), sha256: sha256.clone(), size });
+        Ok(sha256)
+    }
+
+    /// Records a parameter.
+    pub fn param(&mut self, name: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+        self.params.insert(name.into(), value.into());
+        self
+    }
+
+    /// Records every entry of a JSON object as a parameter (nested objects stay maps).
+    pub fn params_json(&mut self, json: &serde_json::Value) -> Result<&mut Self, RecorderError> {
+        let props = props_from_json(json).ok_or_else(|| RecorderError::Params { found: json_kind(json).into() })?;
+        self.params.extend(props);
+        Ok(self)
+    }
+
+    /// Declares an output file: on success, a new version of `type:name`
+    /// with the file's SHA-256 (`sha256`, also the external label when no
+    /// other version carries it) and size. Nothing is created on failure.
+    pub fn output_file(
+        &mut self,
+        type_name: &str,
+        name: &str,
+        path: impl AsRef<Path>,
+    ) -> Result<&mut Self, RecorderError> {
+        check_type(type_name).map_err(|e| RecorderError::Invalid {
+            what: "output type",
+            text: type_name.into(),
+            reason: e.to_string(),
+        })?;
+        check_name(name).map_err(|e| RecorderError::Invalid {
+            what: "output name",
+            text: name.into(),
+            reason: e.to_string(),
+        })?;
+        self.outputs.push(Output { type_name: type_name.into(), name: name.into(), path: path.as_ref().to_owned() });
+        Ok(self)
+    }
+
+    /// Records the git revision of the working tree at `dir`, if it is in
+    /// one (and `git` is installed); returns what was found.
+    pub fn code_from_git(&mut self, dir: impl AsRef<Path>) -> Option<GitInfo> {
+        self.git = git_info(dir.as_ref());
+        self.git.clone()
+    }
+
+    /// Records the command line and its working directory.
+    pub fn command(&mut self, argv: &[String], cwd: impl AsRef<Path>) -> &mut Self {
+        self.command = Some((argv.to_vec(), cwd.as_ref().to_owned()));
+        self
+    }
+
+    /// Records the run as finished with `exit_code` (0: succeeded).
+    pub fn finish(self, exit_code: i32) -> Result<RunOutcome, RecorderError> {
+        let status = if exit_code == 0 { RunStatus::Succeeded } else { RunStatus::Failed };
+        self.record(status, Some(exit_code), None)
+    }
+
+    /// Records the run as failed without an exit code (it could not start,
+    /// was killed by a signal, or the Rust code failed), with `message`.
+    pub fn fail(self, message: &str) -> Result<RunOutcome, RecorderError> {
+        self.record(RunStatus::Failed, None, Some(message))
+    }
+
+    fn record(
+        self,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        message: Option<&str>,
+    ) -> Result<RunOutcome, RecorderError> {
+        let ended = Timestamp::now();
+        // Outputs are hashed before the transaction so that a slow hash does not hold the writer.
+        let mut outputs = Vec::new();
+        let mut missing_outputs = Vec::new();
+        if status == RunStatus::Succeeded {
+            for o in &self.outputs {
+                match hash_file(&o.path) {
+                    Ok((sha, size)) => outputs.push((o, sha, size)),
+                    Err(_) => missing_outputs.push(format!("{}:{} ({})", o.type_name, o.name, o.path.display())),
+                }
+            }
+        }
+        let mut tx = self.db.begin_write()?;
+        if let Some(a) = &self.author {
+            tx.author(a.clone());
+        }
+        tx.message(format!("run {}", self.job));
+        let mut assertion = Props::new();
+        assertion.insert("asserted_by".into(), Value::String(format!("lineagedb run ({})", tx.author_name())));
+        assertion.insert("asserted_at".into(), Value::Timestamp(tx.time()));
+        let with = |mut p: Props| {
+            p.extend(assertion.clone());
+            p
+        };
+
+        // The run node, under the reserved name unless it was taken meanwhile.
+        let mut name = self.run_name.clone();
+        let mut n = 1;
+        while tx.exists(&NodeRef::new("run", &name, VersionSel::Latest)?)? {
+            n += 1;
+            name = format!("{}_{n}", self.run_name);
+        }
+        let mut props = Props::new();
+        props.insert("job".into(), Value::from(self.job.as_str()));
+        props.insert("status".into(), Value::from(status.as_str()));
+        props.insert("started_at".into(), Value::Timestamp(self.started));
+        props.insert("ended_at".into(), Value::Timestamp(ended));
+        props.insert("duration_ms".into(), Value::Int((ended.micros() - self.started.micros()) / 1000));
+        if let Some(code) = exit_code {
+            props.insert("exit_code".into(), Value::Int(i64::from(code)));
+        }
+        if let Some(m) = message {
+            props.insert("errorMessage".into(), Value::from(m));
+        }
+        if let Some((argv, cwd)) = &self.command {
+            props.insert("command".into(), Value::List(argv.iter().map(|a| Value::from(a.as_str())).collect()));
+            props.insert("command_line".into(), Value::String(shell_words(argv)));
+            props.insert("cwd".into(), Value::String(cwd.display().to_string()));
+        }
+        if let Some(host) = hostname() {
+            props.insert("host".into(), Value::String(host));
+        }
+        if let Some(user) = std::env::var("USER").ok().or_else(|| std::env::var("USERNAME").ok()) {
+            props.insert("user".into(), Value::String(user));
+        }
+        props.insert("params".into(), Value::Map(self.params.clone()));
+        if let Some(g) = &self.git {
+            let mut code = BTreeMap::from([
+                ("repo".to_owned(), Value::from(g.repo.as_str())),
+                ("commit".to_owned(), Value::from(g.commit.as_str())),
+                ("dirty".to_owned(), Value::Bool(g.dirty)),
+            ]);
+            if let Some(b) = &g.branch {
+                code.insert("branch".into(), Value::from(b.as_str()));
+            }
+            if let Some(r) = &g.remote {
+                code.insert("remote".into(), Value::from(r.as_str()));
+            }
+            props.insert("code".into(), Value::Map(code));
+        }
+        if !missing_outputs.is_empty() {
+            props.insert(
+                "missing_outputs".into(),
+                Value::List(missing_outputs.iter().map(|m| Value::from(m.as_str())).collect()),
+            );
+        }
+        let new = NewNode { type_name: "run".into(), name, version: None, label: None, props: with(props) };
+        let run = tx.create(new)?.key().clone();
+        let run_ref = run.to_ref();
+
+        let (job, _) = ensure_entity(&mut tx, "job", &self.job, with(Props::new()))?;
+        tx.link(&job.to_ref(), &run_ref, "job", with(Props::new()))?;
+
+        let mut inputs = Vec::new();
+        for input in &self.inputs {
+            let (key, edge) = match input {
+                Input::Ref(key) => (key.clone(), Props::new()),
+                Input::File { name, path, sha256, size } => {
+                    let key = file_version(&mut tx, "dataset", name, path, sha256, *size, &assertion, true)?;
+                    (key, Props::from([("path".to_owned(), Value::String(path.display().to_string()))]))
+                }
+            };
+            if !inputs.contains(&key) {
+                tx.link(&key.to_ref(), &run_ref, "input", with(edge))?;
+                inputs.push(key);
+            }
+        }
+
+        let mut code = None;
+        if let Some(g) = &self.git {
+            let (key, _) = code_version(&mut tx, &g.repo, "git", &g.commit, g.remote.as_deref(), &assertion)?;
+            let mut edge = Props::from([("dirty".to_owned(), Value::Bool(g.dirty))]);
+            if let Some(b) = &g.branch {
+                edge.insert("branch".into(), Value::from(b.as_str()));
+            }
+            tx.link(&key.to_ref(), &run_ref, "code", with(edge))?;
+            code = Some(key);
+        }
+
+        let mut created = Vec::new();
+        for (o, sha256, size) in outputs {
+            let key = file_version(&mut tx, &o.type_name, &o.name, &o.path, &sha256, size, &assertion, false)?;
+            let edge = Props::from([("path".to_owned(), Value::String(o.path.display().to_string()))]);
+            tx.link(&run_ref, &key.to_ref(), "output", with(edge))?;
+            created.push(key);
+        }
+
+        let detail = serde_json::json!({
+            "run": run.to_string(),
+            "job": self.job,
+            "status": status.as_str(),
+            "exit_code": exit_code,
+            "inputs": inputs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "outputs": created.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "code": code.as_ref().map(ToString::to_string),
+        });
+        tx.record_audit("run", vec![run.to_string()], detail)?;
+        let snapshot = tx.commit()?;
+        Ok(RunOutcome { run, status, snapshot, inputs, outputs: created, code, missing_outputs })
+    }
+}
+
+/// The version of `type:name` for a file with this hash. An input reuses a
+/// version labelled with the hash or carrying it as `sha256`; an output is
+/// always a new version (it was just written), labelled with the hash unless
+/// an earlier version already holds that label.
+#[allow(clippy::too_many_arguments)]
+fn file_version(
+    tx: &mut WriteTx,
+    type_name: &str,
+    name: &str,
+    path: &Path,
+    sha256: &str,
+    size: u64,
+    assertion: &Props,
+    reuse: bool,
+) -> Result<NodeKey, RecorderError> {
+    let by_label = NodeRef::new(type_name, name, VersionSel::Label(sha256.to_owned()))?;
+    let labelled = tx.lookup(&by_label)?.map(|(key, _, _)| key);
+    if reuse {
+        if let Some(key) = labelled {
+            return Ok(key);
+        }
+        let latest = NodeRef::new(type_name, name, VersionSel::Latest)?;
+        if let Some((latest, _, _)) = tx.lookup(&latest)? {
+            for version in (1..=latest.version).rev() {
+                let Some((key, _, props)) = tx.lookup(&latest.entity().version(version).to_ref())? else { continue };
+                if matches!(props.get("sha256"), Some(Value::String(s)) if s == sha256) {
+                    return Ok(key);
+                }
+            }
+        }
+    }
+    let mut props = assertion.clone();
+    props.insert("sha256".into(), Value::from(sha256));
+    props.insert("size_bytes".into(), Value::Int(i64::try_from(size).unwrap_or(i64::MAX)));
+    props.insert("path".into(), Value::String(path.display().to_string()));
+    let label = if labelled.is_none() { Some(sha256.to_owned()) } else { None };
+    let new = NewNode { type_name: type_name.into(), name: name.into(), version: None, label, props };
+    Ok(tx.create(new)?.key().clone())
+}
+
+/// SHA-256 (hex) and size of a file, read in chunks.
+fn hash_file(path: &Path) -> Result<(String, u64), RecorderError> {
+    let io = |source| RecorderError::Io { path: path.to_owned(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), size))
+}
+
+fn json_kind(json: &serde_json::Value) -> &'static str {
+    match json {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The command line as a shell would read it back.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+            if plain { a.clone() } else { format!("'{}'", a.replace('\'', "'\\''")) }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn hostname() -> Option<String> {
+    let from_file = std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned());
+    from_file.filter(|h| !h.is_empty()).or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty())).or_else(
+        || {
+            let out = Command::new("hostname").output().ok()?;
+            let h = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            (out.status.success() && !h.is_empty()).then_some(h)
+        },
+    )
+}
+
+/// Runs `git` in `dir`; its trimmed output on success.
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The git state of the working tree at `dir`, or `None` outside a repository.
+fn git_info(dir: &Path) -> Option<GitInfo> {
+    let commit = git(dir, &["rev-parse", "--verify", "HEAD"])?;
+    let branch = git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| !b.is_empty());
+    let dirty = git(dir, &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let remote =
+        git(dir, &["config", "--get", "remote.origin.url"]).filter(|r| !r.is_empty()).map(|r| strip_credentials(&r));
+    let repo = match &remote {
+        Some(r) => r.clone(),
+        None => {
+            let top = git(dir, &["rev-parse", "--show-toplevel"])?;
+            Path::new(&top).file_name().map_or(top.clone(), |n| n.to_string_lossy().into_owned())
+        }
+    };
+    Some(GitInfo { repo, commit, branch, dirty, remote })
+}
+
+/// `https://user:token@host/x.git` -> `https://host/x.git`.
+fn strip_credentials(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            if !userinfo.contains('/') {
+                return format!("{scheme}://{host}");
+            }
+        }
+    }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_stripped_from_remotes() {
+        assert_eq!(strip_credentials("https://ana:s3cret@git.example/x.git"), "https://git.example/x.git");
+        assert_eq!(strip_credentials("git@git.example:acme/x.git"), "git@git.example:acme/x.git");
+        assert_eq!(strip_credentials("https://git.example/a@b"), "https://git.example/a@b");
+    }
+
+    #[test]
+    fn command_lines_quote_what_a_shell_would_split() {
+        let argv: Vec<String> = ["python", "train.py", "--lr=0.1", "two words", "it's"].map(String::from).to_vec();
+        assert_eq!(shell_words(&argv), r#"python train.py --lr=0.1 'two words' 'it'\''s'"#);
+    }
+}

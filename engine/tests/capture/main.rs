@@ -1,0 +1,7 @@
+//! Integration tests of lineage capture, through the engine's public API:
+//! the OpenLineage importer on the fixtures the real `openlineage-python`
+//! client wrote (`tests/fixtures/openlineage/`), and the run recorder.
+
+mod openlineage;
+mod recorder;
+mod support;
