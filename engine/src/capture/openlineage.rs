@@ -172,6 +172,15 @@ struct Source {
 struct Failure {
     event: usize,
     reason: String,
+    /// A storage failure ends the import even with `skip_invalid`.
+    fatal: bool,
+}
+
+impl Failure {
+    fn engine(event: usize, e: Error) -> Failure {
+        let fatal = matches!(e, Error::Storage(_) | Error::Corrupt { .. } | Error::Io { .. } | Error::Aborted { .. });
+        Failure { event, reason: e.to_string(), fatal }
+    }
 }
 
 type Applied<T> = std::result::Result<T, Failure>;
@@ -441,7 +450,7 @@ impl OpenLineageImporter {
     /// With `skip_invalid`, a run that cannot be applied is rejected whole;
     /// otherwise its failure ends the import.
     fn reject_run(&mut self, plan: &RunPlan, f: Failure, index: usize, rejected: &mut HashSet<usize>) -> Applied<()> {
-        if !self.options.skip_invalid || is_fatal(&f.reason) {
+        if !self.options.skip_invalid || f.fatal {
             return Err(f);
         }
         rejected.insert(index);
@@ -459,7 +468,7 @@ impl OpenLineageImporter {
 
     fn plan_run(&mut self, plan: &mut RunPlan, types: &mut DatasetTypes) -> Applied<()> {
         let first = plan.events[0];
-        let at = |e: Error| Failure { event: first, reason: e.to_string() };
+        let at = |e: Error| Failure::engine(first, e);
         let run_ref = NodeRef::new("run", &plan.run_id, VersionSel::Latest).map_err(|e| at(e.into()))?;
         let existing = self.tx.lookup(&run_ref).map_err(at)?;
         let mut decls = HashMap::new();
@@ -526,7 +535,7 @@ impl OpenLineageImporter {
 
     fn link_run(&mut self, plan: &RunPlan) -> Applied<()> {
         let first = plan.events[0];
-        let at = |e: Error| Failure { event: first, reason: e.to_string() };
+        let at = |e: Error| Failure::engine(first, e);
         let Some(run) = plan.key.clone() else { return Ok(()) };
         let run_ref = run.to_ref();
         // The job.
@@ -619,7 +628,7 @@ impl OpenLineageImporter {
     fn linked_entities(&self, plan: &RunPlan) -> Applied<HashSet<(EntityKey, bool)>> {
         let mut out = HashSet::new();
         let Some(previous) = &plan.previous else { return Ok(out) };
-        let at = |e: Error| Failure { event: plan.events[0], reason: e.to_string() };
+        let at = |e: Error| Failure::engine(plan.events[0], e);
         let read = self.db.begin_read().map_err(at)?;
         let detail = read.node_detail(&previous.to_ref()).map_err(at)?;
         for e in &detail.outgoing {
@@ -676,7 +685,7 @@ impl OpenLineageImporter {
         linked: &mut HashSet<(EntityKey, bool)>,
         types: &mut DatasetTypes,
     ) -> Applied<()> {
-        let at = |e: Error| Failure { event: step.event, reason: e.to_string() };
+        let at = |e: Error| Failure::engine(step.event, e);
         let Some(run) = plan.key.clone() else { return Ok(()) };
         let d = &step.dataset;
         let id = d.id();
@@ -777,11 +786,6 @@ impl OpenLineageImporter {
             }
         }
     }
-}
-
-/// Storage failures end an import even with `skip_invalid`.
-fn is_fatal(reason: &str) -> bool {
-    reason.starts_with("transaction aborted") || reason.starts_with("database is damaged")
 }
 
 trait EntityRef {
@@ -1025,6 +1029,7 @@ fn merge_run(
                 return Err(Failure {
                     event: index_of(events, index, first),
                     reason: format!("run {run_id} belongs to job \"{j}\" but this event names job \"{}\"", e.job),
+                    fatal: false,
                 });
             }
             _ => job = Some(e.job.clone()),

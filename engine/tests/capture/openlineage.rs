@@ -348,4 +348,19 @@ fn a_bad_event_names_its_file_and_line_and_commits_nothing() {
     assert_eq!(report.rejected[0].line, 2);
     assert_eq!(report.rejected[0].text, bad_time);
     assert!(db.begin_read().expect("read").node(&r("run:a")).is_ok());
+
+    // With skip_invalid, a run that cannot be applied is rejected whole.
+    let lines = [
+        event("START", "01:00:00", "m", "job", &[], &[]),
+        event("COMPLETE", "02:00:00", "m", "other", &[], &[]),
+        event("START", "03:00:00", "fine", "job", &[], &[]),
+    ]
+    .join("\n");
+    let report = import_text(&db, "mixed.jsonl", &lines, true).expect("skips");
+    let rejected: Vec<u64> = report.rejected.iter().map(|x| x.line).collect();
+    assert_eq!(rejected, vec![1, 2]);
+    assert!(report.rejected[0].reason.starts_with("run m: run m belongs to job"), "{}", report.rejected[0].reason);
+    let read = db.begin_read().expect("read");
+    assert!(read.node(&r("run:m")).is_err());
+    assert!(read.node(&r("run:fine")).is_ok());
 }
