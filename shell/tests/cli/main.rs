@@ -8,6 +8,7 @@ mod demo;
 mod env;
 mod exec;
 mod formats;
+mod import;
 mod pipe;
 mod query;
 mod repl_piped;
