@@ -37,6 +37,22 @@ impl Dict {
         Ok(dict)
     }
 
+    /// The dictionaries of a transaction whose counters say `version`:
+    /// the cached copy when it is that version, else loaded and cached.
+    pub(crate) fn shared(inner: &Inner, tables: &dyn StoreRead, version: u64) -> Result<Arc<Dict>> {
+        if let Some((cached, dict)) = inner.dict_cache.read().as_ref() {
+            if *cached == version {
+                return Ok(dict.clone());
+            }
+        }
+        let dict = Arc::new(Dict::load(tables)?);
+        let mut cache = inner.dict_cache.write();
+        if cache.as_ref().is_none_or(|(cached, _)| *cached < version) {
+            *cache = Some((version, dict.clone()));
+        }
+        Ok(dict)
+    }
+
     pub(crate) fn type_name(&self, id: u32) -> Result<&str> {
         self.type_names
             .get(&id)
@@ -55,6 +71,8 @@ impl Dict {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    /// The dictionaries as of `Counters::dict_version`, shared by readers.
+    pub(crate) dict_cache: parking_lot::RwLock<Option<(u64, Arc<Dict>)>>,
     pub(crate) cache: AdjCache,
     pub(crate) path: Option<PathBuf>,
     pub(crate) default_author: String,
@@ -132,6 +150,7 @@ impl DatabaseBuilder {
         let head = store.begin_read()?.counters()?.last_snapshot;
         let inner = Inner {
             store,
+            dict_cache: parking_lot::RwLock::new(None),
             cache: AdjCache::new(self.cache_budget, head),
             path,
             default_author: self.author.unwrap_or_else(default_author),

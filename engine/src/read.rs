@@ -21,7 +21,7 @@ use crate::value::Timestamp;
 pub struct ReadTx {
     inner: Arc<Inner>,
     tables: ReadTables,
-    dict: Dict,
+    dict: Arc<Dict>,
     at: SnapshotId,
     head: SnapshotId,
     id_bound: NodeId,
@@ -31,7 +31,7 @@ impl ReadTx {
     pub(crate) fn begin(inner: Arc<Inner>) -> Result<ReadTx> {
         let tables = inner.store.begin_read()?;
         let counters = tables.counters()?;
-        let dict = Dict::load(&tables)?;
+        let dict = Dict::shared(&inner, &tables, counters.dict_version)?;
         Ok(ReadTx {
             inner,
             tables,

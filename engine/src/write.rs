@@ -289,6 +289,7 @@ impl WriteTx {
         }
         let id = self.dict.type_names.keys().max().map_or(1, |m| m + 1);
         self.tables_mut()?.put_type(name, id)?;
+        self.counters.dict_version += 1;
         self.dict.type_ids.insert(name.to_owned(), id);
         self.dict.type_names.insert(id, name.to_owned());
         Ok(id)
@@ -300,6 +301,7 @@ impl WriteTx {
         }
         let id = self.dict.label_names.keys().max().map_or(1, |m| m + 1);
         self.tables_mut()?.put_label(name, id)?;
+        self.counters.dict_version += 1;
         self.dict.label_ids.insert(name.to_owned(), id);
         self.dict.label_names.insert(id, name.to_owned());
         Ok(id)

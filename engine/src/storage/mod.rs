@@ -55,7 +55,7 @@ pub const SNAPSHOT_TIMES: TableDefinition<i64, u64> = TableDefinition::new("snap
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// Counters kept in `meta`, read at the start of every write transaction.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     pub next_node: NodeId,
     pub last_snapshot: SnapshotId,
@@ -66,6 +66,9 @@ pub struct Counters {
     /// is zero, every live edge goes from an older node to a newer one, so an
     /// edge from older to newer cannot close a cycle.
     pub backward_edges: u64,
+    /// Bumped whenever a node type or an edge label is added, so readers
+    /// can reuse a cached dictionary while it is unchanged.
+    pub dict_version: u64,
 }
 
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -161,23 +164,7 @@ impl Store {
 
     /// A consistent read view of the latest committed state.
     pub fn begin_read(&self) -> Result<ReadTables> {
-        let tx = self.db.begin_read()?;
-        Ok(ReadTables {
-            meta: tx.open_table(META)?,
-            types: tx.open_table(TYPES)?,
-            labels: tx.open_table(LABELS)?,
-            keys: tx.open_table(KEYS)?,
-            nodes: tx.open_table(NODES)?,
-            annotations: tx.open_table(ANNOTATIONS)?,
-            out_edges: tx.open_table(OUT_EDGES)?,
-            in_edges: tx.open_table(IN_EDGES)?,
-            edge_props: tx.open_table(EDGE_PROPS)?,
-            ext_labels: tx.open_table(EXT_LABELS)?,
-            aliases: tx.open_table(ALIASES)?,
-            snapshots: tx.open_table(SNAPSHOTS)?,
-            snapshot_times: tx.open_table(SNAPSHOT_TIMES)?,
-            audit: tx.open_table(AUDIT)?,
-        })
+        Ok(ReadTables::new(self.db.begin_read()?))
     }
 
     /// Starts the single write transaction; blocks while another is open.
@@ -249,23 +236,64 @@ fn check_header(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// All tables of a read transaction, opened once.
-#[derive(Debug)]
-pub struct ReadTables {
-    meta: redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    types: redb::ReadOnlyTable<&'static str, u32>,
-    labels: redb::ReadOnlyTable<&'static str, u32>,
-    keys: redb::ReadOnlyTable<&'static [u8], u64>,
-    nodes: redb::ReadOnlyTable<u64, &'static [u8]>,
-    annotations: redb::ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
-    out_edges: redb::ReadOnlyTable<&'static AdjKey, &'static AdjValue>,
-    in_edges: redb::ReadOnlyTable<&'static AdjKey, &'static AdjValue>,
-    edge_props: redb::ReadOnlyTable<&'static AdjKey, &'static [u8]>,
-    ext_labels: redb::ReadOnlyTable<&'static [u8], u64>,
-    aliases: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
-    snapshots: redb::ReadOnlyTable<u64, &'static [u8]>,
-    snapshot_times: redb::ReadOnlyTable<i64, u64>,
-    audit: redb::ReadOnlyTable<u64, &'static [u8]>,
+/// Declares the lazily opened tables of a read transaction and the table
+/// accessors shared by read and write transactions.
+macro_rules! table_accessors {
+    ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
+        /// The tables of a read transaction, each opened on first use (a
+        /// short query touches four or five of them).
+        pub struct ReadTables {
+            tx: redb::ReadTransaction,
+            $($name: std::sync::OnceLock<redb::ReadOnlyTable<$k, $v>>,)*
+        }
+
+        impl ReadTables {
+            fn new(tx: redb::ReadTransaction) -> ReadTables {
+                ReadTables { tx, $($name: std::sync::OnceLock::new(),)* }
+            }
+
+            $(
+                fn $name(&self) -> Result<&redb::ReadOnlyTable<$k, $v>> {
+                    if let Some(table) = self.$name.get() {
+                        return Ok(table);
+                    }
+                    let table = self.tx.open_table($def)?;
+                    Ok(self.$name.get_or_init(|| table))
+                }
+            )*
+        }
+
+        impl<'t> WriteView<'_, 't> {
+            $(
+                fn $name(&self) -> Result<&redb::Table<'t, $k, $v>> {
+                    Ok(&self.tables.$name)
+                }
+            )*
+        }
+    };
+}
+
+table_accessors! {
+    meta: META => &'static str, &'static [u8];
+    types: TYPES => &'static str, u32;
+    labels: LABELS => &'static str, u32;
+    keys: KEYS => &'static [u8], u64;
+    nodes: NODES => u64, &'static [u8];
+    annotations: ANNOTATIONS => &'static [u8; 16], &'static [u8];
+    out_edges: OUT_EDGES => &'static AdjKey, &'static AdjValue;
+    in_edges: IN_EDGES => &'static AdjKey, &'static AdjValue;
+    edge_props: EDGE_PROPS => &'static AdjKey, &'static [u8];
+    ext_labels: EXT_LABELS => &'static [u8], u64;
+    aliases: ALIASES => &'static [u8], &'static [u8];
+    snapshots: SNAPSHOTS => u64, &'static [u8];
+    snapshot_times: SNAPSHOT_TIMES => i64, u64;
+    audit: AUDIT => u64, &'static [u8];
+}
+
+impl std::fmt::Debug for ReadTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadTables")
+    }
 }
 
 /// All tables of the write transaction, opened once.
@@ -387,26 +415,17 @@ pub trait StoreRead {
 }
 
 macro_rules! impl_store_read {
-    ($t:ident . $get:ident) => {
+    () => {
         fn counters(&self) -> Result<Counters> {
-            let t = &self.$get().meta;
-            let u64_of = |name: &str| -> Result<u64> {
-                Ok(t.get(name)?.and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes)).unwrap_or(0))
-            };
-            let tip = t.get("audit_tip")?.and_then(|v| v.value().try_into().ok()).unwrap_or([0u8; 32]);
-            Ok(Counters {
-                next_node: u64_of("next_node")?.max(1),
-                last_snapshot: u64_of("last_snapshot")?,
-                last_time: u64_of("last_time")? as i64,
-                audit_seq: u64_of("audit_seq")?,
-                audit_tip: tip,
-                backward_edges: u64_of("backward_edges")?,
-            })
+            match self.meta()?.get("counters")? {
+                Some(v) => decode(v.value(), "counters"),
+                None => Ok(Counters { next_node: 1, ..Counters::default() }),
+            }
         }
 
         fn type_dictionary(&self) -> Result<Vec<(String, u32)>> {
             let mut out = Vec::new();
-            for item in self.$get().types.iter()? {
+            for item in self.types()?.iter()? {
                 let (k, v) = item?;
                 out.push((k.value().to_owned(), v.value()));
             }
@@ -415,7 +434,7 @@ macro_rules! impl_store_read {
 
         fn label_dictionary(&self) -> Result<Vec<(String, u32)>> {
             let mut out = Vec::new();
-            for item in self.$get().labels.iter()? {
+            for item in self.labels()?.iter()? {
                 let (k, v) = item?;
                 out.push((k.value().to_owned(), v.value()));
             }
@@ -423,7 +442,7 @@ macro_rules! impl_store_read {
         }
 
         fn node(&self, id: NodeId) -> Result<Option<NodeRecord>> {
-            match self.$get().nodes.get(id)? {
+            match self.nodes()?.get(id)? {
                 Some(v) => Ok(Some(decode(v.value(), "node record")?)),
                 None => Ok(None),
             }
@@ -431,14 +450,14 @@ macro_rules! impl_store_read {
 
         fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>> {
             let key = version_key(type_id, name, version);
-            Ok(self.$get().keys.get(key.as_slice())?.map(|v| v.value()))
+            Ok(self.keys()?.get(key.as_slice())?.map(|v| v.value()))
         }
 
         fn versions(&self, type_id: u32, name: &str) -> Result<Vec<(u64, NodeId)>> {
             let lo = entity_prefix(type_id, name);
             let hi = prefix_end(&lo);
             let mut out = Vec::new();
-            for item in self.$get().keys.range(lo.as_slice()..hi.as_slice())? {
+            for item in self.keys()?.range(lo.as_slice()..hi.as_slice())? {
                 let (k, v) = item?;
                 if let Some((_, _, version)) = split_version_key(k.value()) {
                     out.push((version, v.value()));
@@ -450,7 +469,7 @@ macro_rules! impl_store_read {
         fn max_version(&self, type_id: u32, name: &str) -> Result<u64> {
             let lo = entity_prefix(type_id, name);
             let hi = prefix_end(&lo);
-            let last = self.$get().keys.range(lo.as_slice()..hi.as_slice())?.next_back();
+            let last = self.keys()?.range(lo.as_slice()..hi.as_slice())?.next_back();
             match last {
                 Some(item) => {
                     let (k, _) = item?;
@@ -464,7 +483,7 @@ macro_rules! impl_store_read {
             let lo = type_id.to_be_bytes();
             let hi = prefix_end(&lo);
             let mut out = Vec::new();
-            for item in self.$get().keys.range(lo.as_slice()..hi.as_slice())? {
+            for item in self.keys()?.range(lo.as_slice()..hi.as_slice())? {
                 out.push(item?.1.value());
             }
             Ok(out)
@@ -473,8 +492,8 @@ macro_rules! impl_store_read {
         fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>> {
             let (lo, hi) = adj_range(node);
             let table = match dir {
-                Dir::Out => &self.$get().out_edges,
-                Dir::In => &self.$get().in_edges,
+                Dir::Out => self.out_edges()?,
+                Dir::In => self.in_edges()?,
             };
             let mut out = Vec::new();
             for item in table.range::<&AdjKey>(&lo..=&hi)? {
@@ -488,7 +507,7 @@ macro_rules! impl_store_read {
             let lo = adj_key(from, to, 0, 0);
             let hi = adj_key(from, to, u32::MAX, u64::MAX);
             let mut out = Vec::new();
-            for item in self.$get().out_edges.range::<&AdjKey>(&lo..=&hi)? {
+            for item in self.out_edges()?.range::<&AdjKey>(&lo..=&hi)? {
                 let (k, v) = item?;
                 out.push(decode_adj(k.value(), v.value()));
             }
@@ -496,7 +515,7 @@ macro_rules! impl_store_read {
         }
 
         fn edge_props(&self, key: &AdjKey) -> Result<Props> {
-            match self.$get().edge_props.get(key)? {
+            match self.edge_props()?.get(key)? {
                 Some(v) => decode(v.value(), "edge properties"),
                 None => Ok(Props::new()),
             }
@@ -505,7 +524,7 @@ macro_rules! impl_store_read {
         fn annotations_at(&self, node: NodeId, at: SnapshotId) -> Result<Option<Props>> {
             let lo = annotation_key(node, 0);
             let hi = annotation_key(node, at);
-            let last = self.$get().annotations.range::<&[u8; 16]>(&lo..=&hi)?.next_back();
+            let last = self.annotations()?.range::<&[u8; 16]>(&lo..=&hi)?.next_back();
             match last {
                 Some(item) => Ok(Some(decode(item?.1.value(), "annotations")?)),
                 None => Ok(None),
@@ -516,7 +535,7 @@ macro_rules! impl_store_read {
             let lo = annotation_key(node, 0);
             let hi = annotation_key(node, u64::MAX);
             let mut out = Vec::new();
-            for item in self.$get().annotations.range::<&[u8; 16]>(&lo..=&hi)? {
+            for item in self.annotations()?.range::<&[u8; 16]>(&lo..=&hi)? {
                 let (k, v) = item?;
                 out.push((annotation_snapshot(k.value()), decode(v.value(), "annotations")?));
             }
@@ -525,7 +544,7 @@ macro_rules! impl_store_read {
 
         fn label_version(&self, type_id: u32, name: &str, label: &str) -> Result<Option<u64>> {
             let key = label_key(type_id, name, label);
-            Ok(self.$get().ext_labels.get(key.as_slice())?.map(|v| v.value()))
+            Ok(self.ext_labels()?.get(key.as_slice())?.map(|v| v.value()))
         }
 
         fn alias_moves(&self, type_id: u32, name: &str, alias: Option<&str>) -> Result<Vec<(String, AliasRecord)>> {
@@ -536,7 +555,7 @@ macro_rules! impl_store_read {
             };
             let hi = prefix_end(&lo);
             let mut out = Vec::new();
-            for item in self.$get().aliases.range(lo.as_slice()..hi.as_slice())? {
+            for item in self.aliases()?.range(lo.as_slice()..hi.as_slice())? {
                 let (k, v) = item?;
                 let key = k.value();
                 if let Some((alias, _)) = split_alias_tail(&key[prefix.len()..]) {
@@ -549,7 +568,7 @@ macro_rules! impl_store_read {
         fn alias_at(&self, type_id: u32, name: &str, alias: &str, at: SnapshotId) -> Result<Option<AliasRecord>> {
             let lo = alias_key(type_id, name, alias, 0);
             let hi = alias_key(type_id, name, alias, at);
-            let last = self.$get().aliases.range(lo.as_slice()..=hi.as_slice())?.next_back();
+            let last = self.aliases()?.range(lo.as_slice()..=hi.as_slice())?.next_back();
             match last {
                 Some(item) => Ok(Some(decode(item?.1.value(), "alias move")?)),
                 None => Ok(None),
@@ -557,7 +576,7 @@ macro_rules! impl_store_read {
         }
 
         fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotRecord>> {
-            match self.$get().snapshots.get(id)? {
+            match self.snapshots()?.get(id)? {
                 Some(v) => Ok(Some(decode(v.value(), "snapshot record")?)),
                 None => Ok(None),
             }
@@ -568,14 +587,14 @@ macro_rules! impl_store_read {
             if from > to {
                 return Ok(out);
             }
-            for item in self.$get().snapshots.range(from..=to)? {
+            for item in self.snapshots()?.range(from..=to)? {
                 out.push(decode(item?.1.value(), "snapshot record")?);
             }
             Ok(out)
         }
 
         fn snapshot_at_time(&self, time: i64) -> Result<Option<SnapshotId>> {
-            let last = self.$get().snapshot_times.range(..=time)?.next_back();
+            let last = self.snapshot_times()?.range(..=time)?.next_back();
             match last {
                 Some(item) => Ok(Some(item?.1.value())),
                 None => Ok(None),
@@ -587,7 +606,7 @@ macro_rules! impl_store_read {
             if from > to {
                 return Ok(out);
             }
-            for item in self.$get().audit.range(from..=to)? {
+            for item in self.audit()?.range(from..=to)? {
                 out.push(decode(item?.1.value(), "audit entry")?);
             }
             Ok(out)
@@ -595,8 +614,8 @@ macro_rules! impl_store_read {
 
         fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>> {
             let table = match dir {
-                Dir::Out => &self.$get().out_edges,
-                Dir::In => &self.$get().in_edges,
+                Dir::Out => self.out_edges()?,
+                Dir::In => self.in_edges()?,
             };
             let mut out = Vec::new();
             for item in table.iter()? {
@@ -611,14 +630,8 @@ macro_rules! impl_store_read {
     };
 }
 
-impl ReadTables {
-    fn tables(&self) -> &ReadTables {
-        self
-    }
-}
-
 impl StoreRead for ReadTables {
-    impl_store_read!(ReadTables.tables);
+    impl_store_read!();
 }
 
 /// Read access to the write transaction's tables, including its own
@@ -627,14 +640,8 @@ pub struct WriteView<'a, 't> {
     tables: &'a OpenTables<'t>,
 }
 
-impl<'t> WriteView<'_, 't> {
-    fn tables(&self) -> &OpenTables<'t> {
-        self.tables
-    }
-}
-
 impl StoreRead for WriteView<'_, '_> {
-    impl_store_read!(WriteView.tables);
+    impl_store_read!();
 }
 
 impl WriteTables {
@@ -660,15 +667,8 @@ impl WriteTables {
     }
 
     pub fn put_counters(&mut self, c: &Counters) -> Result<()> {
-        self.with(|t| {
-            t.meta.insert("next_node", c.next_node.to_le_bytes().as_slice())?;
-            t.meta.insert("last_snapshot", c.last_snapshot.to_le_bytes().as_slice())?;
-            t.meta.insert("last_time", (c.last_time as u64).to_le_bytes().as_slice())?;
-            t.meta.insert("audit_seq", c.audit_seq.to_le_bytes().as_slice())?;
-            t.meta.insert("audit_tip", c.audit_tip.as_slice())?;
-            t.meta.insert("backward_edges", c.backward_edges.to_le_bytes().as_slice())?;
-            Ok(())
-        })
+        let bytes = encode(c)?;
+        self.with(|t| Ok(t.meta.insert("counters", bytes.as_slice()).map(|_| ())?))
     }
 
     pub fn put_type(&mut self, name: &str, id: u32) -> Result<()> {
