@@ -102,20 +102,25 @@ pub struct ImportArgs {
 
 /// Arguments of `lineagedb run`.
 #[derive(Debug, Args)]
+#[command(after_help = "The command gets the run's key (e.g. run:train_20261130T101500Z@1) in LINEAGEDB_RUN.\n\
+                        Inputs are hashed or resolved before it starts; outputs are recorded only if it succeeds.\n\
+                        The database stays locked while the command runs: the command cannot open it itself.\n\n\
+                        Exit status: the command's; 128+N if it was killed by signal N; 127 if it was not found,\n\
+                        126 if it could not be started; 2 on a usage error (nothing is run or recorded).")]
 pub struct RunArgs {
     /// Name of the job this run belongs to
     #[arg(long, value_name = "NAME")]
     pub job: String,
-    /// An input: an existing node (REF) or a file, hashed
+    /// An input: a file, hashed (the same content reuses its dataset version), or an existing node such as dataset:tx@3
     #[arg(long, value_name = "REF|FILE")]
     pub input: Vec<String>,
-    /// An output created when the command succeeds
+    /// An output file, recorded as a new version of TYPE:NAME when the command succeeds
     #[arg(long, value_name = "TYPE:NAME=FILE")]
     pub output: Vec<String>,
-    /// A parameter of the run
+    /// A parameter of the run: integers, floats and true/false are typed, anything else is text
     #[arg(long, value_name = "K=V")]
     pub param: Vec<String>,
-    /// Parameters from a JSON file
+    /// Parameters from a JSON object in a file (--param overrides them)
     #[arg(long, value_name = "FILE")]
     pub params: Option<PathBuf>,
     /// The command to run, after `--`

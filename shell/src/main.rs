@@ -11,6 +11,7 @@ mod import;
 mod oneshot;
 mod output;
 mod repl;
+mod run;
 
 use std::process::ExitCode;
 
@@ -50,7 +51,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Verify) => oneshot::verify(&cli.db_path(), &author),
         Some(Command::Demo { no_repl }) => demo::run(cli.db.as_deref(), &author, shell_format, *no_repl),
         Some(Command::Import(args)) => import::run(&cli.db_path(), &author, args),
-        Some(Command::Run(_)) => not_available("run"),
+        Some(Command::Run(args)) => run::run(&cli.db_path(), &author, args),
         Some(Command::Report(_)) => not_available("report"),
         Some(Command::Audit(_)) => not_available("audit"),
         Some(Command::Archive { command: ArchiveCommand::Export { .. } }) => not_available("archive export"),
@@ -67,7 +68,7 @@ fn format_of(own: Option<OutputFormat>, global: Option<OutputFormat>) -> Format 
 /// error (exit 2), without pretending to work.
 fn not_available(command: &str) -> Result<(), Failure> {
     Err(anyhow::anyhow!(
-        "`{command}` is not available in this build yet; this build runs `query`, `exec`, `import`, `verify`, `demo` and the shell"
+        "`{command}` is not available in this build yet; this build runs `query`, `exec`, `import`, `run`, `verify`, `demo` and the shell"
     )
     .into())
 }

@@ -13,5 +13,6 @@ mod pipe;
 mod query;
 mod repl_piped;
 mod repl_terminal;
+mod run;
 mod unavailable;
 mod verify;

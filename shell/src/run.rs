@@ -1,0 +1,333 @@
+//! `lineagedb run`: runs a command and records it as a `run:` node with its
+//! inputs, params, code revision and (when it succeeds) outputs, whatever
+//! happens to the command.
+//!
+//! Everything the user typed is checked before the command starts: a bad
+//! `--output`, `--param` or `--params` file, or an input that is neither an
+//! existing file nor an existing node, exits 2 without running anything and
+//! without recording anything. Once the command has started, a run is
+//! recorded however it ends.
+//!
+//! Exit status: the command's own status; 128+N when it was killed by signal
+//! N; 127 when it could not be started because it was not found, 126 when it
+//! could not be started for another reason (not executable, permission
+//! denied); 2 for a usage error before the command started, or when a
+//! command that succeeded could not be recorded.
+//!
+//! The database stays open (and locked) while the command runs: the
+//! recorder holds it from the moment it reserves the run's key to the
+//! commit. This is what guarantees that the key handed to the child as
+//! `LINEAGEDB_RUN` is the key the run is recorded under, but it also means
+//! the command itself cannot open the same database file.
+
+use std::io::{self, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, anyhow};
+use lineagedb_engine::{NodeRef, RecorderError, RunOutcome, RunRecorder, RunStatus, Value, start_run};
+
+use crate::cli::RunArgs;
+use crate::oneshot::open_database;
+use crate::output::{self, Failure};
+
+/// The environment variable that carries the run's key to the command.
+pub const RUN_ENV: &str = "LINEAGEDB_RUN";
+
+/// Exit status when the command was not found (as in a POSIX shell).
+const NOT_FOUND: i32 = 127;
+/// Exit status when the command exists but could not be started.
+const CANNOT_START: i32 = 126;
+
+/// Runs `lineagedb run`. Returns only on a usage error before the command
+/// started, or when the command succeeded and was recorded; otherwise the
+/// process exits with the command's status.
+pub fn run(db_path: &Path, author: &str, args: &RunArgs) -> Result<(), Failure> {
+    let code = run_and_record(db_path, author, args)?;
+    if code == 0 {
+        return Ok(());
+    }
+    let _ = io::stderr().flush();
+    std::process::exit(code)
+}
+
+/// One `--input`: a file to hash or a node to link.
+#[derive(Debug)]
+enum Input {
+    File(PathBuf),
+    Node(NodeRef),
+}
+
+/// One `--output TYPE:NAME=FILE`.
+#[derive(Debug, PartialEq)]
+struct Output {
+    type_name: String,
+    name: String,
+    path: PathBuf,
+}
+
+/// Everything `lineagedb run` checks before opening the database.
+#[derive(Debug)]
+struct Plan {
+    inputs: Vec<Input>,
+    outputs: Vec<Output>,
+    params_file: Option<serde_json::Value>,
+    params: Vec<(String, Value)>,
+    cwd: PathBuf,
+}
+
+/// Records the run; the exit status `lineagedb run` should end with.
+fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, Failure> {
+    let plan = plan(args)?;
+    let db = open_database(db_path, author)?;
+    let mut recorder = start_run(&db, &args.job).map_err(|e| anyhow!("cannot start recording the run: {e}"))?;
+    recorder.author(author);
+    declare(&mut recorder, &plan)?;
+    recorder.code_from_git(&plan.cwd);
+    recorder.command(&args.command, &plan.cwd);
+
+    let run_key = recorder.run_key();
+    let program = &args.command[0];
+    let spawned = Command::new(program).args(&args.command[1..]).env(RUN_ENV, run_key.to_string()).spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            let message = format!("cannot start {program}: {error}");
+            let code = if error.kind() == io::ErrorKind::NotFound { NOT_FOUND } else { CANNOT_START };
+            eprintln!("lineagedb: {message}");
+            eprintln!("hint: check the command after `--`: it must be a program on PATH or a path to an executable");
+            return Ok(record(recorder.fail(&message), &run_key.to_string(), code, "could not start"));
+        }
+    };
+    let status = match child.wait() {
+        Ok(status) => status,
+        Err(error) => {
+            // Only possible when the child can no longer be waited for; its status is lost.
+            let message = format!("cannot wait for {program}: {error}");
+            eprintln!("lineagedb: {message}");
+            return Ok(record(recorder.fail(&message), &run_key.to_string(), CANNOT_START, "status lost"));
+        }
+    };
+    let (recorded, code, how) = match (status.code(), status.signal()) {
+        (Some(code), _) => (recorder.finish(code), code, format!("exit code {code}")),
+        (None, Some(signal)) => {
+            let how = format!("killed by signal {signal}");
+            (recorder.fail(&how), 128 + signal, how)
+        }
+        (None, None) => (recorder.fail("ended without an exit status"), CANNOT_START, "no exit status".to_owned()),
+    };
+    Ok(record(recorded, &run_key.to_string(), code, &how))
+}
+
+/// Checks the arguments: every usage error is found here, before the
+/// database is opened or the command started.
+fn plan(args: &RunArgs) -> Result<Plan, Failure> {
+    let cwd = std::env::current_dir()
+        .context("cannot get the current working directory: did it get deleted?")
+        .map_err(Failure::from)?;
+    let inputs = args.input.iter().map(|text| parse_input(text)).collect::<Result<_, _>>()?;
+    let outputs = args.output.iter().map(|text| parse_output(text)).collect::<Result<_, _>>()?;
+    let params = args.param.iter().map(|text| parse_param(text)).collect::<Result<_, _>>()?;
+    let params_file = args.params.as_deref().map(read_params).transpose()?;
+    Ok(Plan { inputs, outputs, params_file, params, cwd })
+}
+
+/// An existing path is a file input; anything else must be a node reference.
+fn parse_input(text: &str) -> Result<Input, Failure> {
+    if Path::new(text).exists() {
+        return Ok(Input::File(PathBuf::from(text)));
+    }
+    text.parse::<NodeRef>().map(Input::Node).map_err(|e| {
+        anyhow!(
+            "input {text} is neither an existing file nor a node reference ({e})\n\
+             hint: pass the path of an existing file, or a node such as dataset:transactions@3"
+        )
+        .into()
+    })
+}
+
+/// `TYPE:NAME=FILE`.
+fn parse_output(text: &str) -> Result<Output, Failure> {
+    let usage = || -> Failure {
+        anyhow!("invalid --output {text:?}: expected TYPE:NAME=FILE\nhint: for example --output model:fraud=model.bin")
+            .into()
+    };
+    let (entity, path) = text.split_once('=').ok_or_else(usage)?;
+    let (type_name, name) = entity.split_once(':').ok_or_else(usage)?;
+    if type_name.is_empty() || name.is_empty() || path.is_empty() {
+        return Err(usage());
+    }
+    Ok(Output { type_name: type_name.to_owned(), name: name.to_owned(), path: PathBuf::from(path) })
+}
+
+/// `K=V`, with the value typed (see [`param_value`]).
+fn parse_param(text: &str) -> Result<(String, Value), Failure> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), param_value(value))),
+        _ => Err(anyhow!("invalid --param {text:?}: expected NAME=VALUE\nhint: for example --param lr=0.1").into()),
+    }
+}
+
+/// An integer when the text reads back as the same integer (`7`; `007` and
+/// `+7` stay text, like identifiers), a float when it is a finite number
+/// (`0.1`, `1e-3`; not `nan` or `inf`), `true`/`false` as booleans, else the
+/// text.
+fn param_value(text: &str) -> Value {
+    if let Ok(n) = text.parse::<i64>() {
+        return if n.to_string() == text { Value::Int(n) } else { Value::from(text) };
+    }
+    if text.bytes().any(|b| b.is_ascii_digit()) {
+        if let Ok(x) = text.parse::<f64>() {
+            if x.is_finite() {
+                return Value::Float(x);
+            }
+        }
+    }
+    match text {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => Value::from(text),
+    }
+}
+
+/// The `--params` file: a JSON object.
+fn read_params(path: &Path) -> Result<serde_json::Value, Failure> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read params file {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("params file {} is not valid JSON", path.display()))?;
+    if !json.is_object() {
+        return Err(anyhow!(
+            "params file {} must hold a JSON object of name/value pairs\nhint: for example {{\"lr\": 0.1, \"epochs\": 3}}",
+            path.display()
+        )
+        .into());
+    }
+    Ok(json)
+}
+
+/// Declares inputs, params and outputs. Inputs are hashed or resolved now,
+/// before the command can change them.
+fn declare(recorder: &mut RunRecorder, plan: &Plan) -> Result<(), Failure> {
+    for input in &plan.inputs {
+        match input {
+            Input::File(path) => {
+                let name = dataset_name(path);
+                recorder.input_file(path, Some(&name)).map_err(|e| anyhow!("cannot hash input: {e}"))?;
+            }
+            Input::Node(reference) => {
+                recorder.input_ref(reference).map_err(|e| match e {
+                    RecorderError::NoInput { .. } => anyhow!(
+                        "{e}\nhint: an input is an existing file or an existing node; \
+                         check the reference with `lineagedb query \"HISTORY OF {}\"`",
+                        reference.entity()
+                    ),
+                    other => anyhow!("cannot resolve input {reference}: {other}"),
+                })?;
+            }
+        }
+    }
+    // The file first, so that a --param on the command line overrides it.
+    if let Some(json) = &plan.params_file {
+        recorder.params_json(json).map_err(|e| anyhow!("{e}"))?;
+    }
+    for (name, value) in &plan.params {
+        recorder.param(name.clone(), value.clone());
+    }
+    for o in &plan.outputs {
+        recorder.output_file(&o.type_name, &o.name, &o.path).map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
+/// The dataset an input file is a version of: its path as given, without
+/// `.` components, so that `./tx.csv` and `tx.csv` are the same dataset.
+fn dataset_name(path: &Path) -> String {
+    let clean: PathBuf = path.components().filter(|c| *c != Component::CurDir).collect();
+    if clean.as_os_str().is_empty() { path.display().to_string() } else { clean.display().to_string() }
+}
+
+/// Reports what was recorded on stderr (stdout belongs to the command) and
+/// returns the exit status: the command's, or 2 when a command that
+/// succeeded could not be recorded.
+fn record(recorded: Result<RunOutcome, RecorderError>, reserved: &str, code: i32, how: &str) -> i32 {
+    let outcome = match recorded {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            output::report_error(&anyhow!(
+                "the command ended ({how}) but the run {reserved} could not be recorded: {error}"
+            ));
+            return if code == 0 { 2 } else { code };
+        }
+    };
+    let mut stderr = io::stderr().lock();
+    for missing in &outcome.missing_outputs {
+        let _ = writeln!(
+            stderr,
+            "lineagedb: warning: output {missing} was not recorded: the file is missing or unreadable"
+        );
+    }
+    if outcome.run.to_string() != reserved {
+        let _ = writeln!(
+            stderr,
+            "lineagedb: warning: {reserved} was taken meanwhile, the run was recorded as {}",
+            outcome.run
+        );
+    }
+    let _ = writeln!(stderr, "lineagedb: {}", summary(&outcome, how));
+    code
+}
+
+/// `recorded run:train_20261130T101500Z@1 (succeeded, snapshot 7; outputs model:fraud@2)`,
+/// or `(failed: exit code 3, snapshot 8)`.
+fn summary(outcome: &RunOutcome, how: &str) -> String {
+    let status = match outcome.status {
+        RunStatus::Succeeded => "succeeded".to_owned(),
+        RunStatus::Failed => format!("failed: {how}"),
+    };
+    let mut line = format!("recorded {} ({status}, snapshot {}", outcome.run, outcome.snapshot);
+    if !outcome.outputs.is_empty() {
+        let outputs: Vec<String> = outcome.outputs.iter().map(ToString::to_string).collect();
+        line.push_str(&format!("; outputs {}", outputs.join(", ")));
+    }
+    line.push(')');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_typed_when_they_read_back_the_same() {
+        assert_eq!(param_value("3"), Value::Int(3));
+        assert_eq!(param_value("-12"), Value::Int(-12));
+        assert_eq!(param_value("0.1"), Value::Float(0.1));
+        assert_eq!(param_value("1e-3"), Value::Float(0.001));
+        assert_eq!(param_value("true"), Value::Bool(true));
+        assert_eq!(param_value("false"), Value::Bool(false));
+        for text in ["007", "+7", "nan", "inf", "True", "adam", ""] {
+            assert_eq!(param_value(text), Value::from(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn input_files_name_their_dataset_by_path_without_dot_components() {
+        assert_eq!(dataset_name(Path::new("./tx.csv")), "tx.csv");
+        assert_eq!(dataset_name(Path::new("data/./tx.csv")), "data/tx.csv");
+        assert_eq!(dataset_name(Path::new("/srv/data/tx.csv")), "/srv/data/tx.csv");
+        assert_eq!(dataset_name(Path::new("../tx.csv")), "../tx.csv");
+    }
+
+    #[test]
+    fn outputs_are_type_name_and_file() {
+        let out = parse_output("model:fraud=out/model.bin").expect("valid");
+        assert_eq!(
+            out,
+            Output { type_name: "model".into(), name: "fraud".into(), path: PathBuf::from("out/model.bin") }
+        );
+        for bad in ["model:fraud", "model=x.bin", ":fraud=x", "model:=x", "model:fraud="] {
+            assert!(parse_output(bad).is_err(), "{bad}");
+        }
+    }
+}

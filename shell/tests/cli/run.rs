@@ -1,0 +1,266 @@
+//! `lineagedb run`: the command runs with `LINEAGEDB_RUN` in its
+//! environment and a run is recorded however it ends; outputs only on
+//! success; retraining makes new versions with their own run and code; usage
+//! errors exit 2 before anything runs.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{Fixture, Outcome, row_keys};
+
+/// The child writes its `LINEAGEDB_RUN` here, in the test directory.
+const SEEN: &str = "seen.txt";
+
+/// `lineagedb run --db DB --job JOB ARGS... -- sh -c SCRIPT`.
+fn run_sh(f: &Fixture, job: &str, args: &[&str], script: &str) -> Outcome {
+    let db = f.db_arg();
+    let mut all = vec!["run", "--db", &db, "--job", job];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--", "sh", "-c", script]);
+    f.run(&all)
+}
+
+/// The run key the last child saw in `LINEAGEDB_RUN`.
+fn seen_run(f: &Fixture) -> String {
+    let seen = std::fs::read_to_string(f.dir().join(SEEN)).expect("the child wrote LINEAGEDB_RUN");
+    seen.trim().to_owned()
+}
+
+/// `SHOW reference`, as JSON.
+fn show(f: &Fixture, reference: &str) -> serde_json::Value {
+    let (out, lines) = f.query_json(&format!("SHOW {reference}"));
+    out.ok();
+    lines[0]["node"].clone()
+}
+
+/// The keys a query returns, as JSON rows.
+fn keys(f: &Fixture, query: &str) -> Vec<String> {
+    let (out, lines) = f.query_json(query);
+    out.ok();
+    row_keys(&lines[0])
+}
+
+/// The versions created in an entity's history, in order.
+fn created_versions(f: &Fixture, entity: &str) -> Vec<String> {
+    let (out, lines) = f.query_json(&format!("HISTORY OF {entity}"));
+    out.ok();
+    lines[0]["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|event| event["event"] == "created")
+        .map(|event| event["key"].as_str().expect("key").to_owned())
+        .collect()
+}
+
+/// Runs git in `dir` with a fixed identity, asserting success.
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_successful_run_records_its_input_params_and_output_and_tells_the_child_its_key() {
+    let f = Fixture::new();
+    f.write("tx.csv", "id,amount\n1,10\n");
+    let script = format!("echo $LINEAGEDB_RUN > {SEEN}; echo weights > model.bin; echo trained");
+    let args = ["--input", "tx.csv", "--param", "lr=0.1", "--param", "epochs=3", "--param", "optimizer=adam"];
+    let out = run_sh(&f, "train_fraud", &[&args[..], &["--output", "model:fraud=model.bin"]].concat(), &script);
+    assert_eq!(out.ok(), "trained\n", "stdout belongs to the command");
+    let run = seen_run(&f);
+    assert!(run.starts_with("run:train_fraud_") && run.ends_with("@1"), "{run}");
+    assert!(
+        out.stderr.starts_with(&format!("lineagedb: recorded {run} (succeeded, snapshot 1; outputs model:fraud@1)")),
+        "{}",
+        out.stderr
+    );
+
+    let mut upstream = keys(&f, "ANCESTORS OF model:fraud@1");
+    upstream.sort();
+    assert_eq!(upstream, ["dataset:tx.csv@1", "job:train_fraud@1", run.as_str()]);
+
+    let node = show(&f, &run);
+    let props = &node["props"];
+    assert_eq!(props["status"], "succeeded");
+    assert_eq!(props["exit_code"], 0);
+    assert_eq!(props["job"], "train_fraud");
+    assert_eq!(props["params"], serde_json::json!({"lr": 0.1, "epochs": 3, "optimizer": "adam"}));
+    assert_eq!(props["command"][0], "sh");
+    assert_eq!(props["cwd"], f.dir().display().to_string());
+    assert_eq!(node["created_by"], "tester");
+    let model = show(&f, "model:fraud@1");
+    assert!(model["props"]["sha256"].as_str().is_some_and(|h| h.len() == 64), "{model}");
+    assert_eq!(model["props"]["size_bytes"], 8);
+    let input = show(&f, "dataset:tx.csv@1");
+    assert_eq!(input["props"]["size_bytes"], 15);
+}
+
+#[test]
+fn a_failing_run_exits_with_its_status_and_records_a_failed_run_without_outputs() {
+    let f = Fixture::new();
+    f.write("tx.csv", "id,amount\n1,10\n");
+    let script = format!("echo $LINEAGEDB_RUN > {SEEN}; echo partial > model.bin; exit 3");
+    let out = run_sh(&f, "train_fraud", &["--input", "tx.csv", "--output", "model:fraud=model.bin"], &script);
+    out.exits(3);
+    let run = seen_run(&f);
+    assert!(
+        out.stderr.starts_with(&format!("lineagedb: recorded {run} (failed: exit code 3, snapshot 1)")),
+        "{}",
+        out.stderr
+    );
+    let props = &show(&f, &run)["props"];
+    assert_eq!(props["status"], "failed");
+    assert_eq!(props["exit_code"], 3);
+    assert!(keys(&f, "FIND model").is_empty(), "a failed run creates no output version");
+    assert_eq!(keys(&f, &format!("ANCESTORS OF {run} WHERE type = dataset")), ["dataset:tx.csv@1"]);
+}
+
+#[test]
+fn a_command_that_cannot_start_or_is_killed_is_recorded_as_failed() {
+    let f = Fixture::new();
+    let db = f.db_arg();
+    let out = f.run(&["run", "--db", &db, "--job", "nightly", "--", "./no-such-program", "--flag"]);
+    out.exits(127);
+    assert!(out.stderr.starts_with("lineagedb: cannot start ./no-such-program: "), "{}", out.stderr);
+    assert!(out.stderr.contains("(failed: could not start, snapshot 1)"), "{}", out.stderr);
+    let runs = keys(&f, "FIND run");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let props = &show(&f, &runs[0])["props"];
+    assert_eq!(props["status"], "failed");
+    assert!(props["errorMessage"].as_str().is_some_and(|m| m.starts_with("cannot start ./no-such-program")));
+    assert!(props.get("exit_code").is_none(), "{props}");
+
+    let out = run_sh(&f, "nightly", &[], &format!("echo $LINEAGEDB_RUN > {SEEN}; kill -KILL $$"));
+    out.exits(128 + 9);
+    let props = &show(&f, &seen_run(&f))["props"];
+    assert_eq!(props["status"], "failed");
+    assert_eq!(props["errorMessage"], "killed by signal 9");
+}
+
+#[test]
+fn a_declared_output_the_command_did_not_write_is_a_warning() {
+    let f = Fixture::new();
+    let out = run_sh(&f, "export", &["--output", "report:weekly=weekly.pdf"], "true");
+    out.ok();
+    assert!(
+        out.stderr.contains("lineagedb: warning: output report:weekly (weekly.pdf) was not recorded"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("(succeeded, snapshot 1)"), "{}", out.stderr);
+    assert!(keys(&f, "FIND report").is_empty());
+}
+
+#[test]
+fn params_come_from_a_json_file_and_the_command_line_overrides_them() {
+    let f = Fixture::new();
+    f.write("params.json", r#"{"lr": 0.1, "model": {"depth": 6}, "tags": ["a", "b"]}"#);
+    let script = format!("echo $LINEAGEDB_RUN > {SEEN}");
+    let out = run_sh(&f, "train", &["--params", "params.json", "--param", "lr=0.05", "--param", "id=007"], &script);
+    out.ok();
+    let props = &show(&f, &seen_run(&f))["props"];
+    assert_eq!(
+        props["params"],
+        serde_json::json!({"lr": 0.05, "model": {"depth": 6}, "tags": ["a", "b"], "id": "007"})
+    );
+}
+
+#[test]
+fn retraining_in_git_gives_model_versions_with_their_own_run_and_code() {
+    let f = Fixture::new();
+    git(f.dir(), &["init", "-q"]);
+    f.write("train.py", "lr = 0.1\n");
+    f.write("data.csv", "id,label\n1,0\n");
+    git(f.dir(), &["add", "train.py"]);
+    git(f.dir(), &["commit", "-q", "-m", "first model"]);
+    let train = |weights: &str| {
+        let script = format!("echo $LINEAGEDB_RUN > {SEEN}; echo {weights} > model.bin");
+        run_sh(&f, "train_fraud", &["--input", "data.csv", "--output", "model:fraud=model.bin"], &script).ok();
+        seen_run(&f)
+    };
+    let first = train("v1");
+    f.write("train.py", "lr = 0.05\n");
+    git(f.dir(), &["commit", "-q", "-am", "lower learning rate"]);
+    let second = train("v2");
+    assert_ne!(first, second);
+
+    assert_eq!(created_versions(&f, "model:fraud"), ["model:fraud@1", "model:fraud@2"]);
+    let runs_of = |model: &str| keys(&f, &format!("ANCESTORS OF {model} WHERE type = run"));
+    assert_eq!(runs_of("model:fraud@1"), [first.as_str()]);
+    assert_eq!(runs_of("model:fraud@2"), [second.as_str()]);
+    let code_of = |model: &str| keys(&f, &format!("ANCESTORS OF {model} WHERE type = code"));
+    let (code1, code2) = (code_of("model:fraud@1"), code_of("model:fraud@2"));
+    assert_eq!(code1.len(), 1, "{code1:?}");
+    assert_eq!(code2.len(), 1, "{code2:?}");
+    assert!(code1[0].starts_with("code:") && code1[0].ends_with("@1"), "{code1:?}");
+    assert!(code2[0].starts_with("code:") && code2[0].ends_with("@2"), "{code2:?}");
+    let (commit1, commit2) = (&show(&f, &first)["props"]["code"], &show(&f, &second)["props"]["code"]);
+    assert_ne!(commit1["commit"], commit2["commit"]);
+    assert_eq!(commit2["dirty"], false);
+    let data = |model: &str| keys(&f, &format!("ANCESTORS OF {model} WHERE type = dataset"));
+    assert_eq!(data("model:fraud@1"), data("model:fraud@2"), "the same data file is the same dataset version");
+}
+
+#[test]
+fn the_same_input_file_reuses_its_dataset_version_and_new_content_makes_a_new_one() {
+    let f = Fixture::new();
+    let script = format!("echo $LINEAGEDB_RUN > {SEEN}");
+    let mut used = Vec::new();
+    // `./tx.csv` and `tx.csv` name the same dataset.
+    for (content, path) in
+        [("a,b\n1,2\n", "tx.csv"), ("a,b\n1,2\n", "./tx.csv"), ("a,b\n3,4\n", "tx.csv"), ("a,b\n1,2\n", "tx.csv")]
+    {
+        f.write("tx.csv", content);
+        run_sh(&f, "score", &["--input", path], &script).ok();
+        used.push(keys(&f, &format!("ANCESTORS OF {} WHERE type = dataset", seen_run(&f))));
+    }
+    let one = vec!["dataset:tx.csv@1".to_owned()];
+    let two = vec!["dataset:tx.csv@2".to_owned()];
+    assert_eq!(used, [one.clone(), one.clone(), two, one]);
+    assert_eq!(created_versions(&f, "dataset:tx.csv"), ["dataset:tx.csv@1", "dataset:tx.csv@2"]);
+}
+
+#[test]
+fn an_existing_node_is_an_input_by_reference() {
+    let f = Fixture::new();
+    f.query("CREATE dataset:features SET {rows: 10}; CREATE dataset:features SET {rows: 20}").ok();
+    let script = format!("echo $LINEAGEDB_RUN > {SEEN}");
+    run_sh(&f, "train", &["--input", "dataset:features@1", "--input", "dataset:features"], &script).ok();
+    let mut inputs = keys(&f, &format!("ANCESTORS OF {} WHERE type = dataset", seen_run(&f)));
+    inputs.sort();
+    assert_eq!(inputs, ["dataset:features@1", "dataset:features@2"]);
+}
+
+#[test]
+fn usage_errors_exit_2_before_the_command_runs_and_record_nothing() {
+    let f = Fixture::new();
+    f.write("list.json", "[1, 2]");
+    f.write("broken.json", "{\"lr\": ");
+    let cases: [(&[&str], &str); 8] = [
+        (&["--input", "missing.csv"], "lineagedb: input missing.csv is neither an existing file nor a node reference"),
+        (&["--input", "dataset:nowhere@3"], "lineagedb: input dataset:nowhere@3 does not exist"),
+        (&["--output", "model.bin"], "lineagedb: invalid --output \"model.bin\": expected TYPE:NAME=FILE"),
+        (&["--output", "model:=x.bin"], "lineagedb: invalid --output \"model:=x.bin\""),
+        (&["--param", "lr"], "lineagedb: invalid --param \"lr\": expected NAME=VALUE"),
+        (&["--params", "list.json"], "lineagedb: params file list.json must hold a JSON object"),
+        (&["--params", "broken.json"], "lineagedb: params file broken.json is not valid JSON"),
+        (&["--params", "none.json"], "lineagedb: cannot read params file none.json"),
+    ];
+    for (args, expected) in cases {
+        let out = run_sh(&f, "train", args, "touch ran.txt");
+        out.exits(2);
+        assert!(out.stderr.starts_with(expected), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        assert!(!f.dir().join("ran.txt").exists(), "{args:?}: the command ran");
+    }
+    let out = run_sh(&f, "train", &["--input", "missing.csv"], "true");
+    assert!(out.stderr.contains("\nhint: pass the path of an existing file"), "{}", out.stderr);
+    assert!(keys(&f, "FIND run").is_empty(), "nothing was recorded");
+}
