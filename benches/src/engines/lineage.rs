@@ -33,6 +33,8 @@ pub fn load_into(db: &Database, graph: &LineageGraph, commits: usize) -> Result<
         let (lo, hi) = (n * batch / commits, n * (batch + 1) / commits);
         let mut tx = db.begin_write()?;
         tx.message(format!("benchmark load {}/{commits}", batch + 1));
+        // A bulk load: one audit entry covering the batch, as `lineagedb import` does.
+        tx.batch_audit("bulk_load", serde_json::json!({"batch": batch + 1}))?;
         for node in &graph.nodes[lo..hi] {
             tx.create(NewNode {
                 type_name: node.node_type.as_str().to_owned(),
