@@ -202,6 +202,12 @@ impl Database {
         ReadTx::begin(self.inner.clone())
     }
 
+    /// Starts recording a run of `job` from a pipeline written in Rust: what
+    /// `lineagedb run` does (inputs, params, code, outputs, outcome).
+    pub fn start_run(&self, job: &str) -> std::result::Result<crate::RunRecorder, crate::RecorderError> {
+        crate::capture::start_run(self, job)
+    }
+
     /// A read transaction at snapshot `snapshot`.
     pub fn begin_read_at(&self, snapshot: SnapshotId) -> Result<ReadTx> {
         self.begin_read()?.as_of(snapshot)

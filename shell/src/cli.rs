@@ -104,7 +104,7 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "The command gets the run's key (e.g. run:train_20261130T101500Z@1) in LINEAGEDB_RUN.\n\
                         Inputs are hashed or resolved before it starts; outputs are recorded only if it succeeds.\n\
-                        The database stays locked while the command runs: the command cannot open it itself.\n\n\
+                        The database is released while the command runs: the command may use lineagedb on it.\n\n\
                         Exit status: the command's; 128+N if it was killed by signal N; 127 if it was not found,\n\
                         126 if it could not be started; 2 on a usage error (nothing is run or recorded).")]
 pub struct RunArgs {

@@ -14,11 +14,12 @@
 //! denied); 2 for a usage error before the command started, or when a
 //! command that succeeded could not be recorded.
 //!
-//! The database stays open (and locked) while the command runs: the
-//! recorder holds it from the moment it reserves the run's key to the
-//! commit. This is what guarantees that the key handed to the child as
-//! `LINEAGEDB_RUN` is the key the run is recorded under, but it also means
-//! the command itself cannot open the same database file.
+//! The database is released while the command runs, so the command may use
+//! lineagedb on the same file; it is opened again to record the run. The key
+//! handed to the child as `LINEAGEDB_RUN` is reserved when the wrapper
+//! starts; only if another run of the same job is recorded under that key
+//! in the meantime (same job, same second) does the run get a suffixed key,
+//! and the wrapper warns.
 
 use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -88,6 +89,10 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
     recorder.command(&args.command, &plan.cwd);
 
     let run_key = recorder.run_key();
+    // Let go of the database while the command runs: it may use lineagedb
+    // on the same file (redb allows one process at a time).
+    recorder.release_database();
+    drop(db);
     let program = &args.command[0];
     let spawned = Command::new(program).args(&args.command[1..]).env(RUN_ENV, run_key.to_string()).spawn();
     let mut child = match spawned {
@@ -97,10 +102,15 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
             let code = if error.kind() == io::ErrorKind::NotFound { NOT_FOUND } else { CANNOT_START };
             eprintln!("lineagedb: {message}");
             eprintln!("hint: check the command after `--`: it must be a program on PATH or a path to an executable");
+            let db = open_database(db_path, author)?;
+            recorder.reattach(&db);
             return Ok(record(recorder.fail(&message), &run_key.to_string(), code, "could not start"));
         }
     };
-    let status = match child.wait() {
+    let waited = child.wait();
+    let db = open_database(db_path, author)?;
+    recorder.reattach(&db);
+    let status = match waited {
         Ok(status) => status,
         Err(error) => {
             // Only possible when the child can no longer be waited for; its status is lost.

@@ -70,6 +70,9 @@ pub enum RecorderError {
         /// Why it was refused.
         reason: String,
     },
+    /// `finish` or `fail` was called while the database was released.
+    #[error("the run recorder has no database: call reattach after release_database")]
+    Detached,
 }
 
 /// How a recorded run ended.
@@ -141,7 +144,8 @@ struct Output {
 /// One run being recorded. Nothing is written until `finish` or `fail`.
 #[derive(Debug)]
 pub struct RunRecorder {
-    db: Database,
+    /// `None` while released (see [`RunRecorder::release_database`]).
+    db: Option<Database>,
     job: String,
     run_name: String,
     started: Timestamp,
@@ -174,7 +178,7 @@ pub fn start_run(db: &Database, job: &str) -> Result<RunRecorder, RecorderError>
         run_name = format!("{base}_{n}");
     }
     Ok(RunRecorder {
-        db: db.clone(),
+        db: Some(db.clone()),
         job: job.to_owned(),
         run_name,
         started,
@@ -216,7 +220,7 @@ impl RunRecorder {
 
     /// Links an existing node version as an input; it must exist now.
     pub fn input_ref(&mut self, r: &NodeRef) -> Result<NodeKey, RecorderError> {
-        let read = self.db.begin_read()?;
+        let read = self.database()?.begin_read()?;
         let key =
             read.resolve(r).map_err(|e| RecorderError::NoInput { reference: r.to_string(), reason: e.to_string() })?;
         self.inputs.push(Input::Ref(key.clone()));
@@ -289,6 +293,24 @@ impl RunRecorder {
         self
     }
 
+    /// Lets go of the database while the recorded command runs, so that
+    /// the command itself (or another process) can open the same file; call
+    /// [`RunRecorder::reattach`] before `finish` or `fail`. Everything
+    /// declared so far (inputs already hashed and resolved, params, code)
+    /// is kept.
+    pub fn release_database(&mut self) {
+        self.db = None;
+    }
+
+    /// Gives the recorder a database again after `release_database`.
+    pub fn reattach(&mut self, db: &Database) {
+        self.db = Some(db.clone());
+    }
+
+    fn database(&self) -> Result<&Database, RecorderError> {
+        self.db.as_ref().ok_or(RecorderError::Detached)
+    }
+
     /// Records the run as finished with `exit_code` (0: succeeded).
     pub fn finish(self, exit_code: i32) -> Result<RunOutcome, RecorderError> {
         let status = if exit_code == 0 { RunStatus::Succeeded } else { RunStatus::Failed };
@@ -319,7 +341,7 @@ impl RunRecorder {
                 }
             }
         }
-        let mut tx = self.db.begin_write()?;
+        let mut tx = self.database()?.begin_write()?;
         if let Some(a) = &self.author {
             tx.author(a.clone());
         }

@@ -264,3 +264,20 @@ fn usage_errors_exit_2_before_the_command_runs_and_record_nothing() {
     assert!(out.stderr.contains("\nhint: pass the path of an existing file"), "{}", out.stderr);
     assert!(keys(&f, "FIND run").is_empty(), "nothing was recorded");
 }
+
+#[test]
+fn the_command_may_use_lineagedb_on_the_same_database_while_it_runs() {
+    let f = Fixture::new();
+    f.query("CREATE dataset:transactions").ok();
+    let bin = crate::common::BIN;
+    let script = format!(
+        "{bin} query --db '{}' --format json 'FIND dataset' > found.json && echo \"$LINEAGEDB_RUN\" > {SEEN}",
+        f.db_arg()
+    );
+    let out = run_sh(&f, "inspect", &[], &script);
+    out.exits(0);
+    let found = std::fs::read_to_string(f.dir().join("found.json")).expect("the child queried the database");
+    assert!(found.contains("dataset:transactions@1"), "{found}");
+    let run = seen_run(&f);
+    assert_eq!(show(&f, &run)["key"], run.as_str());
+}
