@@ -122,29 +122,22 @@ impl Importer {
         reader: impl BufRead,
         progress: &mut dyn FnMut(u64),
     ) -> std::result::Result<(), ImportError> {
-        for (index, line) in reader.lines().enumerate() {
-            let line_no = index as u64 + 1;
-            let text = line.map_err(|e| ImportError { file: file.into(), line: line_no, reason: e.to_string() })?;
-            progress(text.len() as u64 + 1);
-            let trimmed = text.trim();
-            if trimmed.is_empty() {
-                continue;
-            }
+        for_each_line(file, reader, progress, |line_no, text| {
             self.report.records += 1;
-            if let Err(reason) = self.apply(trimmed) {
+            if let Err(reason) = self.apply(text.trim()) {
                 if self.options.skip_invalid && !reason.fatal {
                     self.report.rejected.push(Rejected {
                         file: file.into(),
                         line: line_no,
-                        text: text.clone(),
+                        text,
                         reason: reason.message,
                     });
-                    continue;
+                    return Ok(());
                 }
                 return Err(ImportError { file: file.into(), line: line_no, reason: reason.message });
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Commits the import as one snapshot and appends an `import` audit entry.
@@ -304,6 +297,25 @@ fn props_of(value: Option<serde_json::Value>) -> std::result::Result<Props, Line
         None | Some(serde_json::Value::Null) => Ok(Props::new()),
         Some(v) => props_from_json(&v).ok_or_else(|| LineError::bad("\"props\" must be an object".into())),
     }
+}
+
+/// Calls `each(line number, text)` for every non-blank line of `reader`,
+/// reporting consumed bytes to `progress`; stops at the first error.
+pub(crate) fn for_each_line(
+    file: &str,
+    reader: impl BufRead,
+    progress: &mut dyn FnMut(u64),
+    mut each: impl FnMut(u64, String) -> std::result::Result<(), ImportError>,
+) -> std::result::Result<(), ImportError> {
+    for (index, line) in reader.lines().enumerate() {
+        let line_no = index as u64 + 1;
+        let text = line.map_err(|e| ImportError { file: file.into(), line: line_no, reason: e.to_string() })?;
+        progress(text.len() as u64 + 1);
+        if !text.trim().is_empty() {
+            each(line_no, text)?;
+        }
+    }
+    Ok(())
 }
 
 /// Why one line failed; `fatal` errors (storage) end the import even with `skip_invalid`.

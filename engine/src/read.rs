@@ -169,35 +169,10 @@ impl ReadTx {
     pub fn path(&self, from: &NodeRef, to: &NodeRef) -> Result<Option<Path>> {
         let (start, _) = resolve(&self.tables, &self.dict, from, self.at)?;
         let (goal, _) = resolve(&self.tables, &self.dict, to, self.at)?;
-        if start == goal {
-            return Ok(Some(Path { nodes: vec![self.key_by_id(start)?], labels: Vec::new() }));
-        }
-        let mut parent: HashMap<NodeId, (NodeId, u32)> = HashMap::new();
-        let mut found = false;
-        self.walk(Dir::Out, None, None).run(start, |from, e, depth| {
-            if depth.is_some() {
-                parent.insert(e.neighbor, (from, e.label));
-                if e.neighbor == goal {
-                    found = true;
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        })?;
-        if !found {
+        let Some((ids, label_ids)) = self.walk(Dir::Out, None, None).shortest_path(start, goal)? else {
             return Ok(None);
-        }
-        let mut ids = vec![goal];
-        let mut labels = Vec::new();
-        let mut cur = goal;
-        while cur != start {
-            let (p, label) = parent[&cur];
-            labels.push(self.dict.label_name(label)?.to_owned());
-            ids.push(p);
-            cur = p;
-        }
-        ids.reverse();
-        labels.reverse();
+        };
+        let labels = label_ids.into_iter().map(|l| Ok(self.dict.label_name(l)?.to_owned())).collect::<Result<_>>()?;
         let nodes = ids.into_iter().map(|id| self.key_by_id(id)).collect::<Result<_>>()?;
         Ok(Some(Path { nodes, labels }))
     }

@@ -129,3 +129,40 @@ impl Walk<'_> {
         Ok(())
     }
 }
+
+impl Walk<'_> {
+    /// A shortest path `start -> ... -> goal` in the walk's direction: the
+    /// node ids from start to goal and the label id of each step.
+    pub(crate) fn shortest_path(&self, start: NodeId, goal: NodeId) -> Result<Option<(Vec<NodeId>, Vec<u32>)>> {
+        if start == goal {
+            return Ok(Some((vec![start], Vec::new())));
+        }
+        let mut parent: std::collections::HashMap<NodeId, (NodeId, u32)> = std::collections::HashMap::new();
+        let mut found = false;
+        self.run(start, |from, e, depth| {
+            if depth.is_some() {
+                parent.insert(e.neighbor, (from, e.label));
+                if e.neighbor == goal {
+                    found = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        })?;
+        if !found {
+            return Ok(None);
+        }
+        let mut ids = vec![goal];
+        let mut labels = Vec::new();
+        let mut cur = goal;
+        while cur != start {
+            let (p, label) = parent[&cur];
+            labels.push(label);
+            ids.push(p);
+            cur = p;
+        }
+        ids.reverse();
+        labels.reverse();
+        Ok(Some((ids, labels)))
+    }
+}

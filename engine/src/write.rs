@@ -10,7 +10,6 @@
 //! transaction stays usable.
 
 use std::collections::{HashMap, HashSet};
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::audit::{entry_hash, sha256};
@@ -537,9 +536,6 @@ impl WriteTx {
     /// A shortest path `start -> ... -> goal` over live edges in the
     /// transaction's current state, as node ids from start to goal.
     fn find_path(&self, start: NodeId, goal: NodeId) -> Result<Option<Vec<NodeId>>> {
-        if start == goal {
-            return Ok(Some(vec![start]));
-        }
         let at = self.snapshot;
         let bound = self.counters.next_node;
         // The write transaction reads its own tables; the cache (committed
@@ -556,29 +552,7 @@ impl WriteTx {
                 max_depth: None,
                 labels: None,
             };
-            let mut parent = std::collections::HashMap::new();
-            let mut found = false;
-            walk.run(start, |from, e: &AdjEntry, depth| {
-                if depth.is_some() {
-                    parent.insert(e.neighbor, from);
-                    if e.neighbor == goal {
-                        found = true;
-                        return ControlFlow::Break(());
-                    }
-                }
-                ControlFlow::Continue(())
-            })?;
-            if !found {
-                return Ok(None);
-            }
-            let mut path = vec![goal];
-            let mut cur = goal;
-            while cur != start {
-                cur = parent[&cur];
-                path.push(cur);
-            }
-            path.reverse();
-            Ok(Some(path))
+            Ok(walk.shortest_path(start, goal)?.map(|(ids, _)| ids))
         })
     }
 

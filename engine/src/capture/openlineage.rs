@@ -268,16 +268,7 @@ impl OpenLineageImporter {
         reader: impl BufRead,
         progress: &mut dyn FnMut(u64),
     ) -> std::result::Result<(), ImportError> {
-        for (index, line) in reader.lines().enumerate() {
-            let line_no = index as u64 + 1;
-            let text = line.map_err(|e| ImportError { file: file.into(), line: line_no, reason: e.to_string() })?;
-            progress(text.len() as u64 + 1);
-            if text.trim().is_empty() {
-                continue;
-            }
-            self.add(file, line_no, text)?;
-        }
-        Ok(())
+        crate::import::for_each_line(file, reader, progress, |line_no, text| self.add(file, line_no, text))
     }
 
     /// Reads one event that fills a whole file (possibly pretty-printed over
