@@ -3,7 +3,6 @@
 //! rendering the shell prints.
 
 use std::fmt;
-use std::fmt::Write as _;
 
 use crate::syntax::{ParseError, Span};
 
@@ -79,30 +78,8 @@ impl QueryError {
     ///   |              ^^^^^^^^^^^^
     /// ```
     pub fn render(&self, src: &str) -> String {
-        let mut offset = self.offset.min(src.len());
-        while !src.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
-        let line_text = src[line_start..line_end].trim_end_matches('\r');
-        let mut fault_end = (offset + self.len).min(line_start + line_text.len()).max(offset);
-        while !src.is_char_boundary(fault_end) {
-            fault_end -= 1;
-        }
-        let carets = src[offset..fault_end].chars().count().max(1);
-        let padding: String = src[line_start..offset].chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-        let number = self.line.to_string();
-        let gutter = " ".repeat(number.len());
-        let mut out = String::new();
-        let _ = writeln!(out, "error: {self}");
-        let _ = writeln!(out, "{gutter} |");
-        let _ = writeln!(out, "{number} | {line_text}");
-        let _ = write!(out, "{gutter} | {padding}{}", "^".repeat(carets));
-        if let Some(hint) = &self.hint {
-            let _ = write!(out, "\nhint: {hint}");
-        }
-        out
+        let headline = format!("error: {self}");
+        crate::syntax::render_fault(src, self.offset, self.len, self.line, &headline, self.hint.as_deref())
     }
 
     /// `{"error": {"message": ..., "line": L, "column": C}}`, plus `"hint"` when there is one.

@@ -6,8 +6,6 @@
 //! at the same place their expectations are merged; otherwise the error that
 //! got furthest wins, so the caret lands on the token that is really wrong.
 
-use std::fmt::Write as _;
-
 use super::ast::line_column;
 use super::lexer::describe_token;
 
@@ -44,32 +42,7 @@ impl ParseError {
     /// hint: did you mean WHERE?
     /// ```
     pub fn render(&self, src: &str) -> String {
-        let mut offset = self.offset.min(src.len());
-        while !src.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
-        let line_text = src[line_start..line_end].trim_end_matches('\r');
-        let fault_end = (offset + self.len).min(line_start + line_text.len());
-        let mut fault_end = fault_end.max(offset);
-        while !src.is_char_boundary(fault_end) {
-            fault_end -= 1;
-        }
-        let carets = src[offset..fault_end].chars().count().max(1);
-        let padding: String = src[line_start..offset].chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-        let number = self.line.to_string();
-        let gutter = " ".repeat(number.len());
-
-        let mut out = String::new();
-        let _ = writeln!(out, "{self}");
-        let _ = writeln!(out, "{gutter} |");
-        let _ = writeln!(out, "{number} | {line_text}");
-        let _ = write!(out, "{gutter} | {padding}{}", "^".repeat(carets));
-        if let Some(hint) = &self.hint {
-            let _ = write!(out, "\nhint: {hint}");
-        }
-        out
+        render_fault(src, self.offset, self.len, self.line, &self.to_string(), self.hint.as_deref())
     }
 }
 
@@ -275,4 +248,35 @@ mod tests {
         assert_eq!(did_you_mean("AS", &["ORDER BY", "AS OF"]), Some("did you mean AS OF?".to_string()));
         assert_eq!(did_you_mean("banana", &expected), None);
     }
+}
+
+/// `headline`, then the source line holding byte `offset` with a caret under
+/// the `len` bytes of the fault, then the hint. Shared by parse and
+/// execution errors so both point at their fault the same way.
+pub fn render_fault(src: &str, offset: usize, len: usize, line: usize, headline: &str, hint: Option<&str>) -> String {
+    use std::fmt::Write;
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
+    let line_text = src[line_start..line_end].trim_end_matches('\r');
+    let mut fault_end = (offset + len).min(line_start + line_text.len()).max(offset);
+    while !src.is_char_boundary(fault_end) {
+        fault_end -= 1;
+    }
+    let carets = src[offset..fault_end].chars().count().max(1);
+    let padding: String = src[line_start..offset].chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+    let number = line.to_string();
+    let gutter = " ".repeat(number.len());
+    let mut out = String::new();
+    let _ = writeln!(out, "{headline}");
+    let _ = writeln!(out, "{gutter} |");
+    let _ = writeln!(out, "{number} | {line_text}");
+    let _ = write!(out, "{gutter} | {padding}{}", "^".repeat(carets));
+    if let Some(hint) = hint {
+        let _ = write!(out, "\nhint: {hint}");
+    }
+    out
 }

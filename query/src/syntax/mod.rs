@@ -19,7 +19,7 @@ pub use ast::{
     At, Audit, CompareOp, Expr, Field, Find, Lineage, LineageDirection, Link, Map, NodeRef, OrderBy, ReportFormat,
     SortOrder, Span, Statement, Value, VersionSelector, Walk, WalkDirection,
 };
-pub use error::ParseError;
+pub use error::{ParseError, render_fault};
 pub use lexer::KEYWORDS;
 pub use parser::MAX_DEPTH;
 
