@@ -227,29 +227,6 @@ pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn levenshtein_counts_edits() {
-        assert_eq!(levenshtein("WHER", "WHERE"), 1);
-        assert_eq!(levenshtein("DESCENDENTS", "DESCENDANTS"), 1);
-        assert_eq!(levenshtein("", "ABC"), 3);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("ADN", "AND"), 1);
-        assert_eq!(levenshtein("ANCSETORS", "ANCESTORS"), 1);
-    }
-
-    #[test]
-    fn did_you_mean_picks_a_close_keyword() {
-        let expected = ["DEPTH", "WHERE", "AS OF", "';'"];
-        assert_eq!(did_you_mean("wher", &expected), Some("did you mean WHERE?".to_string()));
-        assert_eq!(did_you_mean("AS", &["ORDER BY", "AS OF"]), Some("did you mean AS OF?".to_string()));
-        assert_eq!(did_you_mean("banana", &expected), None);
-    }
-}
-
 /// `headline`, then the source line holding byte `offset` with a caret under
 /// the `len` bytes of the fault, then the hint. Shared by parse and
 /// execution errors so both point at their fault the same way.
@@ -279,4 +256,27 @@ pub fn render_fault(src: &str, offset: usize, len: usize, line: usize, headline:
         let _ = write!(out, "\nhint: {hint}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levenshtein_counts_edits() {
+        assert_eq!(levenshtein("WHER", "WHERE"), 1);
+        assert_eq!(levenshtein("DESCENDENTS", "DESCENDANTS"), 1);
+        assert_eq!(levenshtein("", "ABC"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("ADN", "AND"), 1);
+        assert_eq!(levenshtein("ANCSETORS", "ANCESTORS"), 1);
+    }
+
+    #[test]
+    fn did_you_mean_picks_a_close_keyword() {
+        let expected = ["DEPTH", "WHERE", "AS OF", "';'"];
+        assert_eq!(did_you_mean("wher", &expected), Some("did you mean WHERE?".to_string()));
+        assert_eq!(did_you_mean("AS", &["ORDER BY", "AS OF"]), Some("did you mean AS OF?".to_string()));
+        assert_eq!(did_you_mean("banana", &expected), None);
+    }
 }
