@@ -10,7 +10,7 @@ use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
 use crate::key::{EntityKey, NodeKey, NodeRef};
 use crate::model::*;
-use crate::resolve::{key_of, resolve, to_node};
+use crate::resolve::{header_key, key_of, resolve, resolve_header, to_node};
 use crate::storage::codec::{AdjEntry, Dir, NodeId, SnapshotId, adj_key};
 use crate::storage::{ReadTables, StoreRead};
 use crate::traverse::Walk;
@@ -81,8 +81,8 @@ impl ReadTx {
 
     /// Resolves a reference to its exact key at this snapshot.
     pub fn resolve(&self, r: &NodeRef) -> Result<NodeKey> {
-        let (_, record) = resolve(&self.tables, &self.dict, r, self.at)?;
-        key_of(&self.dict, &record)
+        let (_, header) = resolve_header(&self.tables, &self.dict, r, self.at)?;
+        header_key(&self.dict, &header)
     }
 
     /// A node by internal id, as seen at this snapshot (even if not visible then).
@@ -167,8 +167,8 @@ impl ReadTx {
 
     /// A shortest directed path from `from` to `to`, following edge direction.
     pub fn path(&self, from: &NodeRef, to: &NodeRef) -> Result<Option<Path>> {
-        let (start, _) = resolve(&self.tables, &self.dict, from, self.at)?;
-        let (goal, _) = resolve(&self.tables, &self.dict, to, self.at)?;
+        let (start, _) = resolve_header(&self.tables, &self.dict, from, self.at)?;
+        let (goal, _) = resolve_header(&self.tables, &self.dict, to, self.at)?;
         let Some((ids, label_ids)) = self.walk(Dir::Out, None, None).shortest_path(start, goal)? else {
             return Ok(None);
         };
@@ -179,7 +179,7 @@ impl ReadTx {
 
     /// The subgraph upstream, downstream or both ways of `r`, with the edges walked.
     pub fn lineage(&self, r: &NodeRef, upstream: bool, downstream: bool, max_depth: Option<u32>) -> Result<Subgraph> {
-        let (start, _) = resolve(&self.tables, &self.dict, r, self.at)?;
+        let (start, _) = resolve_header(&self.tables, &self.dict, r, self.at)?;
         let start_key = self.key_by_id(start)?;
         let mut depth_of: HashMap<NodeId, u32> = HashMap::new();
         let mut raw_edges: Vec<(NodeId, NodeId, u32, SnapshotId)> = Vec::new();
@@ -512,7 +512,7 @@ impl<'r> Traversal<'r> {
     /// restriction applied (the predicate is not: it needs the node).
     pub fn collect_ids(&self) -> Result<Vec<(NodeId, u32)>> {
         let read = self.read;
-        let (start, _) = resolve(&read.tables, &read.dict, &self.start, read.at)?;
+        let (start, _) = resolve_header(&read.tables, &read.dict, &self.start, read.at)?;
         let type_ids: Option<Vec<u32>> =
             self.types.as_ref().map(|ts| ts.iter().filter_map(|t| read.dict.type_ids.get(t).copied()).collect());
         let mut out = Vec::new();

@@ -6,16 +6,28 @@ use crate::error::{Error, Result};
 use crate::key::{NodeKey, NodeRef, VersionSel};
 use crate::model::Node;
 use crate::storage::StoreRead;
-use crate::storage::codec::{NodeId, NodeRecord, SnapshotId};
+use crate::storage::codec::{NodeHeader, NodeId, NodeRecord, SnapshotId};
 use crate::value::Timestamp;
 
-/// Resolves `r` as it stood at snapshot `at`.
+/// Resolves `r` as it stood at snapshot `at`, with the node's full record.
 pub(crate) fn resolve(
     tables: &dyn StoreRead,
     dict: &Dict,
     r: &NodeRef,
     at: SnapshotId,
 ) -> Result<(NodeId, NodeRecord)> {
+    let (id, _) = resolve_header(tables, dict, r, at)?;
+    let record = tables.node(id)?.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
+    Ok((id, record))
+}
+
+/// Resolves `r` as it stood at snapshot `at`, decoding only the record's header.
+pub(crate) fn resolve_header(
+    tables: &dyn StoreRead,
+    dict: &Dict,
+    r: &NodeRef,
+    at: SnapshotId,
+) -> Result<(NodeId, NodeHeader)> {
     let Some(&type_id) = dict.type_ids.get(&r.type_name) else {
         let mut known: Vec<&str> = dict.type_ids.keys().map(String::as_str).collect();
         known.sort_unstable();
@@ -64,13 +76,13 @@ pub(crate) fn resolve(
         },
     };
     let found = match tables.node_id(type_id, &r.name, wanted)? {
-        Some(id) => tables.node(id)?.map(|record| (id, record)),
+        Some(id) => tables.node_header(id)?.map(|header| (id, header)),
         None => None,
     };
     match found {
         Some((id, record)) if record.created_in <= at => {
             if let Some(d) = record.deleted_in.filter(|d| *d <= at) {
-                return Err(Error::Deleted { key: key_of(dict, &record)?.to_string(), snapshot: d });
+                return Err(Error::Deleted { key: header_key(dict, &record)?.to_string(), snapshot: d });
             }
             Ok((id, record))
         }
@@ -85,7 +97,7 @@ pub(crate) fn resolve(
 /// The newest version of an entity visible at `at`.
 fn latest_visible(tables: &dyn StoreRead, type_id: u32, name: &str, at: SnapshotId) -> Result<Option<u64>> {
     for (version, id) in tables.versions(type_id, name)?.into_iter().rev() {
-        if tables.node(id)?.is_some_and(|record| record.visible_at(at)) {
+        if tables.node_header(id)?.is_some_and(|header| header.visible_at(at)) {
             return Ok(Some(version));
         }
     }
@@ -103,6 +115,15 @@ fn missing_hint(tables: &dyn StoreRead, type_id: u32, r: &NodeRef, at: SnapshotI
     } else {
         format!("{} has no live version at snapshot {at}", r.entity())
     }))
+}
+
+/// The canonical key of a record header.
+pub(crate) fn header_key(dict: &Dict, header: &NodeHeader) -> Result<NodeKey> {
+    Ok(NodeKey {
+        type_name: dict.type_name(header.type_id)?.to_owned(),
+        name: header.name.clone(),
+        version: header.version,
+    })
 }
 
 /// The canonical key of a record.

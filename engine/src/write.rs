@@ -17,7 +17,7 @@ use crate::cache::AdjCache;
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
 use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel, check_name, check_type};
-use crate::resolve::{key_of, resolve};
+use crate::resolve::{header_key, key_of, resolve, resolve_header};
 use crate::storage::codec::{AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord};
 use crate::storage::{Counters, EdgeId, WriteTables};
 use crate::traverse::Walk;
@@ -527,10 +527,12 @@ impl WriteTx {
                 return Ok((id, type_id, key));
             }
         }
-        let (id, record) = self.resolve_record(r)?;
-        let key = key_of(&self.dict, &record)?;
-        self.resolved.insert(key.clone(), (id, record.type_id));
-        Ok((id, record.type_id, key))
+        let at = self.snapshot;
+        let dict = &self.dict;
+        let (id, header) = self.tables()?.read(|t| resolve_header(t, dict, r, at))?;
+        let key = header_key(&self.dict, &header)?;
+        self.resolved.insert(key.clone(), (id, header.type_id));
+        Ok((id, header.type_id, key))
     }
 
     /// A shortest path `start -> ... -> goal` over live edges in the

@@ -16,15 +16,34 @@ pub const LIVE: u64 = u64::MAX;
 /// A node record (table `nodes`). Everything but `deleted_in` is immutable.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {
+    // The first five fields are `NodeHeader`: keep them first and in order.
     pub type_id: u32,
-    pub name: String,
     pub version: u64,
-    pub label: Option<String>,
-    pub props: Props,
     pub created_in: SnapshotId,
+    pub deleted_in: Option<SnapshotId>,
+    pub name: String,
+    pub label: Option<String>,
     pub created_at: i64,
     pub created_by: String,
+    pub props: Props,
+}
+
+/// The leading fields of a `NodeRecord`, decoded without the properties:
+/// what resolving a reference needs.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct NodeHeader {
+    pub type_id: u32,
+    pub version: u64,
+    pub created_in: SnapshotId,
     pub deleted_in: Option<SnapshotId>,
+    pub name: String,
+}
+
+impl NodeHeader {
+    /// Visible at snapshot `at`.
+    pub fn visible_at(&self, at: SnapshotId) -> bool {
+        self.created_in <= at && self.deleted_in.is_none_or(|d| d > at)
+    }
 }
 
 impl NodeRecord {

@@ -377,6 +377,8 @@ pub trait StoreRead {
     fn label_dictionary(&self) -> Result<Vec<(String, u32)>>;
     /// A node record by id.
     fn node(&self, id: NodeId) -> Result<Option<NodeRecord>>;
+    /// The leading fields of a node record, without decoding its properties.
+    fn node_header(&self, id: NodeId) -> Result<Option<NodeHeader>>;
     /// The node id of `type:name@version`.
     fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>>;
     /// Every version of an entity, ascending: (version, node id).
@@ -444,6 +446,17 @@ macro_rules! impl_store_read {
         fn node(&self, id: NodeId) -> Result<Option<NodeRecord>> {
             match self.nodes()?.get(id)? {
                 Some(v) => Ok(Some(decode(v.value(), "node record")?)),
+                None => Ok(None),
+            }
+        }
+
+        fn node_header(&self, id: NodeId) -> Result<Option<NodeHeader>> {
+            match self.nodes()?.get(id)? {
+                Some(v) => Ok(Some(
+                    postcard::take_from_bytes(v.value())
+                        .map(|(header, _)| header)
+                        .map_err(|e| Error::Corrupt { detail: format!("cannot decode node record: {e}") })?,
+                )),
                 None => Ok(None),
             }
         }
