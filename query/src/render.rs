@@ -1,18 +1,38 @@
-//! Printing results: aligned tables for people (fitted to 80 columns, long
-//! cells cut with `…`), one line of JSON per statement, and CSV (RFC 4180
-//! quoting, `\n` line ends).
+//! Printing results: aligned tables for people, one line of JSON per
+//! statement, and CSV (RFC 4180 quoting, `\n` line ends).
+//!
+//! Tables fit in 80 columns without losing what matters: content columns
+//! (keys, details, messages, values) share the width left by the short ones
+//! and wrap onto continuation lines within their column; only properties
+//! shown as JSON next to a node or an edge are cut, after a few lines. Times
+//! print to the second. JSON and CSV print every value in full.
 
 use std::fmt;
 use std::str::FromStr;
 
-use lineagedb_engine::{Edge, HistoryKind, Node, Value, props_to_json};
+use chrono::{TimeZone, Utc};
+use lineagedb_engine::{Edge, HistoryKind, Node, Timestamp, Value, props_to_json};
 
 use crate::result::{NodeRow, QueryResult, TxAction};
 
-/// Width a table aims to fit in.
+/// Width every line of a table fits in, in chars.
 const TABLE_WIDTH: usize = 80;
-/// No column is squeezed narrower than this.
-const MIN_COLUMN: usize = 6;
+/// Spaces between two columns.
+const GAP: usize = 2;
+/// Content columns are not squeezed narrower than this while a short column
+/// can give way instead.
+const MIN_CONTENT: usize = 10;
+/// [`Fit::Clip`] columns give way first, down to this width, which still
+/// shows a short object (`{"columns":` / `["id","country"]}`) whole.
+const MIN_CLIP: usize = 16;
+/// Lines a [`Fit::Clip`] cell may take before it is cut with `…`.
+const CLIP_LINES: usize = 3;
+/// Continuation lines of titles, footers and messages are indented this much.
+const HANGING_INDENT: usize = 2;
+/// Where a line may break inside a word, after one of these: the earlier a
+/// group, the better the break (between JSON members, then between the parts
+/// of a key or a path, then inside a name).
+const BREAK_AFTER: [&[char]; 3] = [&[',', ';'], &[':', '/'], &['_', '-', '.', '=', '&', '?', ')', ']', '}']];
 
 /// An output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -49,18 +69,52 @@ impl fmt::Display for Format {
     }
 }
 
+/// How a table column gives way when the table is wider than
+/// [`TABLE_WIDTH`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fit {
+    /// Short values (numbers, times, event names): kept whole, and
+    /// squeezed (wrapped) only once the content columns are at
+    /// [`MIN_CONTENT`].
+    Keep,
+    /// Content (keys, details, messages, values, authors): shares the width
+    /// left by the other columns and wraps onto continuation lines; never
+    /// cut. The widest gives way first, so a short one keeps its width.
+    Wrap,
+    /// Secondary content (properties as JSON beside a node or an edge): wraps
+    /// like [`Fit::Wrap`] but onto at most [`CLIP_LINES`] lines, the last
+    /// ending with `…` when cut.
+    Clip,
+}
+
+use Fit::{Clip, Keep, Wrap};
+
+/// Who a flat table of cells is for: tables show times to the second and
+/// shorten what their layout makes redundant; CSV keeps every value whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Table,
+    Csv,
+}
+
 /// A titled block of rows: the table form of (part of) a result.
 #[derive(Debug, Default)]
 struct Section {
     title: Option<String>,
     headers: Vec<String>,
+    /// How each column fits in a table, parallel to `headers`.
+    fits: Vec<Fit>,
     rows: Vec<Vec<String>>,
     footer: Vec<String>,
 }
 
 impl Section {
-    fn new(headers: &[&str]) -> Section {
-        Section { headers: headers.iter().map(|h| (*h).to_owned()).collect(), ..Section::default() }
+    fn new(columns: &[(&str, Fit)]) -> Section {
+        Section {
+            headers: columns.iter().map(|(h, _)| (*h).to_owned()).collect(),
+            fits: columns.iter().map(|(_, f)| *f).collect(),
+            ..Section::default()
+        }
     }
 
     /// A section that is just a line of text (messages).
@@ -76,14 +130,14 @@ impl QueryResult {
         match format {
             Format::Json => self.to_json().to_string(),
             Format::Table => self.sections().iter().map(render_table).collect::<Vec<_>>().join("\n\n"),
-            Format::Csv => render_csv(&self.csv_section()),
+            Format::Csv => render_csv(&self.flat_section(Target::Csv)),
         }
     }
 
     fn sections(&self) -> Vec<Section> {
         match self {
             QueryResult::Lineage(g) => {
-                let mut nodes = Section::new(&["depth", "key", "props"]);
+                let mut nodes = Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)]);
                 nodes.title = Some(format!("{} node(s)", g.nodes.len()));
                 for row in &g.nodes {
                     nodes.rows.push(vec![depth_cell(row.depth), row.node.key.to_string(), props_cell(&row.node)]);
@@ -112,7 +166,7 @@ impl QueryResult {
                 vec![Section::message(format!("no path from {} to {}", p.from, p.to))]
             }
             QueryResult::Verify(v) => {
-                let mut s = self.csv_section();
+                let mut s = self.flat_section(Target::Table);
                 s.title = Some(if v.is_ok() {
                     "ok: the audit chain and the graph invariants hold".to_owned()
                 } else {
@@ -121,24 +175,27 @@ impl QueryResult {
                 vec![s]
             }
             QueryResult::Explain(p) => {
-                let mut lines = vec![format!("plan for: {}", p.statement)];
+                // Continuation lines of a step line up after its number.
+                let mut lines = hanging(&format!("plan for: {}", p.statement), TABLE_WIDTH, 4);
                 for (i, step) in p.steps.iter().enumerate() {
-                    lines.push(format!("{:>2}. {}: {}", i + 1, step.op, step.detail));
+                    lines.extend(hanging(&format!("{:>2}. {}: {}", i + 1, step.op, step.detail), TABLE_WIDTH, 4));
                 }
                 vec![Section::message(lines.join("\n"))]
             }
-            _ => vec![self.csv_section()],
+            _ => vec![self.flat_section(Target::Table)],
         }
     }
 
-    /// The single flat table used for CSV (and, for most results, for tables too).
-    fn csv_section(&self) -> Section {
+    /// The single flat table used for CSV and, for most results, for tables.
+    fn flat_section(&self, target: Target) -> Section {
         match self {
             QueryResult::Nodes(n) => {
-                let mut s = if n.columns.is_empty() {
-                    if n.walk { Section::new(&["depth", "key", "props"]) } else { Section::new(&["key", "props"]) }
+                let mut s = if !n.columns.is_empty() {
+                    Section { headers: n.columns.clone(), fits: vec![Wrap; n.columns.len()], ..Section::default() }
+                } else if n.walk {
+                    Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)])
                 } else {
-                    Section { headers: n.columns.clone(), ..Section::default() }
+                    Section::new(&[("key", Wrap), ("props", Clip)])
                 };
                 for row in &n.rows {
                     s.rows.push(node_cells(row, n.columns.is_empty(), n.walk));
@@ -150,7 +207,15 @@ impl QueryResult {
                 s
             }
             QueryResult::Lineage(g) => {
-                let mut s = Section::new(&["kind", "key", "depth", "from", "to", "label", "props"]);
+                let mut s = Section::new(&[
+                    ("kind", Keep),
+                    ("key", Wrap),
+                    ("depth", Keep),
+                    ("from", Wrap),
+                    ("to", Wrap),
+                    ("label", Keep),
+                    ("props", Clip),
+                ]);
                 for row in &g.nodes {
                     s.rows.push(vec![
                         "node".into(),
@@ -176,7 +241,7 @@ impl QueryResult {
                 s
             }
             QueryResult::Path(p) => {
-                let mut s = Section::new(&["step", "key", "label"]);
+                let mut s = Section::new(&[("step", Keep), ("key", Wrap), ("label", Keep)]);
                 for (i, key) in p.nodes.iter().enumerate() {
                     let label = if i == 0 { String::new() } else { p.labels.get(i - 1).cloned().unwrap_or_default() };
                     s.rows.push(vec![i.to_string(), key.clone(), label]);
@@ -184,12 +249,12 @@ impl QueryResult {
                 s
             }
             QueryResult::Write(w) => {
-                let mut s = Section::new(&["ok", "snapshot", "keys"]);
+                let mut s = Section::new(&[("ok", Keep), ("snapshot", Keep), ("keys", Wrap)]);
                 s.rows.push(vec!["true".into(), opt_cell(w.snapshot), w.keys.join(" ")]);
                 s
             }
             QueryResult::Transaction(t) => {
-                let mut s = Section::new(&["ok", "transaction", "snapshot", "keys"]);
+                let mut s = Section::new(&[("ok", Keep), ("transaction", Keep), ("snapshot", Keep), ("keys", Wrap)]);
                 let action = match t.action {
                     TxAction::Begin => "begin",
                     TxAction::Commit => "commit",
@@ -199,12 +264,12 @@ impl QueryResult {
                 s
             }
             QueryResult::Node(d) => {
-                let mut s = Section::new(&["field", "value"]);
+                let mut s = Section::new(&[("field", Wrap), ("value", Wrap)]);
                 let n = &d.node;
                 let mut push = |k: &str, v: String| s.rows.push(vec![k.to_owned(), v]);
                 push("key", n.key.to_string());
                 push("label", n.label.clone().unwrap_or_default());
-                push("created_at", n.created_at.to_string());
+                push("created_at", time_cell(n.created_at, target));
                 push("created_in", n.created_in.to_string());
                 push("created_by", n.created_by.clone());
                 push("aliases", d.aliases.join(", "));
@@ -220,7 +285,13 @@ impl QueryResult {
                 s
             }
             QueryResult::History(h) => {
-                let mut s = Section::new(&["snapshot", "time", "author", "event", "detail"]);
+                let mut s = Section::new(&[
+                    ("snapshot", Keep),
+                    ("time", Keep),
+                    ("author", Wrap),
+                    ("event", Keep),
+                    ("detail", Wrap),
+                ]);
                 s.title = Some(format!("history of {}", h.entity));
                 for e in &h.events {
                     let (event, detail) = match &e.kind {
@@ -239,14 +310,18 @@ impl QueryResult {
                             let holder = |v: &Option<u64>| v.map_or_else(|| "none".to_owned(), |v| format!("@{v}"));
                             let mut d = format!("{alias}: {} -> {}", holder(previous), holder(version));
                             if let Some(r) = reason {
-                                d.push_str(&format!(" ({r})"));
+                                // A table gives the reason its own lines under the move.
+                                d.push_str(&match target {
+                                    Target::Table => format!("\nreason: {r}"),
+                                    Target::Csv => format!(" ({r})"),
+                                });
                             }
                             ("alias moved", d)
                         }
                     };
                     s.rows.push(vec![
                         e.snapshot.to_string(),
-                        e.time.to_string(),
+                        time_cell(e.time, target),
                         e.author.clone(),
                         event.into(),
                         detail,
@@ -255,10 +330,19 @@ impl QueryResult {
                 s
             }
             QueryResult::Diff(d) => {
-                let mut s = Section::new(&["section", "item", "from", "to"]);
+                let mut s = Section::new(&[("section", Keep), ("item", Wrap), ("from", Wrap), ("to", Wrap)]);
                 s.title = Some(format!("diff {} -> {}", d.from, d.to));
                 for c in d.changes() {
-                    s.rows.push(vec![c.section.into(), c.item, c.from, c.to]);
+                    let (from, to) =
+                        if target == Target::Table && (c.section.starts_with("input") || c.section == "code") {
+                            // These cells hold versions of the entity in `item`:
+                            // `@3` says as much as `dataset:features@3` beside it.
+                            let entity = format!("{}@", c.item);
+                            (c.from.replace(&entity, "@"), c.to.replace(&entity, "@"))
+                        } else {
+                            (c.from, c.to)
+                        };
+                    s.rows.push(vec![c.section.into(), c.item, from, to]);
                 }
                 if s.rows.is_empty() {
                     s.footer.push("no differences".into());
@@ -266,11 +350,17 @@ impl QueryResult {
                 s
             }
             QueryResult::Snapshots(list) => {
-                let mut s = Section::new(&["id", "time", "author", "changes", "message"]);
+                let mut s = Section::new(&[
+                    ("id", Keep),
+                    ("time", Keep),
+                    ("author", Wrap),
+                    ("changes", Keep),
+                    ("message", Wrap),
+                ]);
                 for snap in list {
                     s.rows.push(vec![
                         snap.id.to_string(),
-                        snap.time.to_string(),
+                        time_cell(snap.time, target),
                         snap.author.clone(),
                         snap.changes.to_string(),
                         snap.message.clone().unwrap_or_default(),
@@ -279,12 +369,19 @@ impl QueryResult {
                 s
             }
             QueryResult::Audit(a) => {
-                let mut s = Section::new(&["seq", "snapshot", "time", "author", "op", "subjects"]);
+                let mut s = Section::new(&[
+                    ("seq", Keep),
+                    ("snapshot", Keep),
+                    ("time", Keep),
+                    ("author", Wrap),
+                    ("op", Keep),
+                    ("subjects", Wrap),
+                ]);
                 for e in &a.entries {
                     s.rows.push(vec![
                         e.seq.to_string(),
                         e.snapshot.to_string(),
-                        e.time.to_string(),
+                        time_cell(e.time, target),
                         e.author.clone(),
                         e.op.clone(),
                         e.subjects.join(" "),
@@ -297,7 +394,7 @@ impl QueryResult {
                 s
             }
             QueryResult::Verify(v) => {
-                let mut s = Section::new(&["check", "result"]);
+                let mut s = Section::new(&[("check", Keep), ("result", Wrap)]);
                 s.rows.push(vec!["ok".into(), v.is_ok().to_string()]);
                 s.rows.push(vec!["audit entries".into(), v.audit_entries.to_string()]);
                 s.rows.push(vec!["nodes".into(), v.nodes.to_string()]);
@@ -309,7 +406,7 @@ impl QueryResult {
                 s
             }
             QueryResult::Explain(p) => {
-                let mut s = Section::new(&["step", "op", "detail"]);
+                let mut s = Section::new(&[("step", Keep), ("op", Keep), ("detail", Wrap)]);
                 for (i, step) in p.steps.iter().enumerate() {
                     s.rows.push(vec![(i + 1).to_string(), step.op.clone(), step.detail.clone()]);
                 }
@@ -320,7 +417,7 @@ impl QueryResult {
 }
 
 fn edges_section(edges: &[Edge]) -> Section {
-    let mut s = Section::new(&["from", "label", "to", "props"]);
+    let mut s = Section::new(&[("from", Wrap), ("label", Keep), ("to", Wrap), ("props", Clip)]);
     for e in edges {
         s.rows.push(vec![e.from.to_string(), e.label.clone(), e.to.to_string(), compact_props(&e.props)]);
     }
@@ -364,63 +461,180 @@ pub(crate) fn value_cell(v: &Value) -> String {
     }
 }
 
-/// Cuts `text` to `width` chars, ending with `…` when cut; newlines become spaces.
-fn fit(text: &str, width: usize) -> String {
-    let clean: String = text.chars().map(|c| if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c }).collect();
-    if clean.chars().count() <= width {
-        return clean;
+/// A commit or creation time in a table: to the second, UTC
+/// (`2026-11-30T03:30:52Z`, which `AS OF` accepts back); CSV keeps the
+/// microseconds.
+fn time_cell(time: Timestamp, target: Target) -> String {
+    if target == Target::Csv {
+        return time.to_string();
     }
-    let mut out: String = clean.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
+    match Utc.timestamp_opt(time.micros().div_euclid(1_000_000), 0).single() {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => time.to_string(),
+    }
+}
+
+/// `text` broken into lines of at most `width` chars. Line breaks in the text
+/// are kept (tabs become spaces, carriage returns go); a line too long breaks
+/// at its last space that fits, else after the last [`BREAK_AFTER`] char that
+/// fits, else mid-word. Nothing but the spaces at a break is lost.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    text.split('\n').flat_map(|paragraph| wrap_paragraph(paragraph, width, width)).collect()
+}
+
+/// One paragraph (no line break) wrapped: the first line to `first` chars,
+/// the others to `then`.
+fn wrap_paragraph(paragraph: &str, first: usize, then: usize) -> Vec<String> {
+    let mut rest: Vec<char> =
+        paragraph.chars().filter(|c| *c != '\r').map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let mut lines = Vec::new();
+    let mut width = first.max(1);
+    while rest.len() > width {
+        let (end, next) = break_at(&rest, width, then.max(1));
+        lines.push(rest[..end].iter().collect::<String>().trim_end().to_owned());
+        let skip = next + rest[next..].iter().take_while(|c| **c == ' ').count();
+        rest.drain(..skip);
+        width = then.max(1);
+    }
+    lines.push(rest.iter().collect::<String>().trim_end().to_owned());
+    lines
+}
+
+/// Where the first line of `text` (longer than `width`) ends, and where the
+/// next one starts: at the last space if that fills half the line; else,
+/// inside the word, at the best [`BREAK_AFTER`] break that leaves the rest of
+/// the word for one next line (`dataset:` / `fraud_features`), or the best
+/// that fills half the line; else at the last space or break; else mid-word.
+fn break_at(text: &[char], width: usize, then: usize) -> (usize, usize) {
+    let space =
+        text[1..=width].iter().rposition(|c| *c == ' ').map(|p| p + 1).filter(|&p| text[..p].iter().any(|c| *c != ' '));
+    if let Some(p) = space.filter(|&p| 2 * p >= width) {
+        return (p, p + 1);
+    }
+    let rank = |c: char| BREAK_AFTER.iter().position(|group| group.contains(&c));
+    // Candidates: (rank, end of the line), the line ending just after the char.
+    let breaks: Vec<(usize, usize)> =
+        (space.unwrap_or(0)..width).filter_map(|p| rank(text[p]).map(|r| (r, p + 1))).collect();
+    let best = |fits: &dyn Fn(usize) -> bool| {
+        breaks.iter().filter(|(_, end)| fits(*end)).min_by_key(|(r, end)| (*r, std::cmp::Reverse(*end))).map(|b| b.1)
+    };
+    let word_end = |end: usize| end + text[end..].iter().take_while(|c| **c != ' ').count();
+    let end = best(&|end| word_end(end) - end <= then)
+        .or_else(|| best(&|end| 2 * end >= width))
+        .or(space)
+        .or_else(|| breaks.last().map(|b| b.1));
+    match end {
+        Some(p) if Some(p) == space => (p, p + 1),
+        Some(p) => (p, p),
+        None => (width, width),
+    }
+}
+
+/// [`wrap`], keeping at most `max` lines; the last ends with `…` when some
+/// text was left out.
+fn clip(text: &str, width: usize, max: usize) -> Vec<String> {
+    let mut lines = wrap(text, width);
+    if lines.len() > max {
+        lines.truncate(max);
+        if let Some(last) = lines.last_mut() {
+            let keep = last.chars().count().min(width.saturating_sub(1));
+            *last = last.chars().take(keep).collect::<String>();
+            last.push('…');
+        }
+    }
+    lines
+}
+
+/// `text` wrapped to `width`, continuation lines indented by `indent`.
+fn hanging(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let pad = " ".repeat(indent);
+    let mut out = Vec::new();
+    for paragraph in text.split('\n') {
+        let lines = wrap_paragraph(paragraph, width, width.saturating_sub(indent));
+        out.extend(lines.into_iter().enumerate().map(|(i, l)| if i == 0 { l } else { format!("{pad}{l}") }));
+    }
     out
+}
+
+/// The widest line of a cell, in chars.
+fn cell_width(cell: &str) -> usize {
+    cell.split('\n').map(|l| l.chars().filter(|c| *c != '\r').count()).max().unwrap_or(0)
+}
+
+/// Column widths that fit in [`TABLE_WIDTH`]: each column starts at its
+/// widest cell (or header); while too wide, the widest [`Fit::Clip`] column
+/// gives one char, down to [`MIN_CLIP`]; then the widest content column,
+/// down to [`MIN_CONTENT`]; then the widest column of any kind, down to one
+/// char.
+fn column_widths(section: &Section) -> Vec<usize> {
+    let n = section.headers.len();
+    let mut widths: Vec<usize> = section.headers.iter().map(|h| cell_width(h).max(1)).collect();
+    for row in &section.rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell_width(cell));
+        }
+    }
+    let budget = TABLE_WIDTH.saturating_sub(GAP * (n - 1));
+    let fit = |i: usize| section.fits.get(i).copied().unwrap_or(Wrap);
+    let phases: [(&[Fit], usize); 3] = [(&[Clip], MIN_CLIP), (&[Clip, Wrap], MIN_CONTENT), (&[Clip, Wrap, Keep], 1)];
+    for (gives, floor) in phases {
+        while widths.iter().sum::<usize>() > budget {
+            let widest = (0..n)
+                .filter(|&i| widths[i] > floor && gives.contains(&fit(i)))
+                .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
+            let Some(i) = widest else { break };
+            widths[i] -= 1;
+        }
+    }
+    widths
 }
 
 fn render_table(section: &Section) -> String {
     let mut lines = Vec::new();
     if let Some(title) = &section.title {
-        lines.push(title.clone());
+        lines.extend(hanging(title, TABLE_WIDTH, HANGING_INDENT));
     }
     if !section.headers.is_empty() {
-        let n = section.headers.len();
-        let mut widths: Vec<usize> = section.headers.iter().map(|h| h.chars().count()).collect();
+        let widths = column_widths(section);
+        lines.extend(row_lines(section, &widths, &section.headers, false));
+        lines.push(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join(&" ".repeat(GAP)));
         for row in &section.rows {
-            for (i, cell) in row.iter().enumerate().take(n) {
-                let len = cell.chars().map(|c| usize::from(c != '\r')).sum::<usize>();
-                widths[i] = widths[i].max(len);
-            }
-        }
-        let budget = TABLE_WIDTH.saturating_sub(2 * (n - 1));
-        while widths.iter().sum::<usize>() > budget {
-            let Some((i, &w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else { break };
-            if w <= MIN_COLUMN {
-                break;
-            }
-            widths[i] = w - 1;
-        }
-        let line = |cells: &[String]| {
-            let mut out = String::new();
-            for (i, w) in widths.iter().enumerate() {
-                let cell = fit(cells.get(i).map_or("", String::as_str), *w);
-                if i + 1 == n {
-                    out.push_str(&cell);
-                } else {
-                    let pad = w - cell.chars().count();
-                    out.push_str(&cell);
-                    out.push_str(&" ".repeat(pad + 2));
-                }
-            }
-            out.trim_end().to_owned()
-        };
-        lines.push(line(&section.headers));
-        lines.push(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
-        for row in &section.rows {
-            lines.push(line(row));
+            lines.extend(row_lines(section, &widths, row, true));
         }
     }
     for f in &section.footer {
-        lines.push(format!("({f})"));
+        lines.extend(hanging(&format!("({f})"), TABLE_WIDTH, HANGING_INDENT));
     }
     lines.join("\n")
+}
+
+/// One row of a table: each cell wrapped (or, with `clip_cells`, clipped as its
+/// column says) within its column, the columns side by side, as many lines as
+/// the tallest cell.
+fn row_lines(section: &Section, widths: &[usize], cells: &[String], clip_cells: bool) -> Vec<String> {
+    let wrapped: Vec<Vec<String>> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            let cell = cells.get(i).map_or("", String::as_str);
+            let fit = section.fits.get(i).copied().unwrap_or(Wrap);
+            if clip_cells && fit == Clip { clip(cell, w, CLIP_LINES) } else { wrap(cell, w) }
+        })
+        .collect();
+    let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+    (0..height)
+        .map(|k| {
+            let mut out = String::new();
+            for (i, w) in widths.iter().enumerate() {
+                let piece = wrapped[i].get(k).map_or("", String::as_str);
+                out.push_str(piece);
+                if i + 1 < widths.len() {
+                    out.push_str(&" ".repeat(w - piece.chars().count() + GAP));
+                }
+            }
+            out.trim_end().to_owned()
+        })
+        .collect()
 }
 
 fn csv_cell(cell: &str) -> String {
@@ -454,12 +668,74 @@ mod tests {
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
     }
 
+    fn fits(out: &str) {
+        assert!(out.lines().all(|l| l.chars().count() <= TABLE_WIDTH), "a line is wider than {TABLE_WIDTH}:\n{out}");
+    }
+
     #[test]
-    fn long_cells_are_cut_to_fit() {
-        let mut s = Section::new(&["key", "props"]);
-        s.rows.push(vec!["model:fraud@1".into(), "x".repeat(200)]);
+    fn wrapping_breaks_at_spaces_then_between_key_parts_and_loses_nothing() {
+        assert_eq!(wrap("roll back the scoring api to fraud@2", 16), ["roll back the", "scoring api to", "fraud@2"]);
+        assert_eq!(wrap("dataset:fraud_features", 20), ["dataset:", "fraud_features"]);
+        assert_eq!(
+            wrap("s3://acme-fraud/models/fraud/3/model.json", 21),
+            ["s3://acme-fraud/", "models/fraud/3/", "model.json"]
+        );
+        assert_eq!(
+            wrap("8b4d2e7f93a1c6054d8e2b7a9f1c3e5d7b0a2c44", 20),
+            ["8b4d2e7f93a1c6054d8e", "2b7a9f1c3e5d7b0a2c44"]
+        );
+        assert_eq!(wrap("production: @2 -> @3\nreason: incident", 30), ["production: @2 -> @3", "reason: incident"]);
+        assert_eq!(wrap("", 5), [""]);
+        for width in 1..40 {
+            let text = "ingest, clean:  and\tbuild features_for/dataset:transactions_clean@1 \"quoted\"";
+            let lines = wrap(text, width);
+            assert!(lines.iter().all(|l| l.chars().count() <= width), "{width}: {lines:?}");
+            let squash = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+            assert_eq!(squash(&lines.concat()), squash(text), "{width}: {lines:?}");
+        }
+    }
+
+    #[test]
+    fn clipped_cells_end_with_an_ellipsis_after_their_last_line() {
+        let lines = clip(&"x".repeat(200), 20, CLIP_LINES);
+        assert_eq!(lines.len(), CLIP_LINES);
+        assert_eq!(lines[CLIP_LINES - 1], format!("{}…", "x".repeat(19)));
+        assert_eq!(clip("short", 20, CLIP_LINES), ["short"]);
+    }
+
+    #[test]
+    fn tables_show_times_to_the_second_and_csv_in_full() {
+        let t = Timestamp::parse_rfc3339("2026-11-30T03:30:52.784713Z").expect("a time");
+        assert_eq!(time_cell(t, Target::Table), "2026-11-30T03:30:52Z");
+        assert_eq!(time_cell(t, Target::Csv), "2026-11-30T03:30:52.784713Z");
+        let before_1970 = Timestamp::parse_rfc3339("1969-12-31T23:59:59.5Z").expect("a time");
+        assert_eq!(time_cell(before_1970, Target::Table), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn long_cells_wrap_within_their_column() {
+        let mut s = Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)]);
+        let key = format!("dataset:{}@1", "very_long_name_".repeat(6));
+        s.rows.push(vec!["1".into(), key.clone(), "x".repeat(500)]);
+        s.rows.push(vec!["2".into(), "model:m@1".into(), String::new()]);
         let out = render_table(&s);
-        assert!(out.lines().all(|l| l.chars().count() <= TABLE_WIDTH), "{out}");
-        assert!(out.contains('…'));
+        fits(&out);
+        let widths = column_widths(&s);
+        let key_column: String = out
+            .lines()
+            .skip(2)
+            .map(|l| l.chars().skip(widths[0] + GAP).take(widths[1]).collect::<String>().trim_end().to_owned())
+            .collect();
+        assert!(key_column.starts_with(&key), "the key is whole, in its column:\n{out}");
+        assert!(out.contains('…'), "props are clipped:\n{out}");
+        assert_eq!(out.lines().filter(|l| l.starts_with('2')).count(), 1, "{out}");
+    }
+
+    #[test]
+    fn many_columns_still_fit() {
+        let names: Vec<String> = (0..20).map(|i| format!("column_{i}")).collect();
+        let mut s = Section { headers: names.clone(), fits: vec![Keep; 20], ..Section::default() };
+        s.rows.push(names.iter().map(|n| format!("{n} value")).collect());
+        fits(&render_table(&s));
     }
 }

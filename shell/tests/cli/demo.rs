@@ -69,11 +69,29 @@ fn the_demo_graph_answers_lineage_questions() {
 
     let history = f.query("HISTORY OF model:fraud");
     let history = history.ok();
-    for expected in ["bruno.ml", "carla.mlops", "production"] {
+    // Alias moves show both versions and the reason; times print to the second.
+    for expected in ["bruno.ml", "carla.mlops", "production: @2 -> @3", "production: @3 -> @2", "reason: rollback:"] {
         assert!(history.contains(expected), "{expected} missing from:\n{history}");
     }
+    assert!(!history.contains('…'), "nothing is cut:\n{history}");
     let snapshots = f.query("SNAPSHOTS");
-    assert!(snapshots.ok().contains("roll back"), "{}", snapshots.stdout);
+    let snapshots = snapshots.ok();
+    assert!(snapshots.contains("roll back"), "{snapshots}");
+    assert!(!snapshots.contains('…'), "nothing is cut:\n{snapshots}");
+    let diff = f.query("DIFF model:fraud@2 model:fraud@3");
+    let diff = diff.ok();
+    assert!(diff.contains("run:train_fraud_2@1") && diff.contains("run:train_fraud_3@1"), "{diff}");
+    assert!(!diff.contains('…'), "nothing is cut:\n{diff}");
+    for table in [&history, &snapshots, &diff] {
+        assert!(table.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80:\n{table}");
+    }
+    // `…:SS.ffffff`: a time with a fraction of a second.
+    let fraction = |t: &str| {
+        t.as_bytes().windows(4).any(|w| w[0] == b':' && w[1..3].iter().all(u8::is_ascii_digit) && w[3] == b'.')
+    };
+    for table in [&history, &snapshots] {
+        assert!(table.contains("Z  ") && !fraction(table), "times to the second:\n{table}");
+    }
 }
 
 #[test]
