@@ -25,10 +25,43 @@ pub const DEFAULT_CACHE_BUDGET: usize = 256 << 20;
 
 type List = Arc<[AdjEntry]>;
 
+/// Slots per page: cached lists are indexed by node id in pages allocated on
+/// first use, so memory follows the nodes touched, not the largest id.
+const PAGE: usize = 256;
+
+/// Node id -> cached list, in pages of `PAGE` slots.
+#[derive(Debug, Default)]
+struct Slots {
+    pages: Vec<Option<Box<[Option<List>]>>>,
+}
+
+impl Slots {
+    #[inline]
+    fn get(&self, node: NodeId) -> Option<&List> {
+        let (page, slot) = (node as usize / PAGE, node as usize % PAGE);
+        self.pages.get(page)?.as_ref()?[slot].as_ref()
+    }
+
+    /// Stores `list`; returns the list it replaced.
+    fn insert(&mut self, node: NodeId, list: List) -> Option<List> {
+        let (page, slot) = (node as usize / PAGE, node as usize % PAGE);
+        if self.pages.len() <= page {
+            self.pages.resize_with(page + 1, || None);
+        }
+        let page = self.pages[page].get_or_insert_with(|| vec![None; PAGE].into_boxed_slice());
+        page[slot].replace(list)
+    }
+
+    fn remove(&mut self, node: NodeId) -> Option<List> {
+        let (page, slot) = (node as usize / PAGE, node as usize % PAGE);
+        self.pages.get_mut(page)?.as_mut()?[slot].take()
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct CacheState {
-    out: Vec<Option<List>>,
-    inn: Vec<Option<List>>,
+    out: Slots,
+    inn: Slots,
     pub(crate) latest_known: SnapshotId,
     bytes: usize,
 }
@@ -36,11 +69,10 @@ pub(crate) struct CacheState {
 impl CacheState {
     #[inline]
     pub(crate) fn get(&self, dir: Dir, node: NodeId) -> Option<&List> {
-        let slots = match dir {
-            Dir::Out => &self.out,
-            Dir::In => &self.inn,
-        };
-        slots.get(node as usize).and_then(Option::as_ref)
+        match dir {
+            Dir::Out => self.out.get(node),
+            Dir::In => self.inn.get(node),
+        }
     }
 }
 
@@ -75,19 +107,15 @@ impl AdjCache {
             if state.bytes + size > self.budget {
                 // Over budget: start again rather than track recency. A
                 // traversal re-warms what it needs; memory stays bounded.
-                state.out = Vec::new();
-                state.inn = Vec::new();
+                state.out = Slots::default();
+                state.inn = Slots::default();
                 state.bytes = 0;
             }
             let slots = match dir {
                 Dir::Out => &mut state.out,
                 Dir::In => &mut state.inn,
             };
-            let index = node as usize;
-            if slots.len() <= index {
-                slots.resize(index + 1, None);
-            }
-            if slots[index].replace(list).is_none() {
+            if slots.insert(node, list).is_none() {
                 state.bytes += size;
             }
         }
@@ -98,10 +126,9 @@ impl AdjCache {
         let mut state = self.state.write();
         let mut freed = 0;
         for node in touched {
-            let index = node as usize;
             let CacheState { out, inn, .. } = &mut *state;
             for slots in [out, inn] {
-                if let Some(list) = slots.get_mut(index).and_then(Option::take) {
+                if let Some(list) = slots.remove(node) {
                     freed += list.len() * std::mem::size_of::<AdjEntry>() + 64;
                 }
             }

@@ -71,6 +71,18 @@ pub enum Error {
         /// The newest format this build understands.
         supported: u32,
     },
+    /// The file was written by an older development build whose format this build cannot read.
+    #[error(
+        "{path} uses format version {found}, written by a development build before format {oldest}: this build cannot read it; re-create it (for example by re-running the import that built it)"
+    )]
+    OlderFormat {
+        /// The file.
+        path: PathBuf,
+        /// The format version in the file.
+        found: u32,
+        /// The oldest format this build reads.
+        oldest: u32,
+    },
     /// The file is damaged (truncated, or edited outside LineageDB).
     #[error("database is damaged: {detail}")]
     Corrupt {

@@ -19,7 +19,10 @@ use codec::*;
 /// Written into the `meta` table; a redb file without it is not ours.
 pub const MAGIC: &[u8] = b"lineagedb";
 /// The on-disk format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format this build reads. Format 1 (development builds before
+/// the node header came first in node records) cannot be read.
+pub const OLDEST_FORMAT: u32 = 2;
 
 macro_rules! storage_from {
     ($($t:ty),*) => {$(
@@ -193,6 +196,9 @@ fn check_marker(db: &impl ReadableDatabase, path: &Path) -> Result<bool> {
         .ok_or_else(|| Error::Corrupt { detail: "format version missing from meta table".into() })?;
     if format > FORMAT_VERSION {
         return Err(Error::NewerFormat { path: path.to_owned(), found: format, supported: FORMAT_VERSION });
+    }
+    if format < OLDEST_FORMAT {
+        return Err(Error::OlderFormat { path: path.to_owned(), found: format, oldest: OLDEST_FORMAT });
     }
     Ok(true)
 }
