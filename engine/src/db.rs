@@ -140,6 +140,16 @@ impl DatabaseBuilder {
         self.create(path)
     }
 
+    /// Opens an existing database read-only: nothing is ever written to the
+    /// file, and other processes may read it at the same time. Writes fail
+    /// with `Error::ReadOnly`; a file that needs crash recovery gives
+    /// `Error::NeedsRecovery`.
+    pub fn open_read_only(self, path: impl AsRef<Path>) -> Result<Database> {
+        let path = path.as_ref();
+        let store = Store::open_read_only(path, self.page_cache)?;
+        self.finish(store, Some(path.to_owned()))
+    }
+
     /// A database held in memory only.
     pub fn in_memory(self) -> Result<Database> {
         let store = Store::in_memory()?;
@@ -180,6 +190,11 @@ impl Database {
     /// Opens an existing database.
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         DatabaseBuilder::default().open(path)
+    }
+
+    /// Opens an existing database read-only (see `DatabaseBuilder::open_read_only`).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Database> {
+        DatabaseBuilder::default().open_read_only(path)
     }
 
     /// A database held in memory only.

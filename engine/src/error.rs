@@ -83,6 +83,20 @@ pub enum Error {
         /// The oldest format this build reads.
         oldest: u32,
     },
+    /// A write on a database opened read-only.
+    #[error("{path} is open read-only: open it without read-only to change it")]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A read-only open of a file that needs crash recovery first.
+    #[error(
+        "{path} was not closed cleanly and needs recovery, which a read-only open cannot do: open it read-write once"
+    )]
+    NeedsRecovery {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is damaged (truncated, or edited outside LineageDB).
     #[error("database is damaged: {detail}")]
     Corrupt {

@@ -34,11 +34,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let author = cli.author();
+    // Looked up only by commands that may write (it can run `git config`).
+    let author = || cli.author();
     let shell_format = format_of(None, cli.format);
     match &cli.command {
         None => {
             let path = cli.db_path();
+            let author = author();
             let session = oneshot::open_session(&path, &author)?;
             repl::Repl::new(session, path, author, shell_format).run()
         }
@@ -49,9 +51,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             oneshot::exec(&cli.db_path(), &author, file, format_of(*format, cli.format))
         }
         Some(Command::Verify) => oneshot::verify(&cli.db_path(), &author),
-        Some(Command::Demo { no_repl }) => demo::run(cli.db.as_deref(), &author, shell_format, *no_repl),
-        Some(Command::Import(args)) => import::run(&cli.db_path(), &author, args),
-        Some(Command::Run(args)) => run::run(&cli.db_path(), &author, args),
+        Some(Command::Demo { no_repl }) => demo::run(cli.db.as_deref(), &author(), shell_format, *no_repl),
+        Some(Command::Import(args)) => import::run(&cli.db_path(), &author(), args),
+        Some(Command::Run(args)) => run::run(&cli.db_path(), &author(), args),
         Some(Command::Report(_)) => not_available("report"),
         Some(Command::Audit(_)) => not_available("audit"),
         Some(Command::Archive { command: ArchiveCommand::Export { .. } }) => not_available("archive export"),

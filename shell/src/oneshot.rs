@@ -44,17 +44,43 @@ pub fn run_statements(session: &mut Session, src: &str, format: Format) -> Resul
 }
 
 /// `lineagedb query "STATEMENTS"`.
-pub fn query(db: &Path, author: &str, statements: &str, format: Format) -> Result<(), Failure> {
-    let mut session = open_session(db, author)?;
+pub fn query(db: &Path, author: &dyn Fn() -> String, statements: &str, format: Format) -> Result<(), Failure> {
+    let mut session = session_for(db, author, statements)?;
     run_statements(&mut session, statements, format)
 }
 
 /// `lineagedb exec FILE|-`.
-pub fn exec(db: &Path, author: &str, file: &Path, format: Format) -> Result<(), Failure> {
+pub fn exec(db: &Path, author: &dyn Fn() -> String, file: &Path, format: Format) -> Result<(), Failure> {
     // Read the script first: a missing file must not create a database.
     let script = read_script(file)?;
-    let mut session = open_session(db, author)?;
+    let mut session = session_for(db, author, &script)?;
     run_statements(&mut session, &script, format)
+}
+
+/// A session for running `src`. A script that only reads an existing
+/// database opens it read-only: nothing is written to the file, other
+/// processes may read it meanwhile, and no author needs to be looked up.
+fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Session, Failure> {
+    // On any failure (crash recovery needs a read-write open) the read-write
+    // open below runs, and reports what is wrong.
+    if path.exists() && only_reads(src) {
+        if let Ok(db) = Database::open_read_only(path) {
+            return Ok(Session::new(db));
+        }
+    }
+    open_session(path, &author())
+}
+
+/// True when no statement of `src` can write (a script that does not parse
+/// writes nothing either: its error is reported without touching the file).
+fn only_reads(src: &str) -> bool {
+    use lineagedb_query::syntax::Statement;
+    lineagedb_query::syntax::parse_script(src).map_or(true, |statements| {
+        statements.iter().all(|s| {
+            !s.is_write()
+                && !matches!(s, Statement::Begin { .. } | Statement::Commit { .. } | Statement::Rollback { .. })
+        })
+    })
 }
 
 /// Reads a script from `file`, or from stdin when `file` is `-`.
@@ -73,7 +99,7 @@ pub fn read_script(file: &Path) -> Result<String, Failure> {
 }
 
 /// `lineagedb verify`: exit 1 when the database has problems.
-pub fn verify(db: &Path, author: &str) -> Result<(), Failure> {
+pub fn verify(db: &Path, author: &dyn Fn() -> String) -> Result<(), Failure> {
     if !db.exists() {
         return Err(anyhow!(
             "no database at {}: pass --db PATH (or set LINEAGEDB_DB) to name an existing one",
@@ -81,7 +107,12 @@ pub fn verify(db: &Path, author: &str) -> Result<(), Failure> {
         )
         .into());
     }
-    let database = open_database(db, author)?;
+    // Read-only when it can be (nothing written, other readers welcome); a
+    // file that needs crash recovery is opened read-write.
+    let database = match Database::open_read_only(db) {
+        Ok(database) => database,
+        Err(_) => open_database(db, &author())?,
+    };
     let report = database
         .begin_read()
         .and_then(|read| read.verify())

@@ -82,10 +82,25 @@ pub fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Res
     postcard::from_bytes(bytes).map_err(|e| Error::Corrupt { detail: format!("cannot decode {what}: {e}") })
 }
 
-/// The redb database behind a LineageDB handle.
+/// The redb database behind a LineageDB handle: read-write, or read-only
+/// (which never writes to the file and shares it with other readers).
 #[derive(Debug)]
 pub struct Store {
-    db: redb::Database,
+    db: Backend,
+}
+
+enum Backend {
+    ReadWrite(redb::Database),
+    ReadOnly(redb::ReadOnlyDatabase, PathBuf),
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::ReadWrite(_) => f.write_str("ReadWrite"),
+            Backend::ReadOnly(_, path) => write!(f, "ReadOnly({})", path.display()),
+        }
+    }
 }
 
 /// redb's own magic number: the first bytes of every redb file.
@@ -119,9 +134,36 @@ impl Store {
             Ok(Err(e)) => return Err(not_ours(path, &format!("the storage layer refused it: {e}"))),
             Err(_) => return Err(not_ours(path, "the file is truncated or damaged")),
         };
-        let store = Store { db };
+        let store = Store { db: Backend::ReadWrite(db) };
         store.init_or_check(path, existing)?;
         Ok(store)
+    }
+
+    /// Opens an existing database read-only: nothing is written to the file,
+    /// and other processes may read it at the same time. A file that needs
+    /// crash recovery cannot be opened this way (`Error::NeedsRecovery`):
+    /// open it read-write once.
+    pub fn open_read_only(path: &Path, cache_bytes: usize) -> Result<Store> {
+        check_header(path)?;
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(cache_bytes);
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.open_read_only(path)));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => return Err(Error::Locked { path: path.to_owned() }),
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
+                return Err(Error::Io { path: path.to_owned(), source: e });
+            }
+            Ok(Err(redb::DatabaseError::RepairAborted)) => {
+                return Err(Error::NeedsRecovery { path: path.to_owned() });
+            }
+            Ok(Err(e)) => return Err(not_ours(path, &format!("the storage layer refused it: {e}"))),
+            Err(_) => return Err(not_ours(path, "the file is truncated or damaged")),
+        };
+        if !check_marker(&db, path)? {
+            return Err(not_ours(path, "a redb file without LineageDB's marker"));
+        }
+        Ok(Store { db: Backend::ReadOnly(db, path.to_owned()) })
     }
 
     /// A database that lives in memory only, for tests and scratch work.
@@ -129,19 +171,20 @@ impl Store {
         let db = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| Error::Storage(e.to_string()))?;
-        let store = Store { db };
+        let store = Store { db: Backend::ReadWrite(db) };
         store.init_or_check(Path::new(":memory:"), false)?;
         Ok(store)
     }
 
     fn init_or_check(&self, path: &Path, existing: bool) -> Result<()> {
-        if check_marker(&self.db, path)? {
+        let Backend::ReadWrite(db) = &self.db else { return Ok(()) };
+        if check_marker(db, path)? {
             return Ok(());
         }
-        if existing && self.db.begin_read()?.list_tables()?.next().is_some() {
+        if existing && db.begin_read()?.list_tables()?.next().is_some() {
             return Err(not_ours(path, "a redb file without LineageDB's marker"));
         }
-        let tx = self.db.begin_write()?;
+        let tx = db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;
             meta.insert("magic", MAGIC)?;
@@ -167,13 +210,19 @@ impl Store {
 
     /// A consistent read view of the latest committed state.
     pub fn begin_read(&self) -> Result<ReadTables> {
-        Ok(ReadTables::new(self.db.begin_read()?))
+        let tx = match &self.db {
+            Backend::ReadWrite(db) => db.begin_read()?,
+            Backend::ReadOnly(db, _) => db.begin_read()?,
+        };
+        Ok(ReadTables::new(tx))
     }
 
     /// Starts the single write transaction; blocks while another is open.
     pub fn begin_write(&self) -> Result<WriteTables> {
-        let tx = self.db.begin_write()?;
-        WriteTables::new(tx)
+        match &self.db {
+            Backend::ReadWrite(db) => WriteTables::new(db.begin_write()?),
+            Backend::ReadOnly(_, path) => Err(Error::ReadOnly { path: path.clone() }),
+        }
     }
 }
 

@@ -202,3 +202,26 @@ fn everything_survives_closing_and_reopening() {
     assert_eq!(entries.last().unwrap().prev_hash, before.3.last().unwrap().hash);
     assert!(db.begin_read().unwrap().verify().unwrap().is_ok());
 }
+
+#[test]
+fn a_read_only_open_reads_everything_writes_nothing_and_shares_the_file() {
+    let (dir, db) = fresh_db();
+    build(&db, &["dataset:tx", "model:fraud"], &[("dataset:tx", "model:fraud", "input")]);
+    drop(db);
+    let path = db_path(&dir);
+    let before = std::fs::read(&path).unwrap();
+    let first = Database::open_read_only(&path).unwrap();
+    let second = Database::open_read_only(&path).unwrap();
+    for db in [&first, &second] {
+        let up = db.begin_read().unwrap().ancestors(&"model:fraud".parse().unwrap()).collect().unwrap();
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].node.key.to_string(), "dataset:tx@1");
+    }
+    match first.begin_write() {
+        Err(e @ Error::ReadOnly { .. }) => assert!(e.to_string().contains("read-only"), "{e}"),
+        other => panic!("expected ReadOnly, got {other:?}"),
+    }
+    drop((first, second));
+    assert!(before == std::fs::read(&path).unwrap(), "a read-only open changed the file");
+    assert!(matches!(Database::open_read_only(dir.path().join("missing.redb")), Err(Error::Io { .. })));
+}

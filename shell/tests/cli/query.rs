@@ -90,3 +90,17 @@ fn help_and_version_exit_0() {
     }
     assert!(f.run(&["--version"]).ok().contains("lineagedb"));
 }
+
+#[test]
+fn a_query_that_only_reads_leaves_the_file_untouched() {
+    let f = Fixture::new();
+    f.query("CREATE dataset:tx; CREATE model:fraud; LINK dataset:tx -> model:fraud AS input").ok();
+    let before = std::fs::read(f.db()).expect("database file");
+    let out = f.query("ANCESTORS OF model:fraud; SNAPSHOTS; VERIFY");
+    assert!(out.ok().contains("dataset:tx@1"), "{}", out.stdout);
+    f.run(&["verify", "--db", &f.db_arg()]).ok();
+    assert!(before == std::fs::read(f.db()).expect("database file"), "a read-only query changed the file");
+    // A script that writes still opens the database for writing.
+    f.query("CREATE dataset:tx").ok();
+    assert!(before != std::fs::read(f.db()).expect("database file"));
+}
