@@ -110,6 +110,8 @@ impl Importer {
         tx.keep_going_on_error(options.skip_invalid);
         tx.batch_audit("import", serde_json::json!({}))?;
         let asserted_by = format!("{} ({})", options.importer, tx.author_name());
+        // Edges get the assertion once, on the snapshot (see `WriteTx::assert_edges`).
+        tx.assert_edges(asserted_by.clone());
         let asserted_at = Value::Timestamp(tx.time());
         Ok(Importer { tx, options, report: ImportReport::default(), asserted_by, asserted_at })
     }
@@ -207,7 +209,7 @@ impl Importer {
         let from = edge.from.parse::<NodeRef>().map_err(LineError::from_engine)?;
         let to = edge.to.parse::<NodeRef>().map_err(LineError::from_engine)?;
         let label = edge.label.unwrap_or_else(|| "flows_to".to_owned());
-        let props = self.assertion(props_of(edge.props)?);
+        let props = props_of(edge.props)?;
         if self.tx.link_idempotent(&from, &to, &label, props).map_err(LineError::from_engine)? {
             self.report.edges_created += 1;
         } else {

@@ -137,8 +137,23 @@ impl ReadTx {
             Dir::Out => (id, e.neighbor, key.clone(), other),
             Dir::In => (e.neighbor, id, other, key.clone()),
         };
-        let props = self.tables.edge_props(&adj_key(from_id, to_id, e.label, e.created_in))?;
+        let props = self.edge_props(from_id, to_id, e.label, e.created_in)?;
         Ok(Edge { from, to, label: self.dict.label_name(e.label)?.to_owned(), props, created_in: e.created_in })
+    }
+
+    /// An edge's properties, with the assertion its snapshot recorded for it
+    /// (see `WriteTx::assert_edges`) when it has none of its own.
+    fn edge_props(&self, from: NodeId, to: NodeId, label: u32, created_in: SnapshotId) -> Result<crate::Props> {
+        let mut props = self.tables.edge_props(&adj_key(from, to, label, created_in))?;
+        if !props.contains_key("asserted_by") {
+            if let Some(snapshot) = self.tables.snapshot(created_in)? {
+                if let Some(by) = snapshot.asserted_by {
+                    props.insert("asserted_by".into(), crate::Value::String(by));
+                    props.insert("asserted_at".into(), crate::Value::Timestamp(Timestamp(snapshot.time)));
+                }
+            }
+        }
+        Ok(props)
     }
 
     /// Everything upstream of `r` (walking edges backwards).
@@ -216,7 +231,7 @@ impl ReadTx {
         let mut edges = Vec::new();
         for (f, t, label, created_in) in raw_edges {
             let (Some(from), Some(to)) = (keys.get(&f), keys.get(&t)) else { continue };
-            let props = self.tables.edge_props(&adj_key(f, t, label, created_in))?;
+            let props = self.edge_props(f, t, label, created_in)?;
             edges.push(Edge {
                 from: from.clone(),
                 to: to.clone(),

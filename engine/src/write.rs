@@ -96,6 +96,8 @@ pub struct WriteTx {
     /// Nodes with ids from here on were created by this transaction: no
     /// cached adjacency to invalidate, no edges but this transaction's.
     first_new: NodeId,
+    /// See `assert_edges`.
+    edges_asserted_by: Option<String>,
     /// Edges linked by this transaction between two of its own nodes: an
     /// edge between two new nodes that is not here cannot exist.
     fresh_edges: HashSet<(NodeId, NodeId, u32)>,
@@ -144,6 +146,7 @@ impl WriteTx {
             resolved: HashMap::new(),
             batch: None,
             fresh_edges: HashSet::new(),
+            edges_asserted_by: None,
         })
     }
 
@@ -198,6 +201,16 @@ impl WriteTx {
             nodes: sha2::Sha256::default(),
         });
         Ok(self)
+    }
+
+    /// Records once, on the snapshot, who asserted the edges this transaction
+    /// creates: reads give every such edge without its own `asserted_by` the
+    /// properties `asserted_by` = `by` and `asserted_at` = the commit time.
+    /// Bulk imports use it instead of storing the same two properties on
+    /// every edge.
+    pub fn assert_edges(&mut self, by: impl Into<String>) -> &mut Self {
+        self.edges_asserted_by = Some(by.into());
+        self
     }
 
     /// Replaces the detail recorded on the batch audit entry (e.g. final counts).
@@ -754,6 +767,7 @@ impl WriteTx {
         let mut tables =
             self.tables.take().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })?;
         let snapshot = SnapshotRecord {
+            asserted_by: self.edges_asserted_by.take(),
             id: self.snapshot,
             time: self.time,
             author: self.author.clone(),

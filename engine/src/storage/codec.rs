@@ -61,6 +61,10 @@ pub struct SnapshotRecord {
     pub author: String,
     pub message: Option<String>,
     pub changes: u64,
+    /// Who asserted the edges created in this snapshot that carry no
+    /// `asserted_by` of their own (a bulk import): read back as their
+    /// `asserted_by`, with the snapshot time as `asserted_at`.
+    pub asserted_by: Option<String>,
 }
 
 /// One move of an alias (table `aliases`). `version: None` removes the alias.
