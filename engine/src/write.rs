@@ -98,6 +98,13 @@ pub struct WriteTx {
     first_new: NodeId,
     /// See `assert_edges`.
     edges_asserted_by: Option<String>,
+    /// Edges between two new nodes, not yet written: written in key order at
+    /// the next read of adjacency or at commit, because redb inserts sorted
+    /// keys much faster than scattered ones.
+    pending: Vec<(EdgeId, Props)>,
+    /// Whether this transaction tombstoned an edge (which a later link of the
+    /// same key may revive).
+    unlinked_any: bool,
     /// Edges linked by this transaction between two of its own nodes: an
     /// edge between two new nodes that is not here cannot exist.
     fresh_edges: HashSet<(NodeId, NodeId, u32)>,
@@ -147,6 +154,8 @@ impl WriteTx {
             batch: None,
             fresh_edges: HashSet::new(),
             edges_asserted_by: None,
+            pending: Vec::new(),
+            unlinked_any: false,
         })
     }
 
@@ -476,6 +485,7 @@ impl WriteTx {
         let known_label = self.dict.label_ids.get(label).copied();
         let maybe = known_label.filter(|lid| !both_new || self.fresh_edges.contains(&(from_id, to_id, *lid)));
         if let Some(lid) = maybe {
+            self.flush_pending()?;
             let existing = self.tables()?.read(|t| {
                 Ok(t.edges_between(from_id, to_id)?.into_iter().find(|e| e.label == lid && e.visible_at(at)))
             })?;
@@ -499,6 +509,7 @@ impl WriteTx {
         // look for a path to -> ... -> from.
         let backward = from_id >= to_id;
         if backward || self.counters.backward_edges > 0 {
+            self.flush_pending()?;
             if let Some(path) = self.find_path(to_id, from_id)? {
                 let mut cycle = Vec::with_capacity(path.len() + 1);
                 cycle.push(from_key.to_string());
@@ -511,7 +522,18 @@ impl WriteTx {
         }
         let label_id = self.label_id(label)?;
         let edge = EdgeId { from: from_id, from_type, to: to_id, to_type, label: label_id, created_in: at };
-        self.tables_mut()?.put_edge(&edge, &props)?;
+        let hash = if self.batch.is_some() {
+            let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
+            Some((key, crate::verify::edge_content_hash(&key, &props)?))
+        } else {
+            None
+        };
+        let audit_props = if self.batch.is_some() { Props::new() } else { props.clone() };
+        if both_new {
+            self.pending.push((edge, props));
+        } else {
+            self.tables_mut()?.put_edge(&edge, &props)?;
+        }
         if backward {
             self.counters.backward_edges += 1;
         }
@@ -520,12 +542,11 @@ impl WriteTx {
         }
         self.touch(from_id);
         self.touch(to_id);
-        if let Some(batch) = &mut self.batch {
-            let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
-            batch.edges.push((key, crate::verify::edge_content_hash(&key, &props)?));
+        if let (Some(batch), Some(hash)) = (&mut self.batch, hash) {
+            batch.edges.push(hash);
             self.changes += 1;
         } else {
-            let detail = serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&props)}).to_string();
+            let detail = serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&audit_props)}).to_string();
             self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
         }
         Ok(true)
@@ -575,6 +596,7 @@ impl WriteTx {
     /// given); returns how many.
     pub fn unlink(&mut self, from: &NodeRef, to: &NodeRef, label: Option<&str>) -> Result<usize> {
         self.guarded(|tx| {
+            tx.flush_pending()?;
             let (from_id, from_rec) = tx.resolve_record(from)?;
             let (to_id, to_rec) = tx.resolve_record(to)?;
             let from_key = key_of(&tx.dict, &from_rec)?;
@@ -613,6 +635,17 @@ impl WriteTx {
         })
     }
 
+    /// Writes the pending edges, outgoing entries in source order and incoming
+    /// entries in target order.
+    fn flush_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        let clear_stale = self.unlinked_any;
+        self.tables_mut()?.put_edges_sorted(&mut pending, clear_stale)
+    }
+
     /// Notes a node whose adjacency changed, for the cache to drop at commit.
     fn touch(&mut self, id: NodeId) {
         if id < self.first_new {
@@ -623,6 +656,7 @@ impl WriteTx {
     /// Tombstones both directions of a live edge at this transaction's snapshot.
     fn tombstone_edge(&mut self, edge: EdgeId) -> Result<()> {
         let at = self.snapshot;
+        self.unlinked_any = true;
         self.tables_mut()?.delete_edge(&edge, at)?;
         if edge.from >= edge.to {
             self.counters.backward_edges = self.counters.backward_edges.saturating_sub(1);
@@ -666,6 +700,7 @@ impl WriteTx {
     /// which tombstones them too.
     pub fn delete(&mut self, r: &NodeRef, detach: bool) -> Result<NodeKey> {
         self.guarded(|tx| {
+            tx.flush_pending()?;
             let (id, mut record) = tx.resolve_record(r)?;
             let key = key_of(&tx.dict, &record)?;
             let at = tx.snapshot;
@@ -751,6 +786,7 @@ impl WriteTx {
             return Ok(self.counters.last_snapshot);
         }
         self.tables = Some(tables);
+        self.flush_pending()?;
         if let Some(batch) = self.batch.take() {
             let edges_created = batch.edges.len();
             let mut edges = batch.edges;

@@ -787,6 +787,42 @@ impl WriteTables {
         })
     }
 
+    /// Stores many new edges: the outgoing entries (and properties) sorted by
+    /// source, then the incoming entries sorted by target, so redb inserts
+    /// neighbouring keys one after another.
+    /// `clear_stale`: an edge with no properties also removes properties left
+    /// by an earlier link of the same key in this transaction.
+    pub fn put_edges_sorted(&mut self, edges: &mut [(EdgeId, Props)], clear_stale: bool) -> Result<()> {
+        edges.sort_unstable_by_key(|(e, _)| (e.from, e.to, e.label, e.created_in));
+        let mut encoded = Vec::with_capacity(edges.len());
+        for (_, props) in edges.iter() {
+            encoded.push(if props.is_empty() { None } else { Some(encode(props)?) });
+        }
+        self.with(|t| {
+            for ((e, _), props) in edges.iter().zip(&encoded) {
+                let out_key = adj_key(e.from, e.to, e.label, e.created_in);
+                t.out_edges.insert(&out_key, &adj_value(LIVE, e.to_type))?;
+                match props {
+                    Some(p) => {
+                        t.edge_props.insert(&out_key, p.as_slice())?;
+                    }
+                    None if clear_stale => {
+                        t.edge_props.remove(&out_key)?;
+                    }
+                    None => {}
+                }
+            }
+            Ok(())
+        })?;
+        edges.sort_unstable_by_key(|(e, _)| (e.to, e.from, e.label, e.created_in));
+        self.with(|t| {
+            for (e, _) in edges.iter() {
+                t.in_edges.insert(&adj_key(e.to, e.from, e.label, e.created_in), &adj_value(LIVE, e.from_type))?;
+            }
+            Ok(())
+        })
+    }
+
     /// Tombstones both directions of an edge at `deleted_in`.
     pub fn delete_edge(&mut self, edge: &EdgeId, deleted_in: SnapshotId) -> Result<()> {
         let EdgeId { from, from_type, to, to_type, label, created_in } = *edge;
