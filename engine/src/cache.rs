@@ -14,8 +14,6 @@
 //! commit it cannot see has been applied, so its list is not stale). Lists are
 //! only ever dropped, never patched, so no reader sees a half-updated list.
 
-use std::sync::Arc;
-
 use parking_lot::RwLock;
 
 use crate::storage::codec::{AdjEntry, Dir, NodeId, SnapshotId};
@@ -23,38 +21,56 @@ use crate::storage::codec::{AdjEntry, Dir, NodeId, SnapshotId};
 /// Default memory budget of the cache: 256 MiB.
 pub const DEFAULT_CACHE_BUDGET: usize = 256 << 20;
 
-type List = Arc<[AdjEntry]>;
-
-/// Slots per page: cached lists are indexed by node id in pages allocated on
-/// first use, so memory follows the nodes touched, not the largest id.
-const PAGE: usize = 256;
-
-/// Node id -> cached list, in pages of `PAGE` slots.
+/// Node id -> cached list, with every list in one arena. `index[node]` is
+/// `(offset + 1, len)` into `arena` (`offset + 1 == 0`: not cached). The
+/// index is allocated zeroed (`calloc`), so the operating system maps its
+/// pages only when they are written: memory follows the nodes cached, not the
+/// largest node id. A lookup is two reads from two flat arrays; a dropped list
+/// leaves its entries in the arena until the next reset.
 #[derive(Debug, Default)]
 struct Slots {
-    pages: Vec<Option<Box<[Option<List>]>>>,
+    index: Vec<[u32; 2]>,
+    arena: Vec<AdjEntry>,
 }
 
 impl Slots {
     #[inline]
-    fn get(&self, node: NodeId) -> Option<&List> {
-        let (page, slot) = (node as usize / PAGE, node as usize % PAGE);
-        self.pages.get(page)?.as_ref()?[slot].as_ref()
-    }
-
-    /// Stores `list`; returns the list it replaced.
-    fn insert(&mut self, node: NodeId, list: List) -> Option<List> {
-        let (page, slot) = (node as usize / PAGE, node as usize % PAGE);
-        if self.pages.len() <= page {
-            self.pages.resize_with(page + 1, || None);
+    fn get(&self, node: NodeId) -> Option<&[AdjEntry]> {
+        let [start, len] = *self.index.get(node as usize)?;
+        if start == 0 {
+            return None;
         }
-        let page = self.pages[page].get_or_insert_with(|| vec![None; PAGE].into_boxed_slice());
-        page[slot].replace(list)
+        let start = start as usize - 1;
+        self.arena.get(start..start + len as usize)
     }
 
-    fn remove(&mut self, node: NodeId) -> Option<List> {
-        let (page, slot) = (node as usize / PAGE, node as usize % PAGE);
-        self.pages.get_mut(page)?.as_mut()?[slot].take()
+    /// Stores `list`; false when the arena cannot address it (the caller resets).
+    fn insert(&mut self, node: NodeId, list: &[AdjEntry]) -> bool {
+        let (Ok(start), Ok(len)) = (u32::try_from(self.arena.len() + 1), u32::try_from(list.len())) else {
+            return false;
+        };
+        if start.checked_add(len).is_none() {
+            return false;
+        }
+        let node = node as usize;
+        if self.index.len() <= node {
+            let mut grown = vec![[0u32; 2]; (node + 1).max(self.index.len() * 2)];
+            grown[..self.index.len()].copy_from_slice(&self.index);
+            self.index = grown;
+        }
+        self.arena.extend_from_slice(list);
+        self.index[node] = [start, len];
+        true
+    }
+
+    fn remove(&mut self, node: NodeId) {
+        if let Some(slot) = self.index.get_mut(node as usize) {
+            *slot = [0, 0];
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.arena.len() * std::mem::size_of::<AdjEntry>()
     }
 }
 
@@ -63,12 +79,11 @@ pub(crate) struct CacheState {
     out: Slots,
     inn: Slots,
     pub(crate) latest_known: SnapshotId,
-    bytes: usize,
 }
 
 impl CacheState {
     #[inline]
-    pub(crate) fn get(&self, dir: Dir, node: NodeId) -> Option<&List> {
+    pub(crate) fn get(&self, dir: Dir, node: NodeId) -> Option<&[AdjEntry]> {
         match dir {
             Dir::Out => self.out.get(node),
             Dir::In => self.inn.get(node),
@@ -88,13 +103,13 @@ impl AdjCache {
         AdjCache { state: RwLock::new(CacheState { latest_known, ..CacheState::default() }), budget }
     }
 
-    /// Read access for one level of a traversal.
+    /// Read access for a traversal.
     pub(crate) fn read(&self) -> parking_lot::RwLockReadGuard<'_, CacheState> {
         self.state.read()
     }
 
     /// Inserts lists read by a reader whose redb state is `head`.
-    pub(crate) fn insert(&self, head: SnapshotId, dir: Dir, lists: Vec<(NodeId, List)>) {
+    pub(crate) fn insert(&self, head: SnapshotId, dir: Dir, lists: &[(NodeId, Vec<AdjEntry>)]) {
         if self.budget == 0 || lists.is_empty() {
             return;
         }
@@ -103,20 +118,24 @@ impl AdjCache {
             return;
         }
         for (node, list) in lists {
-            let size = list.len() * std::mem::size_of::<AdjEntry>() + 64;
-            if state.bytes + size > self.budget {
-                // Over budget: start again rather than track recency. A
-                // traversal re-warms what it needs; memory stays bounded.
-                state.out = Slots::default();
-                state.inn = Slots::default();
-                state.bytes = 0;
-            }
+            let size = std::mem::size_of_val(list.as_slice());
+            let full = state.out.bytes() + state.inn.bytes() + size > self.budget;
             let slots = match dir {
                 Dir::Out => &mut state.out,
                 Dir::In => &mut state.inn,
             };
-            if slots.insert(node, list).is_none() {
-                state.bytes += size;
+            if full || !slots.insert(*node, list) {
+                // Over budget: start again rather than track recency. A
+                // traversal re-warms what it needs; memory stays bounded.
+                state.out = Slots::default();
+                state.inn = Slots::default();
+                let slots = match dir {
+                    Dir::Out => &mut state.out,
+                    Dir::In => &mut state.inn,
+                };
+                if size <= self.budget {
+                    slots.insert(*node, list);
+                }
             }
         }
     }
@@ -124,16 +143,10 @@ impl AdjCache {
     /// Called by the writer after committing `snapshot`.
     pub(crate) fn committed(&self, snapshot: SnapshotId, touched: impl IntoIterator<Item = NodeId>) {
         let mut state = self.state.write();
-        let mut freed = 0;
         for node in touched {
-            let CacheState { out, inn, .. } = &mut *state;
-            for slots in [out, inn] {
-                if let Some(list) = slots.remove(node) {
-                    freed += list.len() * std::mem::size_of::<AdjEntry>() + 64;
-                }
-            }
+            state.out.remove(node);
+            state.inn.remove(node);
         }
-        state.bytes = state.bytes.saturating_sub(freed);
         state.latest_known = state.latest_known.max(snapshot);
     }
 }

@@ -95,7 +95,7 @@ pub struct DatabaseBuilder {
 
 impl Default for DatabaseBuilder {
     fn default() -> Self {
-        DatabaseBuilder { cache_budget: DEFAULT_CACHE_BUDGET, page_cache: 64 << 20, author: None }
+        DatabaseBuilder { cache_budget: DEFAULT_CACHE_BUDGET, page_cache: 256 << 20, author: None }
     }
 }
 

@@ -9,7 +9,6 @@
 //! walk returns, not with how deep it goes.
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use crate::cache::AdjCache;
 use crate::error::Result;
@@ -72,6 +71,7 @@ impl Walk<'_> {
         let mut next = Vec::new();
         let mut misses = Vec::new();
         let mut depth = 0u32;
+        let mut guard = None;
         let label_ok = |e: &AdjEntry| self.labels.as_ref().is_none_or(|ls| ls.contains(&e.label));
         while !frontier.is_empty() {
             if self.max_depth.is_some_and(|max| depth >= max) {
@@ -93,7 +93,9 @@ impl Walk<'_> {
                     ControlFlow::Continue(())
                 };
             {
-                let cached = self.cache.read();
+                // The read lock is held across levels until a level misses,
+                // so a walk down a long chain locks once, not once per hop.
+                let cached = guard.get_or_insert_with(|| self.cache.read());
                 let usable = self.head <= cached.latest_known;
                 for &node in &frontier {
                     match cached.get(self.dir, node).filter(|_| usable) {
@@ -107,16 +109,17 @@ impl Walk<'_> {
                 }
             }
             if !misses.is_empty() {
+                guard = None;
                 let mut loaded = Vec::with_capacity(misses.len());
                 let mut stop = false;
                 for &node in &misses {
-                    let list: Arc<[AdjEntry]> = self.tables.adjacency(node, self.dir)?.into();
+                    let list = self.tables.adjacency(node, self.dir)?;
                     if !stop && step(node, &list, &mut next, &mut visited).is_break() {
                         stop = true;
                     }
                     loaded.push((node, list));
                 }
-                self.cache.insert(self.head, self.dir, loaded);
+                self.cache.insert(self.head, self.dir, &loaded);
                 misses.clear();
                 if stop {
                     return Ok(());
