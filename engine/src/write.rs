@@ -9,7 +9,7 @@
 //! `keep_going_on_error`: a failed mutation then changes nothing and the
 //! transaction stays usable.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use crate::audit::{entry_hash, sha256};
@@ -87,11 +87,11 @@ pub struct WriteTx {
     author: String,
     message: Option<String>,
     changes: u64,
-    touched: HashSet<NodeId>,
+    touched: FxHashSet<NodeId>,
     failed: Option<String>,
     keep_going: bool,
     /// Exact keys resolved or created in this transaction: (node id, type id).
-    resolved: HashMap<NodeKey, (NodeId, u32)>,
+    resolved: FxHashMap<NodeKey, (NodeId, u32)>,
     batch: Option<Batch>,
     /// Nodes with ids from here on were created by this transaction: no
     /// cached adjacency to invalidate, no edges but this transaction's.
@@ -107,7 +107,7 @@ pub struct WriteTx {
     unlinked_any: bool,
     /// Edges linked by this transaction between two of its own nodes: an
     /// edge between two new nodes that is not here cannot exist.
-    fresh_edges: HashSet<(NodeId, NodeId, u32)>,
+    fresh_edges: FxHashSet<(NodeId, NodeId, u32)>,
 }
 
 /// Batch audit mode: node creations and links are covered by one audit
@@ -147,12 +147,12 @@ impl WriteTx {
             author,
             message: None,
             changes: 0,
-            touched: HashSet::new(),
+            touched: FxHashSet::default(),
             failed: None,
             keep_going: false,
-            resolved: HashMap::new(),
+            resolved: FxHashMap::default(),
             batch: None,
-            fresh_edges: HashSet::new(),
+            fresh_edges: FxHashSet::default(),
             edges_asserted_by: None,
             pending: Vec::new(),
             unlinked_any: false,
