@@ -1,6 +1,7 @@
 //! `WriteTx`: the single write transaction. Every mutation validates fully
-//! before it writes, appends a hash-chained audit entry, and becomes visible
-//! only when `commit` makes the whole transaction one snapshot.
+//! before it writes, is covered by a hash-chained audit entry (its own, or in
+//! batch mode one entry for all node creations and links), and becomes
+//! visible only when `commit` makes the whole transaction one snapshot.
 //!
 //! Failure policy: by default the first failed mutation aborts the
 //! transaction (`commit` then returns `Error::Aborted` and nothing is
@@ -250,11 +251,11 @@ impl WriteTx {
     }
 
     fn tables(&self) -> Result<&WriteTables> {
-        self.tables.as_ref().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })
+        self.tables.as_ref().ok_or_else(finished)
     }
 
     fn tables_mut(&mut self) -> Result<&mut WriteTables> {
-        self.tables.as_mut().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })
+        self.tables.as_mut().ok_or_else(finished)
     }
 
     /// Runs a mutation: refuses it after an abort, records an abort on failure.
@@ -275,8 +276,9 @@ impl WriteTx {
     /// Resolves a reference against the transaction's current state,
     /// including its own uncommitted changes.
     pub fn resolve(&self, r: &NodeRef) -> Result<NodeKey> {
-        let (_, record) = self.resolve_record(r)?;
-        key_of(&self.dict, &record)
+        let (at, dict) = (self.snapshot, &self.dict);
+        let (_, header) = self.tables()?.read(|t| resolve_header(t, dict, r, at))?;
+        header_key(&self.dict, &header)
     }
 
     fn resolve_record(&self, r: &NodeRef) -> Result<(NodeId, NodeRecord)> {
@@ -288,20 +290,15 @@ impl WriteTx {
     /// The key, external label and content properties of the node `r`
     /// resolves to in the transaction's current state, if it resolves.
     pub fn lookup(&self, r: &NodeRef) -> Result<Option<(NodeKey, Option<String>, Props)>> {
-        match self.resolve_record(r) {
-            Ok((_, record)) => Ok(Some((key_of(&self.dict, &record)?, record.label, record.props))),
-            Err(Error::NoSuchNode { .. } | Error::NoSuchAlias { .. } | Error::Deleted { .. }) => Ok(None),
-            Err(e) => Err(e),
+        match absent_as_none(self.resolve_record(r))? {
+            Some((_, record)) => Ok(Some((key_of(&self.dict, &record)?, record.label, record.props))),
+            None => Ok(None),
         }
     }
 
     /// Whether a node exists (live) in the transaction's current state.
     pub fn exists(&self, r: &NodeRef) -> Result<bool> {
-        match self.resolve_record(r) {
-            Ok(_) => Ok(true),
-            Err(Error::NoSuchNode { .. } | Error::NoSuchAlias { .. } | Error::Deleted { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(absent_as_none(self.resolve(r))?.is_some())
     }
 
     fn type_id(&mut self, name: &str) -> Result<u32> {
@@ -522,32 +519,38 @@ impl WriteTx {
         }
         let label_id = self.label_id(label)?;
         let edge = EdgeId { from: from_id, from_type, to: to_id, to_type, label: label_id, created_in: at };
-        let hash = if self.batch.is_some() {
-            let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
-            Some((key, crate::verify::edge_content_hash(&key, &props)?))
-        } else {
-            None
+        // What the audit records: the edge's content hash for the batch entry,
+        // or an entry of its own.
+        let audit = match self.batch {
+            Some(_) => {
+                let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
+                LinkAudit::InBatch((key, crate::verify::edge_content_hash(&key, &props)?))
+            }
+            None => LinkAudit::Own(
+                serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&props)}).to_string(),
+            ),
         };
-        let audit_props = if self.batch.is_some() { Props::new() } else { props.clone() };
         if both_new {
             self.pending.push((edge, props));
+            self.fresh_edges.insert((from_id, to_id, label_id));
         } else {
             self.tables_mut()?.put_edge(&edge, &props)?;
         }
         if backward {
             self.counters.backward_edges += 1;
         }
-        if both_new {
-            self.fresh_edges.insert((from_id, to_id, label_id));
-        }
         self.touch(from_id);
         self.touch(to_id);
-        if let (Some(batch), Some(hash)) = (&mut self.batch, hash) {
-            batch.edges.push(hash);
-            self.changes += 1;
-        } else {
-            let detail = serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&audit_props)}).to_string();
-            self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
+        match audit {
+            LinkAudit::InBatch(hash) => {
+                if let Some(batch) = &mut self.batch {
+                    batch.edges.push(hash);
+                }
+                self.changes += 1;
+            }
+            LinkAudit::Own(detail) => {
+                self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
+            }
         }
         Ok(true)
     }
@@ -737,7 +740,7 @@ impl WriteTx {
             record.deleted_in = Some(at);
             tx.tables_mut()?.put_node(id, &record, false)?;
             tx.resolved.remove(&key);
-            tx.touched.insert(id);
+            tx.touch(id);
             let detail = serde_json::json!({"key": key.to_string(), "detach": detach, "edges": count}).to_string();
             tx.append_audit("delete", vec![key.to_string()], detail)?;
             Ok(key)
@@ -775,8 +778,7 @@ impl WriteTx {
     /// Makes the transaction one snapshot. A transaction with no change
     /// commits nothing and returns the current snapshot id.
     pub fn commit(mut self) -> Result<SnapshotId> {
-        let tables =
-            self.tables.take().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })?;
+        let tables = self.tables.take().ok_or_else(finished)?;
         if let Some(first) = self.failed.take() {
             tables.abort()?;
             return Err(Error::Aborted { first });
@@ -788,8 +790,12 @@ impl WriteTx {
         self.tables = Some(tables);
         self.flush_pending()?;
         if let Some(batch) = self.batch.take() {
-            let edges_created = batch.edges.len();
-            let mut edges = batch.edges;
+            // An edge linked, unlinked and linked again here is one stored
+            // edge: keep its last content hash, as `verify` will see it.
+            let mut last: FxHashMap<[u8; 28], [u8; 32]> = FxHashMap::default();
+            last.extend(batch.edges);
+            let edges_created = last.len();
+            let mut edges: Vec<crate::verify::EdgeHash> = last.into_iter().collect();
             let nodes_digest: [u8; 32] = sha2::Digest::finalize(batch.nodes).into();
             let content = crate::verify::combine_digests(&nodes_digest, &crate::verify::edges_digest(&mut edges));
             let mut detail = batch.detail;
@@ -800,8 +806,7 @@ impl WriteTx {
             }
             self.append_audit(&batch.op, Vec::new(), detail.to_string())?;
         }
-        let mut tables =
-            self.tables.take().ok_or_else(|| Error::Aborted { first: "transaction already finished".into() })?;
+        let mut tables = self.tables.take().ok_or_else(finished)?;
         let snapshot = SnapshotRecord {
             asserted_by: self.edges_asserted_by.take(),
             id: self.snapshot,
@@ -826,6 +831,28 @@ impl WriteTx {
             None => Ok(()),
         }
     }
+}
+
+/// How a link is audited.
+enum LinkAudit {
+    /// Covered by the batch entry, through this content hash.
+    InBatch(crate::verify::EdgeHash),
+    /// An entry of its own, with this detail.
+    Own(String),
+}
+
+/// A resolution that found nothing (no such node or alias, or deleted) as `None`.
+fn absent_as_none<T>(resolved: Result<T>) -> Result<Option<T>> {
+    match resolved {
+        Ok(found) => Ok(Some(found)),
+        Err(Error::NoSuchNode { .. } | Error::NoSuchAlias { .. } | Error::Deleted { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The error of a use after `commit` or `rollback` began.
+fn finished() -> Error {
+    Error::Aborted { first: "transaction already finished".into() }
 }
 
 /// The audit detail of a node creation; `verify` recomputes it from the record.

@@ -200,3 +200,22 @@ fn tamper_helpers_refuse_an_entry_that_does_not_exist() {
     let db = Database::open(db_path(&dir)).unwrap();
     assert!(db.begin_read().unwrap().verify().unwrap().is_ok());
 }
+
+#[test]
+fn a_batch_that_links_unlinks_and_links_again_still_verifies() {
+    let (_dir, db) = fresh_db();
+    let mut tx = db.begin_write().unwrap();
+    tx.batch_audit("bulk", serde_json::json!({})).unwrap();
+    tx.create_node("dataset", "a", Props::new()).unwrap();
+    tx.create_node("run", "r", Props::new()).unwrap();
+    let cols = Props::from([("cols".to_owned(), Value::Int(3))]);
+    tx.link(&r("dataset:a@1"), &r("run:r@1"), "input", cols).unwrap();
+    tx.unlink(&r("dataset:a@1"), &r("run:r@1"), None).unwrap();
+    tx.link(&r("dataset:a@1"), &r("run:r@1"), "input", Props::new()).unwrap();
+    tx.commit().unwrap();
+    let read = db.begin_read().unwrap();
+    let report = read.verify().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let ops: Vec<String> = read.audit(&AuditFilter::default()).unwrap().into_iter().map(|e| e.op).collect();
+    assert_eq!(ops, ["unlink", "bulk"]);
+}
