@@ -250,14 +250,14 @@ impl ReadTx {
         match type_name {
             Some(t) => {
                 if let Some(&tid) = self.dict.type_ids.get(t) {
-                    ids = self.tables.nodes_of_type(tid)?;
+                    ids = self.tables.nodes_of_type(tid, "")?;
                 }
             }
             None => {
                 let mut types: Vec<(&String, &u32)> = self.dict.type_ids.iter().collect();
                 types.sort();
                 for (_, &tid) in types {
-                    ids.extend(self.tables.nodes_of_type(tid)?);
+                    ids.extend(self.tables.nodes_of_type(tid, "")?);
                 }
             }
         }
@@ -434,23 +434,31 @@ impl ReadTx {
     }
 
     /// Node keys starting with `prefix` (for completion), at most `limit`.
+    /// After `type:` only the names with that prefix are read, with one range
+    /// scan of the key dictionary, so completion stays fast on large files.
     pub fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let (type_prefix, name_prefix) = match prefix.split_once(':') {
+            // A quoted name: match its text up to the first escape.
+            Some((t, n)) => (t, n.trim_start_matches('"').split('\\').next().unwrap_or("")),
+            None => (prefix, ""),
+        };
+        let exact_type = prefix.contains(':');
         let mut out = Vec::new();
         let mut types: Vec<(&String, &u32)> = self.dict.type_ids.iter().collect();
         types.sort();
         for (name, &tid) in types {
-            if !(name.starts_with(prefix) || prefix.starts_with(name.as_str())) {
+            if (exact_type && name != type_prefix) || !name.starts_with(type_prefix) {
                 continue;
             }
-            for id in self.tables.nodes_of_type(tid)? {
+            for id in self.tables.nodes_of_type(tid, name_prefix)? {
                 if out.len() >= limit {
                     return Ok(out);
                 }
-                let Some(record) = self.tables.node(id)? else { continue };
-                if !record.visible_at(self.at) {
+                let Some(header) = self.tables.node_header(id)? else { continue };
+                if !header.visible_at(self.at) {
                     continue;
                 }
-                let key = key_of(&self.dict, &record)?.to_string();
+                let key = header_key(&self.dict, &header)?.to_string();
                 if key.starts_with(prefix) {
                     out.push(key);
                 }

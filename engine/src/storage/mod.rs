@@ -440,8 +440,9 @@ pub trait StoreRead {
     fn versions(&self, type_id: u32, name: &str) -> Result<Vec<(u64, NodeId)>>;
     /// The highest version ever created for an entity (0 if none).
     fn max_version(&self, type_id: u32, name: &str) -> Result<u64>;
-    /// All node ids of a type, in (name, version) order.
-    fn nodes_of_type(&self, type_id: u32) -> Result<Vec<NodeId>>;
+    /// All node ids of a type whose name starts with `name_prefix` (all of
+    /// them for ""), in (name, version) order.
+    fn nodes_of_type(&self, type_id: u32, name_prefix: &str) -> Result<Vec<NodeId>>;
     /// The adjacency of a node in one direction, every entry of every snapshot.
     fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>>;
     /// Every out-adjacency entry from `from` to `to` (all labels, all snapshots).
@@ -547,8 +548,9 @@ macro_rules! impl_store_read {
             }
         }
 
-        fn nodes_of_type(&self, type_id: u32) -> Result<Vec<NodeId>> {
-            let lo = type_id.to_be_bytes();
+        fn nodes_of_type(&self, type_id: u32, name_prefix: &str) -> Result<Vec<NodeId>> {
+            let mut lo = type_id.to_be_bytes().to_vec();
+            lo.extend_from_slice(name_prefix.as_bytes());
             let hi = prefix_end(&lo);
             let mut out = Vec::new();
             for item in self.keys()?.range(lo.as_slice()..hi.as_slice())? {

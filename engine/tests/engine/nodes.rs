@@ -8,7 +8,7 @@ use lineagedb_engine::{
     Created, EntityKey, Error, HistoryKind, KeyError, NewNode, NodeRef, Props, Timestamp, Value, VersionSel,
 };
 
-use crate::support::{db_path, fresh_db, k, props, r, snapshot_count};
+use crate::support::{build, db_path, fresh_db, k, props, r, snapshot_count};
 
 #[test]
 fn versions_are_numbered_per_entity_in_commit_order() {
@@ -391,4 +391,20 @@ fn annotations_change_and_old_values_stay_readable_at_earlier_snapshots() {
     assert!(matches!(kinds[3], (4, HistoryKind::Annotated { .. })));
     // History read at snapshot 2 stops there.
     assert_eq!(db.begin_read_at(2).unwrap().history(&EntityKey::new("model", "fraud").unwrap()).unwrap().len(), 2);
+}
+
+#[test]
+fn keys_complete_by_type_and_name_prefix() {
+    let (_dir, db) = fresh_db();
+    build(
+        &db,
+        &["dataset:transactions", "dataset:transactions", "dataset:tiles", "dataset:s3://b/x", "model:fraud"],
+        &[],
+    );
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.keys_with_prefix("dataset:tr", 10).unwrap(), ["dataset:transactions@1", "dataset:transactions@2"]);
+    assert_eq!(read.keys_with_prefix("dataset:\"s3", 10).unwrap(), ["dataset:\"s3://b/x\"@1"]);
+    assert_eq!(read.keys_with_prefix("mod", 10).unwrap(), ["model:fraud@1"]);
+    assert_eq!(read.keys_with_prefix("dataset:", 2).unwrap().len(), 2);
+    assert!(read.keys_with_prefix("data:", 10).unwrap().is_empty());
 }
