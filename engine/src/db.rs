@@ -106,7 +106,7 @@ impl DatabaseBuilder {
         self
     }
 
-    /// Memory budget of the storage page cache in bytes.
+    /// Memory budget of the storage page cache in bytes (default 256 MiB; it fills only as pages are read).
     pub fn page_cache(mut self, bytes: usize) -> Self {
         self.page_cache = bytes;
         self

@@ -74,13 +74,7 @@ fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Se
 /// True when no statement of `src` can write (a script that does not parse
 /// writes nothing either: its error is reported without touching the file).
 fn only_reads(src: &str) -> bool {
-    use lineagedb_query::syntax::Statement;
-    lineagedb_query::syntax::parse_script(src).map_or(true, |statements| {
-        statements.iter().all(|s| {
-            !s.is_write()
-                && !matches!(s, Statement::Begin { .. } | Statement::Commit { .. } | Statement::Rollback { .. })
-        })
-    })
+    lineagedb_query::syntax::parse_script(src).map_or(true, |statements| statements.iter().all(|s| s.only_reads()))
 }
 
 /// Reads a script from `file`, or from stdin when `file` is `-`.

@@ -536,6 +536,13 @@ impl Statement {
         }
     }
 
+    /// True for statements that only read: neither writes nor transaction
+    /// control (`EXPLAIN` of a write only reads).
+    pub fn only_reads(&self) -> bool {
+        !self.is_write()
+            && !matches!(self, Statement::Begin { .. } | Statement::Commit { .. } | Statement::Rollback { .. })
+    }
+
     /// True for statements that change the graph (not `BEGIN`/`COMMIT`/`ROLLBACK`).
     pub fn is_write(&self) -> bool {
         matches!(
