@@ -162,8 +162,20 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
         .map(|(n, e)| (e.neighbor, n, e.label, e.created_in, e.deleted_in))
         .collect();
     report.edges = out.len() as u64;
+    // Problems name nodes by key where the node record exists.
+    let name = |id: NodeId| {
+        nodes
+            .get(&id)
+            .and_then(|r| crate::resolve::key_of(dict, r).ok())
+            .map_or_else(|| format!("node #{id}"), |k| k.to_string())
+    };
     for edge in out.symmetric_difference(&inn) {
-        problems.push(format!("edge {} -> {} (snapshot {}) is recorded in one direction only", edge.0, edge.1, edge.3));
+        problems.push(format!(
+            "edge {} -> {} (snapshot {}) is recorded in one direction only",
+            name(edge.0),
+            name(edge.1),
+            edge.3
+        ));
     }
     let mut live: Vec<(NodeId, NodeId)> = Vec::new();
     let mut backward = 0u64;
@@ -178,16 +190,15 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
             backward += 1;
         }
         for end in [from, to] {
+            let edge = || format!("edge {} -> {}", name(from), name(to));
             match nodes.get(&end) {
-                None => problems.push(format!("edge {from} -> {to} points at missing node {end}")),
+                None => problems.push(format!("{} points at missing node #{end}", edge())),
                 Some(n) => {
                     if created_in < n.created_in {
-                        problems.push(format!("edge {from} -> {to} exists before node {end} was created"));
+                        problems.push(format!("{} exists before {} was created", edge(), name(end)));
                     }
-                    if let Some(d) = n.deleted_in {
-                        if deleted_in > d {
-                            problems.push(format!("edge {from} -> {to} outlives deleted node {end}"));
-                        }
+                    if n.deleted_in.is_some_and(|d| deleted_in > d) {
+                        problems.push(format!("{} outlives deleted {}", edge(), name(end)));
                     }
                 }
             }
@@ -215,7 +226,7 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
     // 4. The live graph is a DAG.
     let graph: petgraph::graphmap::DiGraphMap<NodeId, ()> = live.into_iter().collect();
     if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
-        problems.push(format!("the live graph has a cycle through node {}", cycle.node_id()));
+        problems.push(format!("the live graph has a cycle through {}", name(cycle.node_id())));
     }
 
     // 5. Snapshots are numbered without gaps.
