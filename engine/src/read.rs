@@ -469,7 +469,12 @@ impl ReadTx {
 
     /// Recomputes the audit hash chain and checks the graph invariants.
     pub fn verify(&self) -> Result<VerifyReport> {
-        crate::verify::verify(&self.tables, &self.dict)
+        crate::verify::verify(&self.tables, &self.dict, &mut |_, _| {})
+    }
+
+    /// `verify`, calling `progress(done, total)` as it goes (for a progress bar).
+    pub fn verify_with_progress(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport> {
+        crate::verify::verify(&self.tables, &self.dict, progress)
     }
 }
 

@@ -61,7 +61,9 @@ pub(crate) fn combine_digests(nodes: &[u8; 32], edges: &[u8; 32]) -> [u8; 32] {
     sha256(&both)
 }
 
-pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport> {
+/// `progress(done, total)` is called as audit entries and nodes are checked
+/// (the bulk of the work); edges and the DAG check follow.
+pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport> {
     let counters = tables.counters()?;
     let mut report = VerifyReport::default();
     let problems = &mut report.problems;
@@ -76,7 +78,16 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
     let mut batches: HashMap<u64, (u64, String)> = HashMap::new();
     // Per batch snapshot: the running digest of its nodes, in id order.
     let mut batch_nodes: HashMap<u64, sha2::Sha256> = HashMap::new();
+    let total = entries.len() as u64 + counters.next_node.saturating_sub(1);
+    let mut done = 0u64;
+    let mut tick = |progress: &mut dyn FnMut(u64, u64)| {
+        done += 1;
+        if done % 4096 == 0 || done == total {
+            progress(done, total);
+        }
+    };
     for e in &entries {
+        tick(progress);
         if e.seq != expected_seq {
             problems.push(format!("audit entry {expected_seq} is missing (next entry found is {})", e.seq));
             expected_seq = e.seq;
@@ -116,6 +127,7 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict) -> Result<VerifyReport
     // 2. Nodes and the key dictionary.
     let mut nodes: HashMap<NodeId, NodeRecord> = HashMap::new();
     for id in 1..counters.next_node {
+        tick(progress);
         match tables.node(id)? {
             Some(record) => {
                 let key = match dict.type_name(record.type_id) {

@@ -3,16 +3,15 @@
 //! (nothing committed) and `--skip-invalid REJECTS_FILE`.
 
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal, Write};
+use std::io::{self, BufReader, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use indicatif::{ProgressBar, ProgressStyle};
 use lineagedb_engine::{ImportError, ImportOptions, ImportReport, Importer, OpenLineageImporter, OpenLineageOptions};
 
 use crate::cli::{ImportArgs, ImportFormat};
 use crate::oneshot::open_database;
-use crate::output::Failure;
+use crate::output::{self, Failure};
 
 /// Runs `lineagedb import`.
 pub fn run(db_path: &Path, author: &str, args: &ImportArgs) -> Result<(), Failure> {
@@ -25,7 +24,7 @@ pub fn run(db_path: &Path, author: &str, args: &ImportArgs) -> Result<(), Failur
     let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
     let message = Some(format!("import {}", names.join(", ")));
     let skip_invalid = args.skip_invalid.is_some();
-    let bar = progress_bar(total);
+    let bar = output::progress_bar(total, "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})");
     let mut importer = match args.format {
         ImportFormat::Jsonl => {
             let options = ImportOptions {
@@ -110,18 +109,6 @@ fn input_size(path: &Path) -> io::Result<u64> {
         total += entry?.metadata()?.len();
     }
     Ok(total)
-}
-
-/// A progress bar on a terminal; hidden otherwise.
-fn progress_bar(total: u64) -> ProgressBar {
-    if !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }
 
 /// One line saying what the import did.

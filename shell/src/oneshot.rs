@@ -107,10 +107,17 @@ pub fn verify(db: &Path, author: &dyn Fn() -> String) -> Result<(), Failure> {
         Ok(database) => database,
         Err(_) => open_database(db, &author())?,
     };
+    let bar = output::progress_bar(0, "verify [{bar:30}] {pos}/{len} audit entries and nodes ({eta})");
     let report = database
         .begin_read()
-        .and_then(|read| read.verify())
+        .and_then(|read| {
+            read.verify_with_progress(&mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+        })
         .map_err(|e| anyhow!("cannot verify {}: {e}", db.display()))?;
+    bar.finish_and_clear();
     let mut stdout = io::stdout().lock();
     let summary = format!(
         "checked {} snapshots, {} nodes, {} edges, {} audit entries",

@@ -3,7 +3,9 @@
 //! as an `{"error": ...}` line). A reader closing stdout early (`| head`) is
 //! reported as [`Failure::ClosedPipe`], which the binary treats as success.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use lineagedb_query::syntax::{Statement, parse_script};
 use lineagedb_query::{Format, QueryError, QueryResult};
@@ -139,4 +141,17 @@ fn indent_rest(rendered: &str) -> String {
         rest.push('\n');
     }
     rest
+}
+
+/// A progress bar on stderr with `template` when stderr is a terminal;
+/// hidden (and free) otherwise, so pipes and logs stay quiet.
+pub fn progress_bar(total: u64, template: &str) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }

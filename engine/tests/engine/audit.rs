@@ -219,3 +219,15 @@ fn a_batch_that_links_unlinks_and_links_again_still_verifies() {
     let ops: Vec<String> = read.audit(&AuditFilter::default()).unwrap().into_iter().map(|e| e.op).collect();
     assert_eq!(ops, ["unlink", "bulk"]);
 }
+
+#[test]
+fn verify_reports_progress_up_to_every_audit_entry_and_node() {
+    let (_dir, db) = fresh_db();
+    crate::support::build(&db, &["dataset:a", "run:r", "model:m"], &[("dataset:a", "run:r", "input")]);
+    let read = db.begin_read().unwrap();
+    let mut last = (0, 0);
+    let report = read.verify_with_progress(&mut |done, total| last = (done, total)).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(last, (report.audit_entries + report.nodes, report.audit_entries + report.nodes));
+    assert_eq!(last.0, 4 + 3);
+}
