@@ -1,10 +1,10 @@
 //! Breadth-first walks over the adjacency at a snapshot: the hot path of
 //! `ANCESTORS`, `DESCENDANTS`, `LINEAGE` and `PATH`.
 //!
-//! The walk goes level by level. For each level it takes the cache's read
-//! lock once, walks every frontier node whose adjacency is cached, and
-//! collects the misses; those are read from redb with one range scan each
-//! and offered to the cache in one batch. Visited nodes are a bitset indexed
+//! The walk goes level by level under the cache's read lock, held across
+//! levels until a level misses: it walks every frontier node whose adjacency
+//! is cached and collects the misses; those are read from redb (one range
+//! scan each, with the lock released) and offered to the cache in one batch. Visited nodes are a bitset indexed
 //! by the dense node id. There is no depth cap: memory grows with what the
 //! walk returns, not with how deep it goes.
 
