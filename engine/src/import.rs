@@ -14,7 +14,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::key::{NodeRef, VersionSel};
 use crate::storage::codec::SnapshotId;
-use crate::value::{Props, Value, props_from_json};
+use crate::value::{Props, props_from_json};
 use crate::write::{Created, NewNode, WriteTx, same_content};
 
 /// How to import.
@@ -89,8 +89,6 @@ pub struct Importer {
     tx: WriteTx,
     options: ImportOptions,
     report: ImportReport,
-    asserted_by: String,
-    asserted_at: Value,
 }
 
 impl std::fmt::Debug for Importer {
@@ -110,10 +108,9 @@ impl Importer {
         tx.keep_going_on_error(options.skip_invalid);
         tx.batch_audit("import", serde_json::json!({}))?;
         let asserted_by = format!("{} ({})", options.importer, tx.author_name());
-        // Edges get the assertion once, on the snapshot (see `WriteTx::assert_edges`).
-        tx.assert_edges(asserted_by.clone());
-        let asserted_at = Value::Timestamp(tx.time());
-        Ok(Importer { tx, options, report: ImportReport::default(), asserted_by, asserted_at })
+        // Nodes and edges get the assertion once, on the snapshot (see `WriteTx::assert_created`).
+        tx.assert_created(asserted_by);
+        Ok(Importer { tx, options, report: ImportReport::default() })
     }
 
     /// Reads every line of `reader`. `progress(bytes)` is called as lines are
@@ -161,12 +158,6 @@ impl Importer {
         Ok(self.report)
     }
 
-    fn assertion(&self, mut props: Props) -> Props {
-        props.insert("asserted_by".into(), Value::String(self.asserted_by.clone()));
-        props.insert("asserted_at".into(), self.asserted_at.clone());
-        props
-    }
-
     fn apply(&mut self, text: &str) -> std::result::Result<(), LineError> {
         let record: Record = serde_json::from_str(text).map_err(|e| LineError::bad(describe_json_error(&e)))?;
         match record {
@@ -196,7 +187,7 @@ impl Importer {
             name: node.name,
             version: node.version,
             label: node.label,
-            props: self.assertion(props),
+            props,
         };
         match self.tx.create(new).map_err(LineError::from_engine)? {
             Created::New(_) => self.report.nodes_created += 1,
@@ -341,6 +332,7 @@ impl LineError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
 
     const GOOD: &str = r#"{"node": {"type": "dataset", "name": "tx", "version": 1, "props": {"rows": 10}}}
 {"node": {"type": "run", "name": "train_1", "props": {"lr": 0.1}}}

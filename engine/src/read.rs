@@ -4,14 +4,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
 
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
 use crate::key::{EntityKey, NodeKey, NodeRef};
 use crate::model::*;
 use crate::resolve::{header_key, key_of, resolve, resolve_header, to_node};
-use crate::storage::codec::{AdjEntry, Dir, NodeId, SnapshotId, adj_key};
+use crate::storage::codec::{AdjEntry, Dir, NodeId, NodeRecord, SnapshotId, adj_key};
 use crate::storage::{ReadTables, StoreRead};
 use crate::traverse::Walk;
 use crate::value::Timestamp;
@@ -25,6 +27,9 @@ pub struct ReadTx {
     at: SnapshotId,
     head: SnapshotId,
     id_bound: NodeId,
+    /// Who each snapshot says asserted what it created (`SnapshotRecord::asserted_by`),
+    /// with its time; looked up once per snapshot.
+    assertions: Mutex<FxHashMap<SnapshotId, Option<(String, i64)>>>,
 }
 
 impl ReadTx {
@@ -39,6 +44,7 @@ impl ReadTx {
             at: counters.last_snapshot,
             head: counters.last_snapshot,
             id_bound: counters.next_node,
+            assertions: Mutex::new(FxHashMap::default()),
         })
     }
 
@@ -76,7 +82,7 @@ impl ReadTx {
     /// Resolves a reference to a node at this snapshot.
     pub fn node(&self, r: &NodeRef) -> Result<Node> {
         let (id, record) = resolve(&self.tables, &self.dict, r, self.at)?;
-        to_node(&self.tables, &self.dict, id, record, self.at)
+        self.node_of(id, record)
     }
 
     /// Resolves a reference to its exact key at this snapshot.
@@ -89,7 +95,7 @@ impl ReadTx {
     pub fn node_by_id(&self, id: NodeId) -> Result<Node> {
         let record =
             self.tables.node(id)?.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
-        to_node(&self.tables, &self.dict, id, record, self.at)
+        self.node_of(id, record)
     }
 
     /// The key of a node id, without loading its properties' annotations.
@@ -102,7 +108,7 @@ impl ReadTx {
     /// A node with its aliases and its live edges at this snapshot.
     pub fn node_detail(&self, r: &NodeRef) -> Result<NodeDetail> {
         let (id, record) = resolve(&self.tables, &self.dict, r, self.at)?;
-        let node = to_node(&self.tables, &self.dict, id, record.clone(), self.at)?;
+        let node = self.node_of(id, record.clone())?;
         let mut aliases = Vec::new();
         let mut seen = Vec::new();
         for (alias, _) in self.tables.alias_moves(record.type_id, &record.name, None)? {
@@ -142,18 +148,42 @@ impl ReadTx {
     }
 
     /// An edge's properties, with the assertion its snapshot recorded for it
-    /// (see `WriteTx::assert_edges`) when it has none of its own.
+    /// (see `WriteTx::assert_created`) when it has none of its own.
     fn edge_props(&self, from: NodeId, to: NodeId, label: u32, created_in: SnapshotId) -> Result<crate::Props> {
         let mut props = self.tables.edge_props(&adj_key(from, to, label, created_in))?;
-        if !props.contains_key("asserted_by") {
-            if let Some(snapshot) = self.tables.snapshot(created_in)? {
-                if let Some(by) = snapshot.asserted_by {
-                    props.insert("asserted_by".into(), crate::Value::String(by));
-                    props.insert("asserted_at".into(), crate::Value::Timestamp(Timestamp(snapshot.time)));
-                }
-            }
-        }
+        self.add_assertion(&mut props, created_in)?;
         Ok(props)
+    }
+
+    /// A node as seen at this snapshot, with the assertion its snapshot
+    /// recorded for it when it has none of its own.
+    fn node_of(&self, id: NodeId, record: NodeRecord) -> Result<Node> {
+        let created_in = record.created_in;
+        let mut node = to_node(&self.tables, &self.dict, id, record, self.at)?;
+        self.add_assertion(&mut node.props, created_in)?;
+        Ok(node)
+    }
+
+    /// Adds `asserted_by` and `asserted_at` from snapshot `created_in` to
+    /// `props` of something it created, unless `props` has its own.
+    fn add_assertion(&self, props: &mut crate::Props, created_in: SnapshotId) -> Result<()> {
+        if props.contains_key("asserted_by") {
+            return Ok(());
+        }
+        let mut cache = self.assertions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let assertion = match cache.get(&created_in) {
+            Some(known) => known.clone(),
+            None => {
+                let found = self.tables.snapshot(created_in)?.and_then(|s| s.asserted_by.map(|by| (by, s.time)));
+                cache.insert(created_in, found.clone());
+                found
+            }
+        };
+        if let Some((by, time)) = assertion {
+            props.insert("asserted_by".into(), crate::Value::String(by));
+            props.insert("asserted_at".into(), crate::Value::Timestamp(Timestamp(time)));
+        }
+        Ok(())
     }
 
     /// Everything upstream of `r` (walking edges backwards).
@@ -265,7 +295,7 @@ impl ReadTx {
         for id in ids {
             let Some(record) = self.tables.node(id)? else { continue };
             if record.visible_at(self.at) {
-                out.push(to_node(&self.tables, &self.dict, id, record, self.at)?);
+                out.push(self.node_of(id, record)?);
             }
         }
         Ok(out)
@@ -285,7 +315,7 @@ impl ReadTx {
         for (_, id) in self.tables.versions(tid, &entity.name)? {
             if let Some(record) = self.tables.node(id)? {
                 if record.visible_at(self.at) {
-                    out.push(to_node(&self.tables, &self.dict, id, record, self.at)?);
+                    out.push(self.node_of(id, record)?);
                 }
             }
         }

@@ -19,7 +19,9 @@ use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
 use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel, check_name, check_type};
 use crate::resolve::{header_key, key_of, resolve, resolve_header};
-use crate::storage::codec::{AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord};
+use crate::storage::codec::{
+    AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord, write_version_key,
+};
 use crate::storage::{Counters, EdgeId, WriteTables};
 use crate::traverse::Walk;
 use crate::value::{Props, Timestamp, Value, props_to_json};
@@ -91,14 +93,17 @@ pub struct WriteTx {
     touched: FxHashSet<NodeId>,
     failed: Option<String>,
     keep_going: bool,
-    /// Exact keys resolved or created in this transaction: (node id, type id).
-    resolved: FxHashMap<NodeKey, (NodeId, u32)>,
+    /// Exact keys resolved or created in this transaction, by their `keys`
+    /// table bytes: (node id, type id).
+    resolved: FxHashMap<Box<[u8]>, (NodeId, u32)>,
+    /// Scratch buffer for building `keys` table bytes without allocating.
+    scratch: Vec<u8>,
     batch: Option<Batch>,
     /// Nodes with ids from here on were created by this transaction: no
     /// cached adjacency to invalidate, no edges but this transaction's.
     first_new: NodeId,
-    /// See `assert_edges`.
-    edges_asserted_by: Option<String>,
+    /// See `assert_created`.
+    created_asserted_by: Option<String>,
     /// Edges between two new nodes, not yet written: written in key order at
     /// the next read of adjacency or at commit, because redb inserts sorted
     /// keys much faster than scattered ones.
@@ -152,9 +157,10 @@ impl WriteTx {
             failed: None,
             keep_going: false,
             resolved: FxHashMap::default(),
+            scratch: Vec::new(),
             batch: None,
             fresh_edges: FxHashSet::default(),
-            edges_asserted_by: None,
+            created_asserted_by: None,
             pending: Vec::new(),
             unlinked_any: false,
         })
@@ -213,13 +219,13 @@ impl WriteTx {
         Ok(self)
     }
 
-    /// Records once, on the snapshot, who asserted the edges this transaction
-    /// creates: reads give every such edge without its own `asserted_by` the
-    /// properties `asserted_by` = `by` and `asserted_at` = the commit time.
-    /// Bulk imports use it instead of storing the same two properties on
-    /// every edge.
-    pub fn assert_edges(&mut self, by: impl Into<String>) -> &mut Self {
-        self.edges_asserted_by = Some(by.into());
+    /// Records once, on the snapshot, who asserted the nodes and edges this
+    /// transaction creates: reads give every such node and edge without its
+    /// own `asserted_by` the properties `asserted_by` = `by` and
+    /// `asserted_at` = the commit time. Bulk imports use it instead of
+    /// storing the same two properties on every node and edge.
+    pub fn assert_created(&mut self, by: impl Into<String>) -> &mut Self {
+        self.created_asserted_by = Some(by.into());
         self
     }
 
@@ -438,7 +444,8 @@ impl WriteTx {
         }
         self.counters.next_node += 1;
         let key = entity.version(next);
-        self.resolved.insert(key.clone(), (id, type_id));
+        write_version_key(&mut self.scratch, type_id, &record.name, next);
+        self.resolved.insert(self.scratch.as_slice().into(), (id, type_id));
         if let Some(batch) = &mut self.batch {
             sha2::Digest::update(&mut batch.nodes, crate::verify::encoded_node_hash(id, &encoded));
             self.changes += 1;
@@ -473,8 +480,8 @@ impl WriteTx {
         if label.is_empty() {
             return Err(Error::InvalidLabel { label: label.to_owned() });
         }
-        let (from_id, from_type, from_key) = self.resolve_exact(from)?;
-        let (to_id, to_type, to_key) = self.resolve_exact(to)?;
+        let (from_id, from_type) = self.resolve_exact(from)?;
+        let (to_id, to_type) = self.resolve_exact(to)?;
         let at = self.snapshot;
         // The same live edge? Between two nodes of this transaction only an
         // edge it linked itself can exist.
@@ -495,8 +502,8 @@ impl WriteTx {
                     }
                 }
                 return Err(Error::DuplicateEdge {
-                    from: from_key.to_string(),
-                    to: to_key.to_string(),
+                    from: self.exact_key(from, from_id)?.to_string(),
+                    to: self.exact_key(to, to_id)?.to_string(),
                     label: label.to_owned(),
                 });
             }
@@ -508,6 +515,7 @@ impl WriteTx {
         if backward || self.counters.backward_edges > 0 {
             self.flush_pending()?;
             if let Some(path) = self.find_path(to_id, from_id)? {
+                let (from_key, to_key) = (self.exact_key(from, from_id)?, self.exact_key(to, to_id)?);
                 let mut cycle = Vec::with_capacity(path.len() + 1);
                 cycle.push(from_key.to_string());
                 for id in path {
@@ -526,9 +534,13 @@ impl WriteTx {
                 let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
                 LinkAudit::InBatch((key, crate::verify::edge_content_hash(&key, &props)?))
             }
-            None => LinkAudit::Own(
-                serde_json::json!({"from": from_key.to_string(), "to": to_key.to_string(), "label": label, "props": props_to_json(&props)}).to_string(),
-            ),
+            None => {
+                let (from_key, to_key) =
+                    (self.exact_key(from, from_id)?.to_string(), self.exact_key(to, to_id)?.to_string());
+                let detail =
+                    serde_json::json!({"from": from_key, "to": to_key, "label": label, "props": props_to_json(&props)});
+                LinkAudit::Own(detail.to_string(), vec![from_key, to_key])
+            }
         };
         if both_new {
             self.pending.push((edge, props));
@@ -548,28 +560,41 @@ impl WriteTx {
                 }
                 self.changes += 1;
             }
-            LinkAudit::Own(detail) => {
-                self.append_audit("link", vec![from_key.to_string(), to_key.to_string()], detail)?;
+            LinkAudit::Own(detail, subjects) => {
+                self.append_audit("link", subjects, detail)?;
             }
         }
         Ok(true)
     }
 
-    /// Resolves `r` to (node id, type id, key); exact versions resolved or
-    /// created earlier in this transaction are answered from memory.
-    fn resolve_exact(&mut self, r: &NodeRef) -> Result<(NodeId, u32, NodeKey)> {
+    /// Resolves `r` to (node id, type id); exact versions resolved or
+    /// created earlier in this transaction are answered from memory, without
+    /// allocating.
+    fn resolve_exact(&mut self, r: &NodeRef) -> Result<(NodeId, u32)> {
         if let VersionSel::Number(version) = r.version {
-            let key = NodeKey { type_name: r.type_name.clone(), name: r.name.clone(), version };
-            if let Some(&(id, type_id)) = self.resolved.get(&key) {
-                return Ok((id, type_id, key));
+            if let Some(&type_id) = self.dict.type_ids.get(&r.type_name) {
+                write_version_key(&mut self.scratch, type_id, &r.name, version);
+                if let Some(&found) = self.resolved.get(self.scratch.as_slice()) {
+                    return Ok(found);
+                }
             }
         }
         let at = self.snapshot;
         let dict = &self.dict;
         let (id, header) = self.tables()?.read(|t| resolve_header(t, dict, r, at))?;
-        let key = header_key(&self.dict, &header)?;
-        self.resolved.insert(key.clone(), (id, header.type_id));
-        Ok((id, header.type_id, key))
+        write_version_key(&mut self.scratch, header.type_id, &header.name, header.version);
+        self.resolved.insert(self.scratch.as_slice().into(), (id, header.type_id));
+        Ok((id, header.type_id))
+    }
+
+    /// The exact key of node `id`, which `r` resolved to.
+    fn exact_key(&self, r: &NodeRef, id: NodeId) -> Result<NodeKey> {
+        if let VersionSel::Number(version) = r.version {
+            return Ok(NodeKey { type_name: r.type_name.clone(), name: r.name.clone(), version });
+        }
+        let header = self.tables()?.read(|t| t.node_header(id))?;
+        let header = header.ok_or_else(|| Error::Corrupt { detail: format!("node {id} vanished") })?;
+        header_key(&self.dict, &header)
     }
 
     /// A shortest path `start -> ... -> goal` over live edges in the
@@ -739,7 +764,8 @@ impl WriteTx {
             }
             record.deleted_in = Some(at);
             tx.tables_mut()?.put_node(id, &record, false)?;
-            tx.resolved.remove(&key);
+            write_version_key(&mut tx.scratch, record.type_id, &record.name, record.version);
+            tx.resolved.remove(tx.scratch.as_slice());
             tx.touch(id);
             let detail = serde_json::json!({"key": key.to_string(), "detach": detach, "edges": count}).to_string();
             tx.append_audit("delete", vec![key.to_string()], detail)?;
@@ -792,10 +818,12 @@ impl WriteTx {
         if let Some(batch) = self.batch.take() {
             // An edge linked, unlinked and linked again here is one stored
             // edge: keep its last content hash, as `verify` will see it.
-            let mut last: FxHashMap<[u8; 28], [u8; 32]> = FxHashMap::default();
-            last.extend(batch.edges);
-            let edges_created = last.len();
-            let mut edges: Vec<crate::verify::EdgeHash> = last.into_iter().collect();
+            // Reversed then stably sorted, the last hash of a key comes first.
+            let mut edges = batch.edges;
+            edges.reverse();
+            edges.sort_by_key(|(key, _)| *key);
+            edges.dedup_by_key(|(key, _)| *key);
+            let edges_created = edges.len();
             let nodes_digest: [u8; 32] = sha2::Digest::finalize(batch.nodes).into();
             let content = crate::verify::combine_digests(&nodes_digest, &crate::verify::edges_digest(&mut edges));
             let mut detail = batch.detail;
@@ -808,7 +836,7 @@ impl WriteTx {
         }
         let mut tables = self.tables.take().ok_or_else(finished)?;
         let snapshot = SnapshotRecord {
-            asserted_by: self.edges_asserted_by.take(),
+            asserted_by: self.created_asserted_by.take(),
             id: self.snapshot,
             time: self.time,
             author: self.author.clone(),
@@ -837,8 +865,8 @@ impl WriteTx {
 enum LinkAudit {
     /// Covered by the batch entry, through this content hash.
     InBatch(crate::verify::EdgeHash),
-    /// An entry of its own, with this detail.
-    Own(String),
+    /// An entry of its own, with this detail and these subjects.
+    Own(String, Vec<String>),
 }
 
 /// A resolution that found nothing (no such node or alias, or deleted) as `None`.

@@ -61,8 +61,8 @@ pub struct SnapshotRecord {
     pub author: String,
     pub message: Option<String>,
     pub changes: u64,
-    /// Who asserted the edges created in this snapshot that carry no
-    /// `asserted_by` of their own (a bulk import): read back as their
+    /// Who asserted the nodes and edges created in this snapshot that carry
+    /// no `asserted_by` of their own (a bulk import): read back as their
     /// `asserted_by`, with the snapshot time as `asserted_at`.
     pub asserted_by: Option<String>,
 }
@@ -181,9 +181,18 @@ pub fn entity_prefix(type_id: u32, name: &str) -> Vec<u8> {
 
 /// Key of table `keys`: entity prefix then version BE8.
 pub fn version_key(type_id: u32, name: &str, version: u64) -> Vec<u8> {
-    let mut k = entity_prefix(type_id, name);
-    k.extend_from_slice(&version.to_be_bytes());
+    let mut k = Vec::with_capacity(5 + name.len() + 8);
+    write_version_key(&mut k, type_id, name, version);
     k
+}
+
+/// Replaces the contents of `buf` with `version_key(type_id, name, version)`.
+pub fn write_version_key(buf: &mut Vec<u8>, type_id: u32, name: &str, version: u64) {
+    buf.clear();
+    buf.extend_from_slice(&type_id.to_be_bytes());
+    buf.extend_from_slice(name.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(&version.to_be_bytes());
 }
 
 /// Splits a `keys` table key back into (type id, name, version).
