@@ -182,13 +182,7 @@ impl Importer {
                 }
             }
         }
-        let new = NewNode {
-            type_name: node.r#type,
-            name: node.name,
-            version: node.version,
-            label: node.label,
-            props,
-        };
+        let new = NewNode { type_name: node.r#type, name: node.name, version: node.version, label: node.label, props };
         match self.tx.create(new).map_err(LineError::from_engine)? {
             Created::New(_) => self.report.nodes_created += 1,
             Created::Existing(_) => self.report.nodes_unchanged += 1,
