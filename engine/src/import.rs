@@ -8,11 +8,12 @@
 //! `{"alias": {"ref", "alias", "reason"?}}`. Edges may reference nodes
 //! created earlier in the import or already in the database.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::key::{NodeRef, VersionSel};
+use crate::key::{KeyRef, NodeRef, VersionSel};
 use crate::storage::codec::SnapshotId;
 use crate::value::{Props, props_from_json};
 use crate::write::{Created, NewNode, WriteTx, same_content};
@@ -190,12 +191,20 @@ impl Importer {
         Ok(())
     }
 
-    fn edge(&mut self, edge: EdgeLine) -> std::result::Result<(), LineError> {
-        let from = edge.from.parse::<NodeRef>().map_err(LineError::from_engine)?;
-        let to = edge.to.parse::<NodeRef>().map_err(LineError::from_engine)?;
-        let label = edge.label.unwrap_or_else(|| "flows_to".to_owned());
+    fn edge(&mut self, edge: EdgeLine<'_>) -> std::result::Result<(), LineError> {
+        let label = edge.label.as_deref().unwrap_or("flows_to");
         let props = props_of(edge.props)?;
-        if self.tx.link_idempotent(&from, &to, &label, props).map_err(LineError::from_engine)? {
+        // Exact keys with bare names (nearly every line of a bulk file) are
+        // resolved without building owned references.
+        let added = match (KeyRef::parse_bare(&edge.from), KeyRef::parse_bare(&edge.to)) {
+            (Some(from), Some(to)) => self.tx.link_keys_idempotent(from, to, label, props),
+            _ => {
+                let from = edge.from.parse::<NodeRef>().map_err(LineError::from_engine)?;
+                let to = edge.to.parse::<NodeRef>().map_err(LineError::from_engine)?;
+                self.tx.link_idempotent(&from, &to, label, props)
+            }
+        };
+        if added.map_err(LineError::from_engine)? {
             self.report.edges_created += 1;
         } else {
             self.report.edges_unchanged += 1;
@@ -221,9 +230,10 @@ impl Importer {
 /// One line of the import format.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-enum Record {
+enum Record<'a> {
     Node(NodeLine),
-    Edge(EdgeLine),
+    #[serde(borrow)]
+    Edge(EdgeLine<'a>),
     Alias(AliasLine),
 }
 
@@ -242,11 +252,13 @@ struct NodeLine {
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EdgeLine {
-    from: String,
-    to: String,
-    #[serde(default)]
-    label: Option<String>,
+struct EdgeLine<'a> {
+    #[serde(borrow)]
+    from: Cow<'a, str>,
+    #[serde(borrow)]
+    to: Cow<'a, str>,
+    #[serde(default, borrow)]
+    label: Option<Cow<'a, str>>,
     #[serde(default)]
     props: Option<serde_json::Value>,
 }

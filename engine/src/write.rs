@@ -17,7 +17,7 @@ use crate::audit::{entry_hash, sha256};
 use crate::cache::AdjCache;
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
-use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel, check_name, check_type};
+use crate::key::{EntityKey, KeyRef, NodeKey, NodeRef, VersionSel, check_name, check_type};
 use crate::resolve::{header_key, key_of, resolve, resolve_header};
 use crate::storage::codec::{
     AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord, write_version_key,
@@ -460,19 +460,31 @@ impl WriteTx {
     /// Adds the edge `from -> to` with `label`. Refused if it would close a
     /// cycle (the error names it) or if the same live edge exists.
     pub fn link(&mut self, from: &NodeRef, to: &NodeRef, label: &str, props: Props) -> Result<()> {
-        self.guarded(|tx| tx.link_inner(from, to, label, props, false)).map(|_| ())
+        self.guarded(|tx| tx.link_inner(Endpoint::Ref(from), Endpoint::Ref(to), label, props, false)).map(|_| ())
     }
 
     /// Like `link`, but an identical live edge (same label and properties)
     /// already present is accepted without change; returns whether an edge was added.
     pub fn link_idempotent(&mut self, from: &NodeRef, to: &NodeRef, label: &str, props: Props) -> Result<bool> {
-        self.guarded(|tx| tx.link_inner(from, to, label, props, true))
+        self.guarded(|tx| tx.link_inner(Endpoint::Ref(from), Endpoint::Ref(to), label, props, true))
+    }
+
+    /// `link_idempotent` between two exact keys, borrowed: the bulk import's
+    /// way, which resolves keys seen earlier in the transaction without allocating.
+    pub fn link_keys_idempotent(
+        &mut self,
+        from: KeyRef<'_>,
+        to: KeyRef<'_>,
+        label: &str,
+        props: Props,
+    ) -> Result<bool> {
+        self.guarded(|tx| tx.link_inner(Endpoint::Key(from), Endpoint::Key(to), label, props, true))
     }
 
     fn link_inner(
         &mut self,
-        from: &NodeRef,
-        to: &NodeRef,
+        from: Endpoint<'_>,
+        to: Endpoint<'_>,
         label: &str,
         props: Props,
         idempotent: bool,
@@ -570,10 +582,10 @@ impl WriteTx {
     /// Resolves `r` to (node id, type id); exact versions resolved or
     /// created earlier in this transaction are answered from memory, without
     /// allocating.
-    fn resolve_exact(&mut self, r: &NodeRef) -> Result<(NodeId, u32)> {
-        if let VersionSel::Number(version) = r.version {
-            if let Some(&type_id) = self.dict.type_ids.get(&r.type_name) {
-                write_version_key(&mut self.scratch, type_id, &r.name, version);
+    fn resolve_exact(&mut self, r: Endpoint<'_>) -> Result<(NodeId, u32)> {
+        if let Some(k) = r.exact() {
+            if let Some(&type_id) = self.dict.type_ids.get(k.type_name) {
+                write_version_key(&mut self.scratch, type_id, k.name, k.version);
                 if let Some(&found) = self.resolved.get(self.scratch.as_slice()) {
                     return Ok(found);
                 }
@@ -581,6 +593,14 @@ impl WriteTx {
         }
         let at = self.snapshot;
         let dict = &self.dict;
+        let owned;
+        let r = match r {
+            Endpoint::Ref(r) => r,
+            Endpoint::Key(k) => {
+                owned = k.to_ref();
+                &owned
+            }
+        };
         let (id, header) = self.tables()?.read(|t| resolve_header(t, dict, r, at))?;
         write_version_key(&mut self.scratch, header.type_id, &header.name, header.version);
         self.resolved.insert(self.scratch.as_slice().into(), (id, header.type_id));
@@ -588,9 +608,9 @@ impl WriteTx {
     }
 
     /// The exact key of node `id`, which `r` resolved to.
-    fn exact_key(&self, r: &NodeRef, id: NodeId) -> Result<NodeKey> {
-        if let VersionSel::Number(version) = r.version {
-            return Ok(NodeKey { type_name: r.type_name.clone(), name: r.name.clone(), version });
+    fn exact_key(&self, r: Endpoint<'_>, id: NodeId) -> Result<NodeKey> {
+        if let Some(k) = r.exact() {
+            return Ok(k.to_key());
         }
         let header = self.tables()?.read(|t| t.node_header(id))?;
         let header = header.ok_or_else(|| Error::Corrupt { detail: format!("node {id} vanished") })?;
@@ -857,6 +877,26 @@ impl WriteTx {
         match self.tables.take() {
             Some(t) => t.abort(),
             None => Ok(()),
+        }
+    }
+}
+
+/// One end of a link: a reference, or a borrowed exact key.
+#[derive(Clone, Copy)]
+enum Endpoint<'a> {
+    Ref(&'a NodeRef),
+    Key(KeyRef<'a>),
+}
+
+impl<'a> Endpoint<'a> {
+    /// The exact key named, if the endpoint names one.
+    fn exact(self) -> Option<KeyRef<'a>> {
+        match self {
+            Endpoint::Key(k) => Some(k),
+            Endpoint::Ref(r) => match r.version {
+                VersionSel::Number(version) => Some(KeyRef { type_name: &r.type_name, name: &r.name, version }),
+                _ => None,
+            },
         }
     }
 }

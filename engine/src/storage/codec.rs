@@ -96,9 +96,9 @@ pub struct AuditRecord {
 /// Direction of an adjacency table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dir {
-    /// Edges leaving the node (`out_edges`): towards descendants.
+    /// Edges leaving the node (`out_blocks`): towards descendants.
     Out,
-    /// Edges entering the node (`in_edges`): towards ancestors.
+    /// Edges entering the node (`in_blocks`): towards ancestors.
     In,
 }
 
@@ -163,11 +163,6 @@ pub fn decode_adj(key: &AdjKey, value: &AdjValue) -> AdjEntry {
         deleted_in: be64(&value[0..8]),
         neighbor_type: be32(&value[8..12]),
     }
-}
-
-/// The first and last adjacency keys of one node: one range scan reads them all.
-pub fn adj_range(node: NodeId) -> (AdjKey, AdjKey) {
-    (adj_key(node, 0, 0, 0), adj_key(node, u64::MAX, u32::MAX, u64::MAX))
 }
 
 /// `type_id BE4 | name | 0x00`: the prefix of every key of an entity.
@@ -271,8 +266,6 @@ mod tests {
         let e = decode_adj(&k, &adj_value(LIVE, 4));
         assert_eq!(e, AdjEntry { neighbor: 9, created_in: 12, deleted_in: LIVE, label: 3, neighbor_type: 4 });
         assert!(adj_key(7, u64::MAX, 0, 0) < adj_key(8, 0, 0, 0));
-        let (lo, hi) = adj_range(7);
-        assert!(lo <= k && k <= hi);
     }
 
     #[test]

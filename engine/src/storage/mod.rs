@@ -4,6 +4,7 @@
 //! (`WriteTables`). Everything above it speaks in node ids, records and
 //! snapshots. `docs/design.md` documents every table.
 
+pub mod blocks;
 pub mod codec;
 
 use std::fs::File;
@@ -14,15 +15,17 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{Error, Result};
 use crate::value::Props;
+use blocks::{AdjBlockBuf, adj_block_of};
 use codec::*;
+use rustc_hash::FxHashMap;
 
 /// Written into the `meta` table; a redb file without it is not ours.
 pub const MAGIC: &[u8] = b"lineagedb";
 /// The on-disk format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 2;
-/// The oldest format this build reads. Format 1 (development builds before
-/// the node header came first in node records) cannot be read.
-pub const OLDEST_FORMAT: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format this build reads. Formats 1 and 2 (development builds:
+/// one redb entry per node and per edge end) cannot be read.
+pub const OLDEST_FORMAT: u32 = 3;
 
 macro_rules! storage_from {
     ($($t:ty),*) => {$(
@@ -48,8 +51,10 @@ pub const LABELS: TableDefinition<&str, u32> = TableDefinition::new("labels");
 pub const KEYS: TableDefinition<&[u8], u64> = TableDefinition::new("keys");
 pub const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("nodes");
 pub const ANNOTATIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("annotations");
-pub const OUT_EDGES: TableDefinition<&AdjKey, &AdjValue> = TableDefinition::new("out_edges");
-pub const IN_EDGES: TableDefinition<&AdjKey, &AdjValue> = TableDefinition::new("in_edges");
+/// Outgoing adjacency in blocks of 16 source ids (`blocks` module).
+pub const OUT_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("out_blocks");
+/// Incoming adjacency in blocks of 16 target ids (`blocks` module).
+pub const IN_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("in_blocks");
 pub const EDGE_PROPS: TableDefinition<&AdjKey, &[u8]> = TableDefinition::new("edge_props");
 pub const EXT_LABELS: TableDefinition<&[u8], u64> = TableDefinition::new("ext_labels");
 pub const ALIASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("aliases");
@@ -195,8 +200,8 @@ impl Store {
             tx.open_table(KEYS)?;
             tx.open_table(NODES)?;
             tx.open_table(ANNOTATIONS)?;
-            tx.open_table(OUT_EDGES)?;
-            tx.open_table(IN_EDGES)?;
+            tx.open_table(OUT_BLOCKS)?;
+            tx.open_table(IN_BLOCKS)?;
             tx.open_table(EDGE_PROPS)?;
             tx.open_table(EXT_LABELS)?;
             tx.open_table(ALIASES)?;
@@ -335,8 +340,8 @@ table_accessors! {
     keys: KEYS => &'static [u8], u64;
     nodes: NODES => u64, &'static [u8];
     annotations: ANNOTATIONS => &'static [u8; 16], &'static [u8];
-    out_edges: OUT_EDGES => &'static AdjKey, &'static AdjValue;
-    in_edges: IN_EDGES => &'static AdjKey, &'static AdjValue;
+    out_blocks: OUT_BLOCKS => u64, &'static [u8];
+    in_blocks: IN_BLOCKS => u64, &'static [u8];
     edge_props: EDGE_PROPS => &'static AdjKey, &'static [u8];
     ext_labels: EXT_LABELS => &'static [u8], u64;
     aliases: ALIASES => &'static [u8], &'static [u8];
@@ -359,8 +364,8 @@ pub struct OpenTables<'t> {
     keys: redb::Table<'t, &'static [u8], u64>,
     nodes: redb::Table<'t, u64, &'static [u8]>,
     annotations: redb::Table<'t, &'static [u8; 16], &'static [u8]>,
-    out_edges: redb::Table<'t, &'static AdjKey, &'static AdjValue>,
-    in_edges: redb::Table<'t, &'static AdjKey, &'static AdjValue>,
+    out_blocks: redb::Table<'t, u64, &'static [u8]>,
+    in_blocks: redb::Table<'t, u64, &'static [u8]>,
     edge_props: redb::Table<'t, &'static AdjKey, &'static [u8]>,
     ext_labels: redb::Table<'t, &'static [u8], u64>,
     aliases: redb::Table<'t, &'static [u8], &'static [u8]>,
@@ -378,8 +383,8 @@ impl<'t> OpenTables<'t> {
             keys: tx.open_table(KEYS)?,
             nodes: tx.open_table(NODES)?,
             annotations: tx.open_table(ANNOTATIONS)?,
-            out_edges: tx.open_table(OUT_EDGES)?,
-            in_edges: tx.open_table(IN_EDGES)?,
+            out_blocks: tx.open_table(OUT_BLOCKS)?,
+            in_blocks: tx.open_table(IN_BLOCKS)?,
             edge_props: tx.open_table(EDGE_PROPS)?,
             ext_labels: tx.open_table(EXT_LABELS)?,
             aliases: tx.open_table(ALIASES)?,
@@ -414,6 +419,7 @@ pub struct EdgeId {
 /// The write transaction with its tables held open for its whole life.
 pub struct WriteTables {
     cell: TxCell,
+    dirty: Dirty,
 }
 
 impl std::fmt::Debug for WriteTables {
@@ -560,28 +566,22 @@ macro_rules! impl_store_read {
         }
 
         fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>> {
-            let (lo, hi) = adj_range(node);
-            let table = match dir {
-                Dir::Out => self.out_edges()?,
-                Dir::In => self.in_edges()?,
-            };
-            let mut out = Vec::new();
-            for item in table.range::<&AdjKey>(&lo..=&hi)? {
-                let (k, v) = item?;
-                out.push(decode_adj(k.value(), v.value()));
-            }
-            Ok(out)
+            let block = adj_block_of(node);
+            let entries = self.with_block(dir, block, |b| {
+                blocks::decode_entries(blocks::adj_run(b, node)).map(|(_, e)| e).collect::<Vec<_>>()
+            })?;
+            Ok(entries.unwrap_or_default())
         }
 
         fn edges_between(&self, from: NodeId, to: NodeId) -> Result<Vec<AdjEntry>> {
-            let lo = adj_key(from, to, 0, 0);
-            let hi = adj_key(from, to, u32::MAX, u64::MAX);
-            let mut out = Vec::new();
-            for item in self.out_edges()?.range::<&AdjKey>(&lo..=&hi)? {
-                let (k, v) = item?;
-                out.push(decode_adj(k.value(), v.value()));
-            }
-            Ok(out)
+            let block = adj_block_of(from);
+            let prefix = adj_key(from, to, 0, 0);
+            let entries = self.with_block(Dir::Out, block, |b| {
+                blocks::decode_entries(blocks::entries_with_prefix(b, &prefix[..16]))
+                    .map(|(_, e)| e)
+                    .collect::<Vec<_>>()
+            })?;
+            Ok(entries.unwrap_or_default())
         }
 
         fn edge_props(&self, key: &AdjKey) -> Result<Props> {
@@ -684,20 +684,55 @@ macro_rules! impl_store_read {
 
         fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>> {
             let table = match dir {
-                Dir::Out => self.out_edges()?,
-                Dir::In => self.in_edges()?,
+                Dir::Out => self.out_blocks()?,
+                Dir::In => self.in_blocks()?,
             };
-            let mut out = Vec::new();
+            let mut ids = Vec::new();
             for item in table.iter()? {
-                let (k, v) = item?;
-                let key = k.value();
-                let mut id = [0u8; 8];
-                id.copy_from_slice(&key[0..8]);
-                out.push((u64::from_be_bytes(id), decode_adj(key, v.value())));
+                ids.push(item?.0.value());
+            }
+            ids.extend(self.dirty_blocks(dir));
+            ids.sort_unstable();
+            ids.dedup();
+            let mut out = Vec::new();
+            for block in ids {
+                self.with_block(dir, block, |b| out.extend(blocks::decode_entries(b)))?;
             }
             Ok(out)
         }
     };
+}
+
+impl ReadTables {
+    fn dirty_block(&self, _dir: Dir, _block: u64) -> Option<&[u8]> {
+        None
+    }
+
+    fn dirty_blocks(&self, _dir: Dir) -> Vec<u64> {
+        Vec::new()
+    }
+}
+
+/// Block reads shared by read and write transactions.
+macro_rules! impl_with_block {
+    () => {
+        /// Runs `f` on the bytes of a block: this transaction's own
+        /// unwritten version of it if any, else the stored one.
+        fn with_block<R>(&self, dir: Dir, block: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+            if let Some(bytes) = self.dirty_block(dir, block) {
+                return Ok(Some(f(bytes)));
+            }
+            let table = match dir {
+                Dir::Out => self.out_blocks()?,
+                Dir::In => self.in_blocks()?,
+            };
+            Ok(table.get(block)?.map(|v| f(v.value())))
+        }
+    };
+}
+
+impl ReadTables {
+    impl_with_block!();
 }
 
 impl StoreRead for ReadTables {
@@ -708,23 +743,70 @@ impl StoreRead for ReadTables {
 /// uncommitted changes. Implemented by borrowing the open tables.
 pub struct WriteView<'a, 't> {
     tables: &'a OpenTables<'t>,
+    dirty: &'a Dirty,
+}
+
+impl WriteView<'_, '_> {
+    impl_with_block!();
+
+    fn dirty_block(&self, dir: Dir, block: u64) -> Option<&[u8]> {
+        self.dirty.map(dir).get(&block).map(AdjBlockBuf::as_bytes)
+    }
+
+    fn dirty_blocks(&self, dir: Dir) -> Vec<u64> {
+        self.dirty.map(dir).keys().copied().collect()
+    }
 }
 
 impl StoreRead for WriteView<'_, '_> {
     impl_store_read!();
 }
 
+/// Adjacency blocks changed by the write transaction and not yet written to
+/// redb: a block changed many times (a bulk load appends to each block edge
+/// by edge) is written once, at commit or when the buffered bytes pass
+/// `FLUSH_BYTES`.
+#[derive(Default)]
+struct Dirty {
+    out: FxHashMap<u64, AdjBlockBuf>,
+    inn: FxHashMap<u64, AdjBlockBuf>,
+    /// Bytes buffered, roughly: the blocks' sizes when first buffered plus
+    /// everything added since.
+    bytes: usize,
+}
+
+impl Dirty {
+    fn map(&self, dir: Dir) -> &FxHashMap<u64, AdjBlockBuf> {
+        match dir {
+            Dir::Out => &self.out,
+            Dir::In => &self.inn,
+        }
+    }
+
+    fn map_mut(&mut self, dir: Dir) -> &mut FxHashMap<u64, AdjBlockBuf> {
+        match dir {
+            Dir::Out => &mut self.out,
+            Dir::In => &mut self.inn,
+        }
+    }
+}
+
+/// Buffered block bytes above which a write transaction writes its changed
+/// blocks to redb (still uncommitted) and starts buffering afresh.
+const FLUSH_BYTES: usize = 512 << 20;
+
 impl WriteTables {
     fn new(tx: redb::WriteTransaction) -> Result<WriteTables> {
         let cell = TxCell::new(tx, |tx| OpenTables::open(tx));
         cell.with_dependent(|_, tables| tables.as_ref().map(|_| ()).map_err(|e| Error::Storage(e.to_string())))?;
-        Ok(WriteTables { cell })
+        Ok(WriteTables { cell, dirty: Dirty::default() })
     }
 
     /// Runs `f` with read access to the transaction's current state.
     pub fn read<R>(&self, f: impl FnOnce(&dyn StoreRead) -> Result<R>) -> Result<R> {
+        let dirty = &self.dirty;
         self.cell.with_dependent(|_, tables| match tables {
-            Ok(tables) => f(&WriteView { tables }),
+            Ok(tables) => f(&WriteView { tables, dirty }),
             Err(e) => Err(Error::Storage(e.to_string())),
         })
     }
@@ -733,6 +815,55 @@ impl WriteTables {
         self.cell.with_dependent_mut(|_, tables| match tables {
             Ok(tables) => f(tables),
             Err(e) => Err(Error::Storage(e.to_string())),
+        })
+    }
+
+    /// The stored bytes of an adjacency block, for buffering it.
+    fn stored_block(&self, dir: Dir, block: u64) -> Result<Option<Vec<u8>>> {
+        self.cell.with_dependent(|_, tables| {
+            let t = tables.as_ref().map_err(|e| Error::Storage(e.to_string()))?;
+            let table = match dir {
+                Dir::Out => &t.out_blocks,
+                Dir::In => &t.in_blocks,
+            };
+            Ok(table.get(block)?.map(|v| v.value().to_vec()))
+        })
+    }
+
+    /// Stores the adjacency entry `key` -> `value` in its block.
+    fn put_adj(&mut self, dir: Dir, key: &AdjKey, value: &AdjValue) -> Result<()> {
+        let mut node = [0u8; 8];
+        node.copy_from_slice(&key[..8]);
+        let block = adj_block_of(u64::from_be_bytes(node));
+        if !self.dirty.map(dir).contains_key(&block) {
+            let buf = match self.stored_block(dir, block)? {
+                Some(bytes) => AdjBlockBuf::from_bytes(&bytes),
+                None => AdjBlockBuf::default(),
+            };
+            self.dirty.bytes += buf.len();
+            self.dirty.map_mut(dir).insert(block, buf);
+        }
+        self.dirty.map_mut(dir).get_mut(&block).expect("buffered above").put(key, value);
+        self.dirty.bytes += blocks::ENTRY;
+        Ok(())
+    }
+
+    fn flush_if_large(&mut self) -> Result<()> {
+        if self.dirty.bytes > FLUSH_BYTES { self.flush_blocks() } else { Ok(()) }
+    }
+
+    /// Writes every buffered block to redb, in block order.
+    pub fn flush_blocks(&mut self) -> Result<()> {
+        let dirty = std::mem::take(&mut self.dirty);
+        self.with(|t| {
+            for (map, table) in [(dirty.out, &mut t.out_blocks), (dirty.inn, &mut t.in_blocks)] {
+                let mut blocks: Vec<_> = map.into_iter().collect();
+                blocks.sort_unstable_by_key(|(b, _)| *b);
+                for (block, buf) in blocks {
+                    table.insert(block, buf.as_bytes())?;
+                }
+            }
+            Ok(())
         })
     }
 
@@ -776,63 +907,50 @@ impl WriteTables {
     pub fn put_edge(&mut self, edge: &EdgeId, props: &Props) -> Result<()> {
         let EdgeId { from, from_type, to, to_type, label, created_in } = *edge;
         let props = if props.is_empty() { None } else { Some(encode(props)?) };
+        let out_key = adj_key(from, to, label, created_in);
+        self.put_adj(Dir::Out, &out_key, &adj_value(LIVE, to_type))?;
+        self.put_adj(Dir::In, &adj_key(to, from, label, created_in), &adj_value(LIVE, from_type))?;
         self.with(|t| {
-            let out_key = adj_key(from, to, label, created_in);
-            t.out_edges.insert(&out_key, &adj_value(LIVE, to_type))?;
-            t.in_edges.insert(&adj_key(to, from, label, created_in), &adj_value(LIVE, from_type))?;
             match &props {
                 Some(p) => t.edge_props.insert(&out_key, p.as_slice())?,
                 // Unlinked and linked again in one transaction: drop the old properties.
                 None => t.edge_props.remove(&out_key)?,
             };
             Ok(())
-        })
+        })?;
+        self.flush_if_large()
     }
 
     /// Stores many new edges: the outgoing entries (and properties) sorted by
-    /// source, then the incoming entries sorted by target, so redb inserts
-    /// neighbouring keys one after another.
+    /// source, then the incoming entries sorted by target, so each block's
+    /// entries arrive in key order and are appended.
     /// `clear_stale`: an edge with no properties also removes properties left
     /// by an earlier link of the same key in this transaction.
     pub fn put_edges_sorted(&mut self, edges: &mut [(EdgeId, Props)], clear_stale: bool) -> Result<()> {
         edges.sort_unstable_by_key(|(e, _)| (e.from, e.to, e.label, e.created_in));
-        let mut encoded = Vec::with_capacity(edges.len());
-        for (_, props) in edges.iter() {
-            encoded.push(if props.is_empty() { None } else { Some(encode(props)?) });
+        for (e, props) in edges.iter() {
+            let out_key = adj_key(e.from, e.to, e.label, e.created_in);
+            self.put_adj(Dir::Out, &out_key, &adj_value(LIVE, e.to_type))?;
+            if !props.is_empty() {
+                let p = encode(props)?;
+                self.with(|t| Ok(t.edge_props.insert(&out_key, p.as_slice()).map(|_| ())?))?;
+            } else if clear_stale {
+                self.with(|t| Ok(t.edge_props.remove(&out_key).map(|_| ())?))?;
+            }
         }
-        self.with(|t| {
-            for ((e, _), props) in edges.iter().zip(&encoded) {
-                let out_key = adj_key(e.from, e.to, e.label, e.created_in);
-                t.out_edges.insert(&out_key, &adj_value(LIVE, e.to_type))?;
-                match props {
-                    Some(p) => {
-                        t.edge_props.insert(&out_key, p.as_slice())?;
-                    }
-                    None if clear_stale => {
-                        t.edge_props.remove(&out_key)?;
-                    }
-                    None => {}
-                }
-            }
-            Ok(())
-        })?;
         edges.sort_unstable_by_key(|(e, _)| (e.to, e.from, e.label, e.created_in));
-        self.with(|t| {
-            for (e, _) in edges.iter() {
-                t.in_edges.insert(&adj_key(e.to, e.from, e.label, e.created_in), &adj_value(LIVE, e.from_type))?;
-            }
-            Ok(())
-        })
+        for (e, _) in edges.iter() {
+            self.put_adj(Dir::In, &adj_key(e.to, e.from, e.label, e.created_in), &adj_value(LIVE, e.from_type))?;
+        }
+        self.flush_if_large()
     }
 
     /// Tombstones both directions of an edge at `deleted_in`.
     pub fn delete_edge(&mut self, edge: &EdgeId, deleted_in: SnapshotId) -> Result<()> {
         let EdgeId { from, from_type, to, to_type, label, created_in } = *edge;
-        self.with(|t| {
-            t.out_edges.insert(&adj_key(from, to, label, created_in), &adj_value(deleted_in, to_type))?;
-            t.in_edges.insert(&adj_key(to, from, label, created_in), &adj_value(deleted_in, from_type))?;
-            Ok(())
-        })
+        self.put_adj(Dir::Out, &adj_key(from, to, label, created_in), &adj_value(deleted_in, to_type))?;
+        self.put_adj(Dir::In, &adj_key(to, from, label, created_in), &adj_value(deleted_in, from_type))?;
+        self.flush_if_large()
     }
 
     pub fn put_annotations(&mut self, node: NodeId, snapshot: SnapshotId, overlay: &Props) -> Result<()> {
@@ -866,7 +984,8 @@ impl WriteTables {
     }
 
     /// Commits durably: when this returns, the snapshot survives a crash.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
+        self.flush_blocks()?;
         let tx = self.cell.into_owner();
         tx.commit()?;
         Ok(())
