@@ -153,7 +153,15 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict, progress: &mut dyn FnM
                 }
                 let text = key.to_string();
                 match created.get(&text) {
-                    Some(detail) if *detail == crate::write::create_detail(id, &text, &record) => {}
+                    Some(detail)
+                        if *detail
+                            == crate::write::create_detail(
+                                id,
+                                &text,
+                                record.label.as_deref(),
+                                &record.props,
+                                record.created_in,
+                            ) => {}
                     Some(_) => problems
                         .push(format!("{text} differs from what its audit entry recorded (content was altered)")),
                     None if batches.contains_key(&record.created_in) => {

@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::key::{EntityKey, KeyRef, NodeKey, NodeRef, VersionSel, check_name, check_type};
 use crate::resolve::{header_key, key_of, resolve, resolve_header};
 use crate::storage::codec::{
-    AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, SnapshotId, SnapshotRecord, write_version_key,
+    AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, NodeRecordRef, SnapshotId, SnapshotRecord,
+    write_version_key,
 };
 use crate::storage::{Counters, EdgeId, WriteTables};
 use crate::traverse::Walk;
@@ -380,18 +381,17 @@ impl WriteTx {
                 return Err(Error::ReservedProperty { property: k.clone() });
             }
         }
-        let entity = EntityKey { type_name: new.type_name.clone(), name: new.name.clone() };
+        let entity = || EntityKey { type_name: new.type_name.clone(), name: new.name.clone() };
         let existing_type = self.dict.type_ids.get(&new.type_name).copied();
         let (max, label_holder) = match existing_type {
             Some(tid) => {
-                let name = new.name.clone();
-                let label = new.label.clone();
+                let (name, label) = (&new.name, &new.label);
                 self.tables()?.read(|t| {
-                    let holder = match &label {
-                        Some(l) => t.label_version(tid, &name, l)?,
+                    let holder = match label {
+                        Some(l) => t.label_version(tid, name, l)?,
                         None => None,
                     };
-                    Ok((t.max_version(tid, &name)?, holder))
+                    Ok((t.max_version(tid, name)?, holder))
                 })?
             }
             None => (0, None),
@@ -403,7 +403,7 @@ impl WriteTx {
             }
             if v <= max {
                 // Idempotent re-creation of an identical version.
-                let key = entity.version(v);
+                let key = entity().version(v);
                 let tid = existing_type.unwrap_or(0);
                 let record = self.tables()?.read(|t| match t.node_id(tid, &new.name, v)? {
                     Some(id) => t.node(id),
@@ -417,41 +417,40 @@ impl WriteTx {
                 }
             }
             if v != next {
-                return Err(Error::VersionConflict { entity: entity.to_string(), requested: v, next });
+                return Err(Error::VersionConflict { entity: entity().to_string(), requested: v, next });
             }
         }
         if let (Some(label), Some(holder)) = (&new.label, label_holder) {
-            return Err(Error::LabelTaken { entity: entity.to_string(), label: label.clone(), version: holder });
+            return Err(Error::LabelTaken { entity: entity().to_string(), label: label.clone(), version: holder });
         }
         let type_id = self.type_id(&new.type_name)?;
         let id = self.counters.next_node;
-        let record = NodeRecord {
+        let encoded = crate::storage::encode(&NodeRecordRef {
             type_id,
-            name: new.name.clone(),
             version: next,
-            label: new.label.clone(),
-            props: new.props,
             created_in: self.snapshot,
-            created_at: self.time,
-            created_by: self.author.clone(),
             deleted_in: None,
-        };
-        let encoded = crate::storage::encode(&record)?;
-        let tables = self.tables_mut()?;
-        tables.put_node_encoded(id, &record, &encoded)?;
-        if let Some(label) = &record.label {
-            tables.put_ext_label(type_id, &record.name, label, next)?;
+            name: &new.name,
+            label: new.label.as_deref(),
+            created_at: self.time,
+            created_by: &self.author,
+            props: &new.props,
+        })?;
+        write_version_key(&mut self.scratch, type_id, &new.name, next);
+        let tables = self.tables.as_mut().ok_or_else(finished)?;
+        tables.put_new_node(id, &self.scratch, &encoded)?;
+        if let Some(label) = &new.label {
+            tables.put_ext_label(type_id, &new.name, label, next)?;
         }
-        self.counters.next_node += 1;
-        let key = entity.version(next);
-        write_version_key(&mut self.scratch, type_id, &record.name, next);
         self.resolved.insert(self.scratch.as_slice().into(), (id, type_id));
+        self.counters.next_node += 1;
+        let key = NodeKey { type_name: new.type_name, name: new.name, version: next };
         if let Some(batch) = &mut self.batch {
             sha2::Digest::update(&mut batch.nodes, crate::verify::encoded_node_hash(id, &encoded));
             self.changes += 1;
         } else {
             let text = key.to_string();
-            let detail = create_detail(id, &text, &record);
+            let detail = create_detail(id, &text, new.label.as_deref(), &new.props, self.snapshot);
             self.append_audit("create_node", vec![text], detail)?;
         }
         Ok(Created::New(key))
@@ -924,6 +923,13 @@ fn finished() -> Error {
 }
 
 /// The audit detail of a node creation; `verify` recomputes it from the record.
-pub(crate) fn create_detail(id: NodeId, key: &str, record: &NodeRecord) -> String {
-    serde_json::json!({"id": id, "key": key, "label": record.label, "props": props_to_json(&record.props), "created_in": record.created_in}).to_string()
+pub(crate) fn create_detail(
+    id: NodeId,
+    key: &str,
+    label: Option<&str>,
+    props: &Props,
+    created_in: SnapshotId,
+) -> String {
+    serde_json::json!({"id": id, "key": key, "label": label, "props": props_to_json(props), "created_in": created_in})
+        .to_string()
 }

@@ -28,6 +28,22 @@ pub struct NodeRecord {
     pub props: Props,
 }
 
+/// A `NodeRecord` borrowed from its parts, encoded to the same bytes (postcard
+/// writes `&str` as it writes `String`): how new nodes are encoded without
+/// cloning their name, label, author and properties.
+#[derive(Serialize)]
+pub struct NodeRecordRef<'a> {
+    pub type_id: u32,
+    pub version: u64,
+    pub created_in: SnapshotId,
+    pub deleted_in: Option<SnapshotId>,
+    pub name: &'a str,
+    pub label: Option<&'a str>,
+    pub created_at: i64,
+    pub created_by: &'a str,
+    pub props: &'a Props,
+}
+
 /// The leading fields of a `NodeRecord`, decoded without the properties:
 /// what resolving a reference needs.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -266,6 +282,35 @@ mod tests {
         let e = decode_adj(&k, &adj_value(LIVE, 4));
         assert_eq!(e, AdjEntry { neighbor: 9, created_in: 12, deleted_in: LIVE, label: 3, neighbor_type: 4 });
         assert!(adj_key(7, u64::MAX, 0, 0) < adj_key(8, 0, 0, 0));
+    }
+
+    #[test]
+    fn borrowed_node_records_encode_like_owned_ones() {
+        let mut props = Props::new();
+        props.insert("rows".into(), crate::value::Value::Int(3));
+        let owned = NodeRecord {
+            type_id: 2,
+            version: 7,
+            created_in: 4,
+            deleted_in: None,
+            name: "tx".into(),
+            label: Some("v1".into()),
+            created_at: -5,
+            created_by: "ana".into(),
+            props: props.clone(),
+        };
+        let borrowed = NodeRecordRef {
+            type_id: 2,
+            version: 7,
+            created_in: 4,
+            deleted_in: None,
+            name: "tx",
+            label: Some("v1"),
+            created_at: -5,
+            created_by: "ana",
+            props: &props,
+        };
+        assert_eq!(postcard::to_allocvec(&owned).unwrap(), postcard::to_allocvec(&borrowed).unwrap());
     }
 
     #[test]

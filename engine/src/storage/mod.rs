@@ -893,12 +893,12 @@ impl WriteTables {
         })
     }
 
-    /// Stores a new node whose record is already encoded, and registers its key.
-    pub fn put_node_encoded(&mut self, id: NodeId, record: &NodeRecord, bytes: &[u8]) -> Result<()> {
+    /// Stores a new node whose record is already encoded, under its `keys`
+    /// table key `key` (`version_key` bytes).
+    pub fn put_new_node(&mut self, id: NodeId, key: &[u8], bytes: &[u8]) -> Result<()> {
         self.with(|t| {
             t.nodes.insert(id, bytes)?;
-            let key = version_key(record.type_id, &record.name, record.version);
-            t.keys.insert(key.as_slice(), id)?;
+            t.keys.insert(key, id)?;
             Ok(())
         })
     }
