@@ -8,6 +8,15 @@
 //! without recording anything. Once the command has started, a run is
 //! recorded however it ends.
 //!
+//! Signals: while the command runs, the wrapper does not die of SIGINT,
+//! SIGTERM or SIGHUP, so that it can record how the command ended. Ctrl-C at a
+//! terminal reaches the command directly (it is in the terminal's foreground
+//! process group), so SIGINT is not passed on; SIGTERM and SIGHUP, which a
+//! scheduler or a closing session sends to the wrapper alone, are forwarded
+//! to the command. A run stopped that way is recorded as failed, with the
+//! signal that killed the command (or its exit code, if it handled the signal).
+//! SIGKILL cannot be caught: a wrapper killed with it records nothing.
+//!
 //! Exit status: the command's own status; 128+N when it was killed by signal
 //! N; 127 when it could not be started because it was not found, 126 when it
 //! could not be started for another reason (not executable, permission
@@ -25,6 +34,9 @@ use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::thread::JoinHandle;
 
 use anyhow::{Context, anyhow};
 use lineagedb_engine::{NodeRef, RecorderError, RunOutcome, RunRecorder, RunStatus, Value, start_run};
@@ -94,10 +106,12 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
     recorder.release_database();
     drop(db);
     let program = &args.command[0];
+    let catcher = SignalCatcher::start().map_err(|e| anyhow!("cannot set up signal handling: {e}"))?;
     let spawned = Command::new(program).args(&args.command[1..]).env(RUN_ENV, run_key.to_string()).spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
+            catcher.stop();
             let message = format!("cannot start {program}: {error}");
             let code = if error.kind() == io::ErrorKind::NotFound { NOT_FOUND } else { CANNOT_START };
             eprintln!("lineagedb: {message}");
@@ -107,7 +121,12 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
             return Ok(record(recorder.fail(&message), &run_key.to_string(), code, "could not start"));
         }
     };
+    catcher.forward_to(child.id());
     let waited = child.wait();
+    let received = catcher.stop();
+    if let Some(names) = signal_names(&received) {
+        eprintln!("lineagedb: received {names} while the command ran; recording how it ended");
+    }
     let db = open_database(db_path, author)?;
     recorder.reattach(&db);
     let status = match waited {
@@ -128,6 +147,73 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
         (None, None) => (recorder.fail("ended without an exit status"), CANNOT_START, "no exit status".to_owned()),
     };
     Ok(record(recorded, &run_key.to_string(), code, &how))
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP while the command runs (see the module
+/// documentation): a thread notes each one and forwards SIGTERM and SIGHUP to
+/// the command once its process id is known.
+struct SignalCatcher {
+    handle: signal_hook::iterator::Handle,
+    child: Arc<AtomicI32>,
+    thread: JoinHandle<Vec<i32>>,
+}
+
+impl SignalCatcher {
+    fn start() -> io::Result<SignalCatcher> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let handle = signals.handle();
+        let child = Arc::new(AtomicI32::new(0));
+        let target = Arc::clone(&child);
+        let thread = std::thread::spawn(move || {
+            let mut received = Vec::new();
+            for signal in signals.forever() {
+                received.push(signal);
+                let pid = target.load(Ordering::SeqCst);
+                if signal != SIGINT && pid > 0 {
+                    if let Ok(signal) = nix::sys::signal::Signal::try_from(signal) {
+                        // The command may have exited already: nothing to do then.
+                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+                    }
+                }
+            }
+            received
+        });
+        Ok(SignalCatcher { handle, child, thread })
+    }
+
+    /// Forwards SIGTERM and SIGHUP to process `pid` from now on.
+    fn forward_to(&self, pid: u32) {
+        self.child.store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
+    }
+
+    /// Stops catching; returns the signals received, in order. The wrapper
+    /// keeps ignoring them while it records the run.
+    fn stop(self) -> Vec<i32> {
+        self.child.store(0, Ordering::SeqCst);
+        self.handle.close();
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// "SIGTERM", "SIGINT and SIGTERM", ...: the distinct signals in `received`.
+fn signal_names(received: &[i32]) -> Option<String> {
+    let mut names: Vec<String> = Vec::new();
+    for &signal in received {
+        let name =
+            nix::sys::signal::Signal::try_from(signal).map(|s| s.as_str().to_owned()).unwrap_or(signal.to_string());
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    match names.len() {
+        0 => None,
+        1 => names.pop(),
+        _ => {
+            let last = names.pop().unwrap_or_default();
+            Some(format!("{} and {last}", names.join(", ")))
+        }
+    }
 }
 
 /// Checks the arguments: every usage error is found here, before the

@@ -144,6 +144,68 @@ fn a_command_that_cannot_start_or_is_killed_is_recorded_as_failed() {
     assert_eq!(props["errorMessage"], "killed by signal 9");
 }
 
+/// Starts `lineagedb run --job JOB -- sh -c SCRIPT` in a process group of its
+/// own (as a shell starts a foreground job), waits until the command has
+/// written its run key, sends `signal` to the wrapper alone or, with
+/// `whole_group`, to the whole group as Ctrl-C at a terminal does, and
+/// returns how the wrapper ended and the run key the command saw.
+fn signalled_run(f: &Fixture, job: &str, signal: nix::sys::signal::Signal, whole_group: bool) -> (Outcome, String) {
+    use std::os::unix::process::CommandExt;
+    let db = f.db_arg();
+    let script = format!("echo $LINEAGEDB_RUN > {SEEN}.tmp && mv {SEEN}.tmp {SEEN} && exec sleep 30");
+    let child = f
+        .command()
+        .args(["run", "--db", &db, "--job", job, "--", "sh", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("spawn lineagedb run");
+    let seen = f.dir().join(SEEN);
+    let started = std::time::Instant::now();
+    while !seen.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the command never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    if whole_group {
+        nix::sys::signal::killpg(pid, signal).expect("signal the process group");
+    } else {
+        nix::sys::signal::kill(pid, signal).expect("signal the wrapper");
+    }
+    let output = child.wait_with_output().expect("wait for lineagedb run");
+    let run = seen_run(f);
+    std::fs::remove_file(&seen).expect("remove the run key file");
+    let outcome = Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (outcome, run)
+}
+
+#[test]
+fn a_run_stopped_by_sigterm_or_ctrl_c_is_still_recorded_as_failed() {
+    use nix::sys::signal::Signal;
+    let f = Fixture::new();
+    // A scheduler stopping the job: SIGTERM to the wrapper, which passes it on.
+    let (out, run) = signalled_run(&f, "train", Signal::SIGTERM, false);
+    out.exits(128 + 15);
+    assert!(out.stderr.contains("received SIGTERM while the command ran"), "{}", out.stderr);
+    let props = &show(&f, &run)["props"];
+    assert_eq!(props["status"], "failed");
+    assert_eq!(props["errorMessage"], "killed by signal 15");
+
+    // Ctrl-C at a terminal: SIGINT to the whole foreground group.
+    let (out, run) = signalled_run(&f, "evaluate", Signal::SIGINT, true);
+    out.exits(128 + 2);
+    assert!(out.stderr.contains("received SIGINT while the command ran"), "{}", out.stderr);
+    let props = &show(&f, &run)["props"];
+    assert_eq!(props["status"], "failed");
+    assert_eq!(props["errorMessage"], "killed by signal 2");
+    assert_eq!(keys(&f, "FIND run").len(), 2, "both stopped runs are recorded");
+}
+
 #[test]
 fn a_declared_output_the_command_did_not_write_is_a_warning() {
     let f = Fixture::new();
