@@ -129,7 +129,7 @@ impl Importer {
                     self.report.rejected.push(Rejected {
                         file: file.into(),
                         line: line_no,
-                        text,
+                        text: text.to_owned(),
                         reason: reason.message,
                     });
                     return Ok(());
@@ -298,23 +298,34 @@ fn props_of(value: Option<serde_json::Value>) -> std::result::Result<Props, Line
     }
 }
 
-/// Calls `each(line number, text)` for every non-blank line of `reader`,
-/// reporting consumed bytes to `progress`; stops at the first error.
+/// Calls `each(line number, text)` for every non-blank line of `reader`
+/// (without its line ending), reporting consumed bytes to `progress`; stops
+/// at the first error. One buffer serves every line.
 pub(crate) fn for_each_line(
     file: &str,
-    reader: impl BufRead,
+    mut reader: impl BufRead,
     progress: &mut dyn FnMut(u64),
-    mut each: impl FnMut(u64, String) -> std::result::Result<(), ImportError>,
+    mut each: impl FnMut(u64, &str) -> std::result::Result<(), ImportError>,
 ) -> std::result::Result<(), ImportError> {
-    for (index, line) in reader.lines().enumerate() {
-        let line_no = index as u64 + 1;
-        let text = line.map_err(|e| ImportError { file: file.into(), line: line_no, reason: e.to_string() })?;
-        progress(text.len() as u64 + 1);
+    let mut line = String::new();
+    let mut line_no = 0;
+    loop {
+        line_no += 1;
+        line.clear();
+        let read = reader.read_line(&mut line).map_err(|e| ImportError {
+            file: file.into(),
+            line: line_no,
+            reason: e.to_string(),
+        })?;
+        if read == 0 {
+            return Ok(());
+        }
+        progress(read as u64);
+        let text = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
         if !text.trim().is_empty() {
             each(line_no, text)?;
         }
     }
-    Ok(())
 }
 
 /// Why one line failed; `fatal` errors (storage) end the import even with `skip_invalid`.

@@ -268,7 +268,7 @@ impl OpenLineageImporter {
         reader: impl BufRead,
         progress: &mut dyn FnMut(u64),
     ) -> std::result::Result<(), ImportError> {
-        crate::import::for_each_line(file, reader, progress, |line_no, text| self.add(file, line_no, text))
+        crate::import::for_each_line(file, reader, progress, |line_no, text| self.add(file, line_no, text.to_owned()))
     }
 
     /// Reads one event that fills a whole file (possibly pretty-printed over
