@@ -150,3 +150,31 @@ impl AdjCache {
         state.latest_known = state.latest_known.max(snapshot);
     }
 }
+
+/// Exact node keys (`keys` table bytes) to node ids, for resolving the start
+/// of a query without a B-tree lookup. A committed key names the same node
+/// forever (keys are never removed and ids never reused), so entries need no
+/// invalidation; a reader still checks that the id is below its own id bound
+/// and that the node is visible at its snapshot, and falls back to the table
+/// otherwise. Bounded: when full it is cleared and re-warms.
+#[derive(Debug, Default)]
+pub(crate) struct KeyIds {
+    map: parking_lot::Mutex<rustc_hash::FxHashMap<Box<[u8]>, NodeId>>,
+}
+
+/// Entries kept before the map is cleared.
+const KEY_IDS_CAPACITY: usize = 1 << 16;
+
+impl KeyIds {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<NodeId> {
+        self.map.lock().get(key).copied()
+    }
+
+    pub(crate) fn insert(&self, key: &[u8], id: NodeId) {
+        let mut map = self.map.lock();
+        if map.len() >= KEY_IDS_CAPACITY {
+            map.clear();
+        }
+        map.insert(key.into(), id);
+    }
+}

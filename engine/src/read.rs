@@ -10,10 +10,10 @@ use rustc_hash::FxHashMap;
 
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
-use crate::key::{EntityKey, NodeKey, NodeRef};
+use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel};
 use crate::model::*;
 use crate::resolve::{header_key, key_of, resolve, resolve_header, to_node};
-use crate::storage::codec::{AdjEntry, Dir, NodeId, NodeRecord, SnapshotId, adj_key};
+use crate::storage::codec::{AdjEntry, Dir, NodeId, NodeRecord, SnapshotId, adj_key, version_key};
 use crate::storage::{ReadTables, StoreRead};
 use crate::traverse::Walk;
 use crate::value::Timestamp;
@@ -96,6 +96,28 @@ impl ReadTx {
         let record =
             self.tables.node(id)?.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
         self.node_of(id, record)
+    }
+
+    /// The node id a query starts from. Exact keys seen before on this
+    /// handle skip the key dictionary (see `KeyIds`); anything unusual (not
+    /// cached, not visible at this snapshot, created after this transaction
+    /// began) goes through the full resolution and its errors.
+    fn resolve_start(&self, r: &NodeRef) -> Result<NodeId> {
+        let VersionSel::Number(version) = r.version else {
+            return Ok(resolve_header(&self.tables, &self.dict, r, self.at)?.0);
+        };
+        let Some(&type_id) = self.dict.type_ids.get(&r.type_name) else {
+            return Ok(resolve_header(&self.tables, &self.dict, r, self.at)?.0);
+        };
+        let key = version_key(type_id, &r.name, version);
+        if let Some(id) = self.inner.key_ids.get(&key).filter(|id| *id < self.id_bound) {
+            if self.tables.node_header(id)?.is_some_and(|h| h.visible_at(self.at)) {
+                return Ok(id);
+            }
+        }
+        let (id, _) = resolve_header(&self.tables, &self.dict, r, self.at)?;
+        self.inner.key_ids.insert(&key, id);
+        Ok(id)
     }
 
     /// The key of a node id, without loading its properties' annotations.
@@ -212,8 +234,8 @@ impl ReadTx {
 
     /// A shortest directed path from `from` to `to`, following edge direction.
     pub fn path(&self, from: &NodeRef, to: &NodeRef) -> Result<Option<Path>> {
-        let (start, _) = resolve_header(&self.tables, &self.dict, from, self.at)?;
-        let (goal, _) = resolve_header(&self.tables, &self.dict, to, self.at)?;
+        let start = self.resolve_start(from)?;
+        let goal = self.resolve_start(to)?;
         let Some((ids, label_ids)) = self.walk(Dir::Out, None, None).shortest_path(start, goal)? else {
             return Ok(None);
         };
@@ -224,7 +246,7 @@ impl ReadTx {
 
     /// The subgraph upstream, downstream or both ways of `r`, with the edges walked.
     pub fn lineage(&self, r: &NodeRef, upstream: bool, downstream: bool, max_depth: Option<u32>) -> Result<Subgraph> {
-        let (start, _) = resolve_header(&self.tables, &self.dict, r, self.at)?;
+        let start = self.resolve_start(r)?;
         let start_key = self.key_by_id(start)?;
         let mut depth_of: HashMap<NodeId, u32> = HashMap::new();
         let mut raw_edges: Vec<(NodeId, NodeId, u32, SnapshotId)> = Vec::new();
@@ -570,7 +592,7 @@ impl<'r> Traversal<'r> {
     /// restriction applied (the predicate is not: it needs the node).
     pub fn collect_ids(&self) -> Result<Vec<(NodeId, u32)>> {
         let read = self.read;
-        let (start, _) = resolve_header(&read.tables, &read.dict, &self.start, read.at)?;
+        let start = read.resolve_start(&self.start)?;
         let type_ids: Option<Vec<u32>> =
             self.types.as_ref().map(|ts| ts.iter().filter_map(|t| read.dict.type_ids.get(t).copied()).collect());
         let mut out = Vec::new();

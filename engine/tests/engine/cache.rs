@@ -147,3 +147,38 @@ fn answers_with_and_without_the_cache_agree_at_every_snapshot() {
     let tiny = Database::builder().adjacency_cache(512).open(db_path(&dir)).unwrap();
     assert_eq!(all(&tiny), warm_twice);
 }
+
+/// Query starts given as exact keys are remembered by the handle; the memory
+/// never answers for a node deleted since, a snapshot before the node existed,
+/// or a read transaction that began before the node was created.
+#[test]
+fn remembered_start_keys_respect_deletes_snapshots_and_older_readers() {
+    use lineagedb_engine::Error;
+    let (_dir, db) = fresh_db();
+    let s1 = build(&db, &["dataset:a", "run:r"], &[("dataset:a", "run:r", "input")]);
+    let exact = || r("run:r@1");
+    // Resolve once so the start key is remembered, then again from memory.
+    for _ in 0..2 {
+        let up = reached(&db.begin_read().unwrap().ancestors(&exact()).collect().unwrap());
+        assert_eq!(up, expect_reached(&[("dataset:a@1", 1)]));
+    }
+    // A reader that began before a node existed never sees it, even once
+    // another reader has remembered its key.
+    let before = db.begin_read().unwrap();
+    let s2 = build(&db, &["model:m"], &[("run:r", "model:m", "output")]);
+    let m = r("model:m@1");
+    assert_eq!(reached(&db.begin_read().unwrap().ancestors(&m).collect().unwrap()).len(), 2);
+    assert!(matches!(before.ancestors(&m).collect(), Err(Error::NoSuchNode { .. })));
+    assert!(matches!(db.begin_read_at(s1).unwrap().ancestors(&m).collect(), Err(Error::NoSuchNode { .. })));
+    // Deleted since it was remembered: the current state says so, the past still answers.
+    let mut tx = db.begin_write().unwrap();
+    tx.delete(&exact(), true).unwrap();
+    let s3 = tx.commit().unwrap();
+    assert!(matches!(
+        db.begin_read().unwrap().ancestors(&exact()).collect(),
+        Err(Error::Deleted { snapshot, .. }) if snapshot == s3
+    ));
+    let past = reached(&db.begin_read_at(s2).unwrap().descendants(&exact()).collect().unwrap());
+    assert_eq!(past, expect_reached(&[("model:m@1", 1)]));
+    assert!(db.begin_read().unwrap().path(&r("dataset:a@1"), &m).unwrap().is_none());
+}
