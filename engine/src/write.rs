@@ -96,7 +96,7 @@ pub struct WriteTx {
     keep_going: bool,
     /// Exact keys resolved or created in this transaction, by their `keys`
     /// table bytes: (node id, type id).
-    resolved: FxHashMap<Box<[u8]>, (NodeId, u32)>,
+    resolved: FxHashMap<Box<[u8]>, Resolved>,
     /// Scratch buffer for building `keys` table bytes without allocating.
     scratch: Vec<u8>,
     batch: Option<Batch>,
@@ -384,6 +384,9 @@ impl WriteTx {
         let entity = || EntityKey { type_name: new.type_name.clone(), name: new.name.clone() };
         let existing_type = self.dict.type_ids.get(&new.type_name).copied();
         let (max, label_holder) = match existing_type {
+            Some(tid) if new.label.is_none() && self.previous_created_here(tid, &new.name, new.version) => {
+                (new.version.unwrap_or(1) - 1, None)
+            }
             Some(tid) => {
                 let (name, label) = (&new.name, &new.label);
                 self.tables()?.read(|t| {
@@ -442,7 +445,8 @@ impl WriteTx {
         if let Some(label) = &new.label {
             tables.put_ext_label(type_id, &new.name, label, next)?;
         }
-        self.resolved.insert(self.scratch.as_slice().into(), (id, type_id));
+        self.resolved
+            .insert(self.scratch.as_slice().into(), Resolved { id, type_id, created_here: true, deleted: false });
         self.counters.next_node += 1;
         let key = NodeKey { type_name: new.type_name, name: new.name, version: next };
         if let Some(batch) = &mut self.batch {
@@ -578,6 +582,20 @@ impl WriteTx {
         Ok(true)
     }
 
+    /// True when version `version - 1` of the entity was created by this
+    /// transaction and version `version` was not: then `version - 1` is the
+    /// entity's highest version, without a lookup in the key dictionary (a
+    /// bulk import creates an entity's versions one after another).
+    fn previous_created_here(&mut self, type_id: u32, name: &str, version: Option<u64>) -> bool {
+        let Some(version) = version.filter(|v| *v > 1) else { return false };
+        write_version_key(&mut self.scratch, type_id, name, version - 1);
+        if !self.resolved.get(self.scratch.as_slice()).is_some_and(|found| found.created_here) {
+            return false;
+        }
+        write_version_key(&mut self.scratch, type_id, name, version);
+        !self.resolved.contains_key(self.scratch.as_slice())
+    }
+
     /// Resolves `r` to (node id, type id); exact versions resolved or
     /// created earlier in this transaction are answered from memory, without
     /// allocating.
@@ -585,8 +603,8 @@ impl WriteTx {
         if let Some(k) = r.exact() {
             if let Some(&type_id) = self.dict.type_ids.get(k.type_name) {
                 write_version_key(&mut self.scratch, type_id, k.name, k.version);
-                if let Some(&found) = self.resolved.get(self.scratch.as_slice()) {
-                    return Ok(found);
+                if let Some(found) = self.resolved.get(self.scratch.as_slice()).filter(|found| !found.deleted) {
+                    return Ok((found.id, found.type_id));
                 }
             }
         }
@@ -602,7 +620,8 @@ impl WriteTx {
         };
         let (id, header) = self.tables()?.read(|t| resolve_header(t, dict, r, at))?;
         write_version_key(&mut self.scratch, header.type_id, &header.name, header.version);
-        self.resolved.insert(self.scratch.as_slice().into(), (id, header.type_id));
+        let found = Resolved { id, type_id: header.type_id, created_here: false, deleted: false };
+        self.resolved.insert(self.scratch.as_slice().into(), found);
         Ok((id, header.type_id))
     }
 
@@ -784,7 +803,9 @@ impl WriteTx {
             record.deleted_in = Some(at);
             tx.tables_mut()?.put_node(id, &record, false)?;
             write_version_key(&mut tx.scratch, record.type_id, &record.name, record.version);
-            tx.resolved.remove(tx.scratch.as_slice());
+            if let Some(found) = tx.resolved.get_mut(tx.scratch.as_slice()) {
+                found.deleted = true;
+            }
             tx.touch(id);
             let detail = serde_json::json!({"key": key.to_string(), "detach": detach, "edges": count}).to_string();
             tx.append_audit("delete", vec![key.to_string()], detail)?;
@@ -878,6 +899,17 @@ impl WriteTx {
             None => Ok(()),
         }
     }
+}
+
+/// What the write transaction knows of an exact key it resolved or created.
+#[derive(Clone, Copy, Debug)]
+struct Resolved {
+    id: NodeId,
+    type_id: u32,
+    /// Created by this transaction (so no later version existed before it).
+    created_here: bool,
+    /// Deleted by this transaction: links must resolve it again (and fail).
+    deleted: bool,
 }
 
 /// One end of a link: a reference, or a borrowed exact key.

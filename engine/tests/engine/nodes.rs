@@ -197,6 +197,41 @@ fn explicit_versions_must_be_next_and_identical_recreation_is_a_no_op() {
     assert!(matches!(tx.create(new(0, content.clone())), Err(Error::Key(KeyError::BadVersion { .. }))));
 }
 
+/// Versions created one after another in one transaction (as a bulk import
+/// does) follow the same rules as across transactions, deletes included.
+#[test]
+fn explicit_versions_in_one_transaction_follow_the_same_rules() {
+    let (_dir, db) = fresh_db();
+    let new = |version: u64| NewNode {
+        type_name: "dataset".into(),
+        name: "tx".into(),
+        version: Some(version),
+        label: None,
+        props: props(&[("v", Value::Int(version as i64))]),
+    };
+    let mut tx = db.begin_write().unwrap();
+    tx.keep_going_on_error(true);
+    assert_eq!(tx.create(new(1)).unwrap(), Created::New(k("dataset:tx@1")));
+    assert_eq!(tx.create(new(2)).unwrap(), Created::New(k("dataset:tx@2")));
+    assert!(matches!(tx.create(new(4)), Err(Error::VersionConflict { requested: 4, next: 3, .. })));
+    assert_eq!(tx.create(new(2)).unwrap(), Created::Existing(k("dataset:tx@2")));
+    tx.delete(&r("dataset:tx@2"), false).unwrap();
+    // A deleted version keeps its number: the next one is 3, and 2 cannot be made again.
+    assert!(matches!(tx.create(new(2)), Err(Error::ExistsWithOtherContent { .. })));
+    assert_eq!(tx.create(new(3)).unwrap(), Created::New(k("dataset:tx@3")));
+    assert!(matches!(tx.create(new(3)), Ok(Created::Existing(_))));
+    assert!(matches!(tx.create(new(5)), Err(Error::VersionConflict { requested: 5, next: 4, .. })));
+    tx.commit().unwrap();
+    let read = db.begin_read().unwrap();
+    let versions: Vec<u64> = read
+        .versions(&lineagedb_engine::EntityKey::new("dataset", "tx").unwrap())
+        .unwrap()
+        .iter()
+        .map(|n| n.key.version)
+        .collect();
+    assert_eq!(versions, vec![1, 3]);
+}
+
 #[test]
 fn malformed_keys_are_refused() {
     let (_dir, db) = fresh_db();
