@@ -1073,7 +1073,10 @@ mod tests {
         EdgeId { from, from_type: 1, to, to_type: 2, label, created_in: 1 }
     }
 
-    fn neighbours(t: &dyn StoreRead, node: NodeId, dir: Dir) -> Vec<(NodeId, u32, SnapshotId)> {
+    /// (neighbour, label, deleted_in)
+    type Neighbour = (NodeId, u32, SnapshotId);
+
+    fn neighbours(t: &dyn StoreRead, node: NodeId, dir: Dir) -> Vec<Neighbour> {
         t.adjacency(node, dir).unwrap().iter().map(|e| (e.neighbor, e.label, e.deleted_in)).collect()
     }
 
@@ -1085,8 +1088,7 @@ mod tests {
         let store = Store::in_memory().unwrap();
         let mut w = store.begin_write().unwrap();
         w.flush_bytes = 3 * blocks::ENTRY;
-        let mut expected: std::collections::HashMap<(NodeId, Dir), Vec<(NodeId, u32, SnapshotId)>> =
-            std::collections::HashMap::new();
+        let mut expected: std::collections::HashMap<(NodeId, Dir), Vec<Neighbour>> = std::collections::HashMap::new();
         // Scattered singles, a sorted batch, and a tombstone of an edge already flushed.
         for (from, to) in [(40, 3), (1, 2), (17, 90), (1, 70), (33, 2)] {
             w.put_edge(&edge(from, to, 1), &Props::new()).unwrap();
