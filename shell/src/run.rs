@@ -35,7 +35,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, anyhow};
@@ -150,36 +150,42 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP while the command runs (see the module
-/// documentation): a thread notes each one and forwards SIGTERM and SIGHUP to
-/// the command once its process id is known.
+/// documentation). A flag per signal, set by the signal handler itself,
+/// records what arrived (so nothing is missed when the command dies of the
+/// same signal at once); a thread forwards SIGTERM and SIGHUP to the command
+/// once its process id is known.
 struct SignalCatcher {
+    flags: Vec<(i32, Arc<AtomicBool>)>,
     handle: signal_hook::iterator::Handle,
     child: Arc<AtomicI32>,
-    thread: JoinHandle<Vec<i32>>,
+    thread: JoinHandle<()>,
 }
 
 impl SignalCatcher {
     fn start() -> io::Result<SignalCatcher> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let mut flags = Vec::new();
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            let flag = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal, Arc::clone(&flag))?;
+            flags.push((signal, flag));
+        }
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP])?;
         let handle = signals.handle();
         let child = Arc::new(AtomicI32::new(0));
         let target = Arc::clone(&child);
         let thread = std::thread::spawn(move || {
-            let mut received = Vec::new();
             for signal in signals.forever() {
-                received.push(signal);
                 let pid = target.load(Ordering::SeqCst);
-                if signal != SIGINT && pid > 0 {
+                if pid > 0 {
                     if let Ok(signal) = nix::sys::signal::Signal::try_from(signal) {
                         // The command may have exited already: nothing to do then.
                         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
                     }
                 }
             }
-            received
         });
-        Ok(SignalCatcher { handle, child, thread })
+        Ok(SignalCatcher { flags, handle, child, thread })
     }
 
     /// Forwards SIGTERM and SIGHUP to process `pid` from now on.
@@ -187,12 +193,13 @@ impl SignalCatcher {
         self.child.store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
     }
 
-    /// Stops catching; returns the signals received, in order. The wrapper
-    /// keeps ignoring them while it records the run.
+    /// Stops forwarding; returns the signals received. The wrapper keeps
+    /// ignoring them while it records the run.
     fn stop(self) -> Vec<i32> {
         self.child.store(0, Ordering::SeqCst);
         self.handle.close();
-        self.thread.join().unwrap_or_default()
+        let _ = self.thread.join();
+        self.flags.iter().filter(|(_, flag)| flag.load(Ordering::SeqCst)).map(|(signal, _)| *signal).collect()
     }
 }
 
