@@ -151,30 +151,75 @@ impl AdjCache {
     }
 }
 
-/// Exact node keys (`keys` table bytes) to node ids, for resolving the start
-/// of a query without a B-tree lookup. A committed key names the same node
-/// forever (keys are never removed and ids never reused), so entries need no
-/// invalidation; a reader still checks that the id is below its own id bound
-/// and that the node is visible at its snapshot, and falls back to the table
-/// otherwise. Bounded: when full it is cleared and re-warms.
-#[derive(Debug, Default)]
+/// Exact node keys (`keys` table bytes) to what resolving a query's start
+/// needs from the node: its id and lifetime. A committed key names the same
+/// node forever (keys are never removed, ids never reused), and of its header
+/// only `deleted_in` ever changes, so the writer clears the map after a commit
+/// that deleted nodes. The consistency rule is the adjacency cache's: a reader
+/// whose redb state is `head` uses entries only if `head <= latest_known`,
+/// and inserts only if `head >= latest_known`. A reader still checks that the
+/// id is below its own id bound and the node is visible at its snapshot, and
+/// falls back to the tables otherwise. Bounded: when full it is cleared.
+#[derive(Debug)]
 pub(crate) struct KeyIds {
-    map: parking_lot::Mutex<rustc_hash::FxHashMap<Box<[u8]>, NodeId>>,
+    state: parking_lot::Mutex<KeyIdsState>,
+}
+
+#[derive(Debug, Default)]
+struct KeyIdsState {
+    map: rustc_hash::FxHashMap<Box<[u8]>, StartNode>,
+    latest_known: SnapshotId,
+}
+
+/// A remembered query start.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StartNode {
+    pub(crate) id: NodeId,
+    pub(crate) created_in: SnapshotId,
+    pub(crate) deleted_in: Option<SnapshotId>,
+}
+
+impl StartNode {
+    pub(crate) fn visible_at(&self, at: SnapshotId) -> bool {
+        self.created_in <= at && self.deleted_in.is_none_or(|d| d > at)
+    }
 }
 
 /// Entries kept before the map is cleared.
 const KEY_IDS_CAPACITY: usize = 1 << 16;
 
 impl KeyIds {
-    pub(crate) fn get(&self, key: &[u8]) -> Option<NodeId> {
-        self.map.lock().get(key).copied()
+    pub(crate) fn new(latest_known: SnapshotId) -> KeyIds {
+        KeyIds { state: parking_lot::Mutex::new(KeyIdsState { latest_known, ..KeyIdsState::default() }) }
     }
 
-    pub(crate) fn insert(&self, key: &[u8], id: NodeId) {
-        let mut map = self.map.lock();
-        if map.len() >= KEY_IDS_CAPACITY {
-            map.clear();
+    /// The remembered start for `key`, for a reader whose redb state is `head`.
+    pub(crate) fn get(&self, head: SnapshotId, key: &[u8]) -> Option<StartNode> {
+        let state = self.state.lock();
+        if head > state.latest_known {
+            return None;
         }
-        map.insert(key.into(), id);
+        state.map.get(key).copied()
+    }
+
+    /// Remembers a start read by a reader whose redb state is `head`.
+    pub(crate) fn insert(&self, head: SnapshotId, key: &[u8], node: StartNode) {
+        let mut state = self.state.lock();
+        if head < state.latest_known {
+            return;
+        }
+        if state.map.len() >= KEY_IDS_CAPACITY {
+            state.map.clear();
+        }
+        state.map.insert(key.into(), node);
+    }
+
+    /// Called by the writer after committing `snapshot`.
+    pub(crate) fn committed(&self, snapshot: SnapshotId, deleted_nodes: bool) {
+        let mut state = self.state.lock();
+        if deleted_nodes {
+            state.map.clear();
+        }
+        state.latest_known = state.latest_known.max(snapshot);
     }
 }

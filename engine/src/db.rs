@@ -164,7 +164,7 @@ impl DatabaseBuilder {
             store,
             dict_cache: parking_lot::RwLock::new(None),
             cache: AdjCache::new(self.cache_budget, head),
-            key_ids: KeyIds::default(),
+            key_ids: KeyIds::new(head),
             path,
             default_author: self.author.unwrap_or_else(default_author),
         };

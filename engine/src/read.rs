@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
 
+use crate::cache::StartNode;
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
 use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel};
@@ -99,9 +100,9 @@ impl ReadTx {
     }
 
     /// The node id a query starts from. Exact keys seen before on this
-    /// handle skip the key dictionary (see `KeyIds`); anything unusual (not
-    /// cached, not visible at this snapshot, created after this transaction
-    /// began) goes through the full resolution and its errors.
+    /// handle are answered from memory (see `KeyIds`); anything unusual (not
+    /// remembered, not visible at this snapshot, created after this
+    /// transaction began) goes through the full resolution and its errors.
     fn resolve_start(&self, r: &NodeRef) -> Result<NodeId> {
         let VersionSel::Number(version) = r.version else {
             return Ok(resolve_header(&self.tables, &self.dict, r, self.at)?.0);
@@ -110,13 +111,14 @@ impl ReadTx {
             return Ok(resolve_header(&self.tables, &self.dict, r, self.at)?.0);
         };
         let key = version_key(type_id, &r.name, version);
-        if let Some(id) = self.inner.key_ids.get(&key).filter(|id| *id < self.id_bound) {
-            if self.tables.node_header(id)?.is_some_and(|h| h.visible_at(self.at)) {
-                return Ok(id);
+        if let Some(node) = self.inner.key_ids.get(self.head, &key) {
+            if node.id < self.id_bound && node.visible_at(self.at) {
+                return Ok(node.id);
             }
         }
-        let (id, _) = resolve_header(&self.tables, &self.dict, r, self.at)?;
-        self.inner.key_ids.insert(&key, id);
+        let (id, header) = resolve_header(&self.tables, &self.dict, r, self.at)?;
+        let node = StartNode { id, created_in: header.created_in, deleted_in: header.deleted_in };
+        self.inner.key_ids.insert(self.head, &key, node);
         Ok(id)
     }
 

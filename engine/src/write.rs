@@ -99,6 +99,9 @@ pub struct WriteTx {
     resolved: FxHashMap<Box<[u8]>, Resolved>,
     /// Scratch buffer for building `keys` table bytes without allocating.
     scratch: Vec<u8>,
+    /// Whether this transaction deleted a node (remembered query starts are
+    /// then forgotten at commit).
+    deleted_nodes: bool,
     batch: Option<Batch>,
     /// Nodes with ids from here on were created by this transaction: no
     /// cached adjacency to invalidate, no edges but this transaction's.
@@ -159,6 +162,7 @@ impl WriteTx {
             keep_going: false,
             resolved: FxHashMap::default(),
             scratch: Vec::new(),
+            deleted_nodes: false,
             batch: None,
             fresh_edges: FxHashSet::default(),
             created_asserted_by: None,
@@ -801,6 +805,7 @@ impl WriteTx {
                 })?;
             }
             record.deleted_in = Some(at);
+            tx.deleted_nodes = true;
             tx.tables_mut()?.put_node(id, &record, false)?;
             write_version_key(&mut tx.scratch, record.type_id, &record.name, record.version);
             if let Some(found) = tx.resolved.get_mut(tx.scratch.as_slice()) {
@@ -889,6 +894,7 @@ impl WriteTx {
         tables.put_counters(&self.counters)?;
         tables.commit()?;
         self.inner.cache.committed(self.snapshot, self.touched.drain());
+        self.inner.key_ids.committed(self.snapshot, self.deleted_nodes);
         Ok(self.snapshot)
     }
 

@@ -181,4 +181,13 @@ fn remembered_start_keys_respect_deletes_snapshots_and_older_readers() {
     let past = reached(&db.begin_read_at(s2).unwrap().descendants(&exact()).collect().unwrap());
     assert_eq!(past, expect_reached(&[("model:m@1", 1)]));
     assert!(db.begin_read().unwrap().path(&r("dataset:a@1"), &m).unwrap().is_none());
+
+    // A reader that began before a delete, resolving after it, sees the node
+    // alive (its snapshot) but must not teach the handle that it is alive.
+    let old = db.begin_read().unwrap();
+    let mut tx = db.begin_write().unwrap();
+    tx.delete(&r("model:m@1"), true).unwrap();
+    tx.commit().unwrap();
+    assert!(old.ancestors(&m).collect().is_ok(), "alive in the older reader's snapshot");
+    assert!(matches!(db.begin_read().unwrap().ancestors(&m).collect(), Err(Error::Deleted { .. })));
 }
