@@ -95,7 +95,7 @@ pub struct WriteTx {
     failed: Option<String>,
     keep_going: bool,
     /// Exact keys resolved or created in this transaction, by their `keys`
-    /// table bytes: (node id, type id).
+    /// table bytes.
     resolved: FxHashMap<Box<[u8]>, Resolved>,
     /// Scratch buffer for building `keys` table bytes without allocating.
     scratch: Vec<u8>,
