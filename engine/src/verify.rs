@@ -177,7 +177,11 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict, progress: &mut dyn FnM
     }
     report.nodes = nodes.len() as u64;
 
-    // 3. Edges: both directions agree, nothing dangles or outlives its nodes.
+    // 3. Edges: the adjacency blocks are well formed (lookups binary-search
+    // them), both directions agree, nothing dangles or outlives its nodes.
+    for dir in [Dir::Out, Dir::In] {
+        problems.extend(tables.adjacency_block_problems(dir)?);
+    }
     let out: HashSet<(NodeId, NodeId, u32, u64, u64)> = tables
         .all_adjacency(Dir::Out)?
         .into_iter()

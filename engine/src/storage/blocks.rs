@@ -102,6 +102,29 @@ impl AdjBlockBuf {
     }
 }
 
+/// What is wrong with adjacency block `block`, if anything: a length that is
+/// not whole entries, an entry of a node outside the block, or entries out of
+/// key order (lookups binary-search the block, so order is load-bearing).
+pub fn block_problem(block: u64, bytes: &[u8]) -> Option<String> {
+    if bytes.len() % ENTRY != 0 {
+        return Some(format!("{} bytes, not a whole number of {ENTRY}-byte entries", bytes.len()));
+    }
+    let mut previous: Option<&[u8]> = None;
+    for entry in bytes.chunks_exact(ENTRY) {
+        let mut node = [0u8; 8];
+        node.copy_from_slice(&entry[..8]);
+        let node = u64::from_be_bytes(node);
+        if adj_block_of(node) != block {
+            return Some(format!("holds an entry of node #{node}, which belongs to block {}", adj_block_of(node)));
+        }
+        if previous.is_some_and(|p| p >= &entry[..28]) {
+            return Some(format!("entries of node #{node} are out of order or repeated"));
+        }
+        previous = Some(&entry[..28]);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::codec::{LIVE, adj_key, adj_value};
@@ -122,5 +145,11 @@ mod tests {
         assert!(of(6).is_empty());
         let between = entries_with_prefix(bytes, &adj_key(5, 9, 0, 0)[..16]);
         assert_eq!(between.len(), ENTRY);
+        assert_eq!(block_problem(0, bytes), None);
+        let mut swapped = bytes.to_vec();
+        swapped[..2 * ENTRY].rotate_left(ENTRY);
+        assert!(block_problem(0, &swapped).is_some_and(|p| p.contains("out of order")));
+        assert!(block_problem(1, bytes).is_some_and(|p| p.contains("belongs to block 0")));
+        assert!(block_problem(0, &bytes[..ENTRY + 3]).is_some_and(|p| p.contains("whole number")));
     }
 }

@@ -478,6 +478,9 @@ pub trait StoreRead {
     fn audit(&self, from: u64, to: u64) -> Result<Vec<AuditRecord>>;
     /// Every adjacency entry of a direction, with the node it belongs to.
     fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>>;
+    /// What is wrong with the stored adjacency blocks of a direction (see
+    /// `blocks::block_problem`), one line per bad block.
+    fn adjacency_block_problems(&self, dir: Dir) -> Result<Vec<String>>;
 }
 
 macro_rules! impl_store_read {
@@ -685,20 +688,23 @@ macro_rules! impl_store_read {
         }
 
         fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>> {
-            let table = match dir {
-                Dir::Out => self.out_blocks()?,
-                Dir::In => self.in_blocks()?,
-            };
-            let mut ids = Vec::new();
-            for item in table.iter()? {
-                ids.push(item?.0.value());
-            }
-            ids.extend(self.dirty_blocks(dir));
-            ids.sort_unstable();
-            ids.dedup();
             let mut out = Vec::new();
-            for block in ids {
+            for block in self.block_ids(dir)? {
                 self.with_block(dir, block, |b| out.extend(blocks::decode_entries(b)))?;
+            }
+            Ok(out)
+        }
+
+        fn adjacency_block_problems(&self, dir: Dir) -> Result<Vec<String>> {
+            let table = match dir {
+                Dir::Out => "out_blocks",
+                Dir::In => "in_blocks",
+            };
+            let mut out = Vec::new();
+            for block in self.block_ids(dir)? {
+                if let Some(Some(problem)) = self.with_block(dir, block, |b| blocks::block_problem(block, b))? {
+                    out.push(format!("adjacency block {block} of {table} is damaged: {problem}"));
+                }
             }
             Ok(out)
         }
@@ -720,6 +726,22 @@ macro_rules! impl_with_block {
     () => {
         /// Runs `f` on the bytes of a block: this transaction's own
         /// unwritten version of it if any, else the stored one.
+        /// Every adjacency block number of a direction, stored or buffered, ascending.
+        fn block_ids(&self, dir: Dir) -> Result<Vec<u64>> {
+            let table = match dir {
+                Dir::Out => self.out_blocks()?,
+                Dir::In => self.in_blocks()?,
+            };
+            let mut ids = Vec::new();
+            for item in table.iter()? {
+                ids.push(item?.0.value());
+            }
+            ids.extend(self.dirty_blocks(dir));
+            ids.sort_unstable();
+            ids.dedup();
+            Ok(ids)
+        }
+
         fn with_block<R>(&self, dir: Dir, block: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
             if let Some(bytes) = self.dirty_block(dir, block) {
                 return Ok(Some(f(bytes)));
@@ -1040,6 +1062,24 @@ pub fn tamper_node(path: &Path, id: NodeId, edit: impl FnOnce(&mut crate::value:
         edit(&mut record.props);
         let bytes = encode(&record)?;
         nodes.insert(id, bytes.as_slice())?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Test-only: rewrites the bytes of an adjacency block behind the engine's back.
+#[doc(hidden)]
+pub fn tamper_adjacency_block(path: &Path, outgoing: bool, block: u64, edit: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+    let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let tx = db.begin_write()?;
+    {
+        let mut table = tx.open_table(if outgoing { OUT_BLOCKS } else { IN_BLOCKS })?;
+        let mut bytes = match table.get(block)? {
+            Some(v) => v.value().to_vec(),
+            None => return Err(Error::Corrupt { detail: format!("no adjacency block {block}") }),
+        };
+        edit(&mut bytes);
+        table.insert(block, bytes.as_slice())?;
     }
     tx.commit()?;
     Ok(())

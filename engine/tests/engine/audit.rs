@@ -231,3 +231,31 @@ fn verify_reports_progress_up_to_every_audit_entry_and_node() {
     assert_eq!(last, (report.audit_entries + report.nodes, report.audit_entries + report.nodes));
     assert_eq!(last.0, 4 + 3);
 }
+
+#[test]
+fn a_reordered_or_misplaced_adjacency_block_is_detected() {
+    let (dir, db) = fresh_db();
+    crate::support::build(
+        &db,
+        &["dataset:a", "run:r", "model:m"],
+        &[("dataset:a", "run:r", "input"), ("run:r", "model:m", "output")],
+    );
+    drop(db);
+    // Nodes 1 and 2 each have one outgoing edge, both in block 0: swap them.
+    lineagedb_engine::tamper_adjacency_block(&db_path(&dir), true, 0, |bytes| bytes[..80].rotate_left(40)).unwrap();
+    let problems = problems_after(&dir);
+    assert!(
+        problems.iter().any(|p| p.contains("adjacency block 0 of out_blocks is damaged") && p.contains("out of order")),
+        "{problems:?}"
+    );
+    // An incoming block cut in the middle of an entry.
+    let (dir, db) = fresh_db();
+    crate::support::build(&db, &["dataset:a", "run:r"], &[("dataset:a", "run:r", "input")]);
+    drop(db);
+    lineagedb_engine::tamper_adjacency_block(&db_path(&dir), false, 0, |bytes| bytes.truncate(30)).unwrap();
+    let problems = problems_after(&dir);
+    assert!(
+        problems.iter().any(|p| p.contains("of in_blocks is damaged") && p.contains("whole number")),
+        "{problems:?}"
+    );
+}
