@@ -2,7 +2,9 @@
 //! JSON Lines as the `openlineage-python` FileTransport writes them with
 //! `append=True`, or one event per file. One import is one transaction and
 //! one snapshot; errors are `FILE:LINE: reason` and commit nothing unless
-//! `skip_invalid`.
+//! `skip_invalid`. With `skip_invalid` a run that cannot be applied is
+//! rejected whole and leaves nothing: if something of it was already written
+//! (its node, its job, an edge), the import is applied again without it.
 //!
 //! Mapping: a dataset `(namespace, name)` is `dataset:"<namespace>/<name>"`
 //! (`model:` when its `datasetType` facet says `MODEL`), a job is
@@ -227,6 +229,13 @@ pub struct OpenLineageImporter {
     events: Vec<Event>,
     runs_created: Vec<String>,
     runs_unchanged: u64,
+    /// Runs rejected after something of theirs was written, in an earlier
+    /// pass: later passes leave them out (see `commit`).
+    excluded: HashSet<String>,
+    /// The rejected lines of the excluded runs.
+    excluded_rejects: Vec<Rejected>,
+    /// Runs of this pass rejected after something of theirs was written.
+    late: Vec<(String, Vec<Rejected>)>,
 }
 
 impl std::fmt::Debug for OpenLineageImporter {
@@ -257,6 +266,9 @@ impl OpenLineageImporter {
             events: Vec::new(),
             runs_created: Vec::new(),
             runs_unchanged: 0,
+            excluded: HashSet::new(),
+            excluded_rejects: Vec::new(),
+            late: Vec::new(),
         })
     }
 
@@ -329,11 +341,23 @@ impl OpenLineageImporter {
     /// Applies every event read and commits the import as one snapshot,
     /// with an `openlineage_import` audit entry. Nothing is committed when
     /// nothing changed.
+    ///
+    /// With `skip_invalid`, a run rejected after something of it was written
+    /// (its node, a job, an edge) must leave nothing: the pass is rolled back
+    /// and the import applied again without that run, as many times as such
+    /// rejections occur (each pass excludes at least one more run).
     pub fn commit(mut self) -> std::result::Result<ImportReport, ImportError> {
-        if let Err(f) = self.apply() {
-            return Err(self.error_at(f.event, f.reason));
-        }
         let fail = |e: Error| ImportError { file: String::new(), line: 0, reason: e.to_string() };
+        let base = self.report.clone();
+        loop {
+            if let Err(f) = self.apply() {
+                return Err(self.error_at(f.event, f.reason));
+            }
+            if self.late.is_empty() {
+                break;
+            }
+            self = self.restart(&base).map_err(fail)?;
+        }
         if self.tx.changes() > 0 {
             let detail = serde_json::json!({
                 "events": self.report.records,
@@ -350,6 +374,25 @@ impl OpenLineageImporter {
             self.tx.rollback().map_err(fail)?;
         }
         Ok(self.report)
+    }
+
+    /// Rolls the pass back and starts a new transaction that leaves out the
+    /// runs rejected late in this pass (and in earlier ones).
+    fn restart(mut self, base: &ImportReport) -> Result<OpenLineageImporter> {
+        for (run_id, rejects) in std::mem::take(&mut self.late) {
+            self.excluded.insert(run_id);
+            self.excluded_rejects.extend(rejects);
+        }
+        let OpenLineageImporter { db, tx, options, sources, events, excluded, excluded_rejects, .. } = self;
+        tx.rollback()?;
+        let mut fresh = OpenLineageImporter::new(&db, options)?;
+        fresh.report = base.clone();
+        fresh.report.rejected.extend(excluded_rejects.iter().cloned());
+        fresh.sources = sources;
+        fresh.events = events;
+        fresh.excluded = excluded;
+        fresh.excluded_rejects = excluded_rejects;
+        Ok(fresh)
     }
 
     fn error_at(&self, event: usize, reason: String) -> ImportError {
@@ -376,7 +419,9 @@ impl OpenLineageImporter {
         // Group by run, each run's events by time, runs by their first event.
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, e) in self.events.iter().enumerate() {
-            groups.entry(e.run_id.as_str()).or_default().push(i);
+            if !self.excluded.contains(&e.run_id) {
+                groups.entry(e.run_id.as_str()).or_default().push(i);
+            }
         }
         let mut plans: Vec<RunPlan> = groups
             .into_iter()
@@ -398,14 +443,15 @@ impl OpenLineageImporter {
         // Phase 1: every run node with its merged content.
         for (index, plan) in plans.iter_mut().enumerate() {
             if let Err(f) = self.plan_run(plan, &mut types) {
-                self.reject_run(plan, f, index, &mut rejected)?;
+                // plan_run writes last (the run node): a failure wrote nothing.
+                self.reject_run(plan, f, index, &mut rejected, false)?;
             }
         }
         // Phase 2: job, parent and code edges, and the edges of a previous version.
         for (index, plan) in plans.iter().enumerate() {
             if plan.changed && !rejected.contains(&index) {
                 if let Err(f) = self.link_run(plan) {
-                    self.reject_run(plan, f, index, &mut rejected)?;
+                    self.reject_run(plan, f, index, &mut rejected, true)?;
                 }
             }
         }
@@ -419,7 +465,7 @@ impl OpenLineageImporter {
             match self.linked_entities(plan) {
                 Ok(l) => linked[index] = l,
                 Err(f) => {
-                    self.reject_run(plan, f, index, &mut rejected)?;
+                    self.reject_run(plan, f, index, &mut rejected, true)?;
                     continue;
                 }
             }
@@ -432,27 +478,40 @@ impl OpenLineageImporter {
             }
             let plan = &plans[step.run];
             if let Err(f) = self.apply_step(plan, &step, &mut linked[step.run], &mut types) {
-                self.reject_run(plan, f, step.run, &mut rejected)?;
+                self.reject_run(plan, f, step.run, &mut rejected, true)?;
             }
         }
         Ok(())
     }
 
     /// With `skip_invalid`, a run that cannot be applied is rejected whole;
-    /// otherwise its failure ends the import.
-    fn reject_run(&mut self, plan: &RunPlan, f: Failure, index: usize, rejected: &mut HashSet<usize>) -> Applied<()> {
+    /// otherwise its failure ends the import. `late`: something of the run was
+    /// written already, so the pass must be applied again without it.
+    fn reject_run(
+        &mut self,
+        plan: &RunPlan,
+        f: Failure,
+        index: usize,
+        rejected: &mut HashSet<usize>,
+        late: bool,
+    ) -> Applied<()> {
         if !self.options.skip_invalid || f.fatal {
             return Err(f);
         }
         rejected.insert(index);
+        let mut rejects = Vec::with_capacity(plan.events.len());
         for &i in &plan.events {
             let s = &self.sources[self.events[i].source];
-            self.report.rejected.push(Rejected {
+            rejects.push(Rejected {
                 file: s.file.clone(),
                 line: s.line,
                 text: s.text.clone(),
                 reason: format!("run {}: {}", plan.run_id, f.reason),
             });
+        }
+        self.report.rejected.extend(rejects.iter().cloned());
+        if late {
+            self.late.push((plan.run_id.clone(), rejects));
         }
         Ok(())
     }

@@ -364,3 +364,40 @@ fn a_bad_event_names_its_file_and_line_and_commits_nothing() {
     assert!(read.node(&r("run:m")).is_err());
     assert!(read.node(&r("run:fine")).is_ok());
 }
+
+/// With `skip_invalid`, a run rejected after its node was written leaves
+/// nothing behind: here the parent run reads what its child wrote, which would
+/// close a cycle (parent -> child -> output -> parent).
+#[test]
+fn a_run_rejected_late_leaves_nothing_behind() {
+    let (_dir, db) = fresh_db();
+    let mut child: serde_json::Value =
+        serde_json::from_str(&event("COMPLETE", "02:00:00", "child", "task", &[], &["x"])).expect("json");
+    child["run"]["facets"] = json!({"parent": {"run": {"runId": "dag"}, "job": {"namespace": "etl", "name": "dag"}}});
+    let lines = [
+        event("START", "01:00:00", "dag", "dag", &[], &[]),
+        child.to_string(),
+        event("COMPLETE", "03:00:00", "dag", "dag", &["x"], &[]),
+        event("COMPLETE", "04:00:00", "other", "report", &["x"], &[]),
+    ]
+    .join("\n");
+    // Without skip_invalid the cycle fails the import and nothing is committed.
+    let err = import_text(&db, "cycle.jsonl", &lines, false).expect_err("a cycle");
+    assert!(err.reason.contains("cycle"), "{err}");
+    assert_eq!(db.begin_read().expect("read").latest_snapshot(), 0);
+
+    let report = import_text(&db, "cycle.jsonl", &lines, true).expect("skips the bad run");
+    let rejected: Vec<u64> = report.rejected.iter().map(|x| x.line).collect();
+    assert_eq!(rejected, vec![1, 3], "{:#?}", report.rejected);
+    assert!(report.rejected.iter().all(|x| x.reason.starts_with("run dag: ")), "{:#?}", report.rejected);
+    let read = db.begin_read().expect("read");
+    // The rejected run's own facts are absent: no job node, no input edge, no
+    // status from its events. The child still names it as parent, so it
+    // exists as the stand-in an unknown parent always gets.
+    let dag = node(&db, "run:dag");
+    assert_eq!(text(dag.props.get("status")), "unknown");
+    assert!(read.node(&r("job:\"etl/dag\"")).is_err(), "the rejected run's job was not recorded");
+    let down = read.descendants(&r("dataset:\"file/x\"@1")).collect().expect("walk");
+    assert_eq!(keys(&down), set(&["run:other@1"]));
+    assert!(read.verify().expect("verify").is_ok());
+}
