@@ -59,22 +59,37 @@ pub fn exec(db: &Path, author: &dyn Fn() -> String, file: &Path, format: Format)
 
 /// A session for running `src`. A script that only reads an existing
 /// database opens it read-only: nothing is written to the file, other
-/// processes may read it meanwhile, and no author needs to be looked up.
+/// processes may read it meanwhile, and no author needs to be looked up. A
+/// script that only reads a database that does not exist is an error (no
+/// empty file is created); a script that does not parse reports its error
+/// without creating one either.
 fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Session, Failure> {
-    // On any failure (crash recovery needs a read-write open) the read-write
-    // open below runs, and reports what is wrong.
-    if path.exists() && only_reads(src) {
-        if let Ok(db) = Database::open_read_only(path) {
-            return Ok(Session::new(db));
+    match lineagedb_query::syntax::parse_script(src) {
+        // The parse error is reported by the session; a missing file is not
+        // created for a script that cannot run.
+        Err(_) if !path.exists() => {
+            return Ok(Session::new(Database::in_memory().map_err(|e| anyhow!("cannot start: {e}"))?));
         }
+        Ok(statements) if statements.iter().all(|s| s.only_reads()) => {
+            if !path.exists() {
+                // Reading a file that is not there would create an empty
+                // database and answer "nothing": most likely a mistyped path.
+                return Err(anyhow!(
+                    "no database at {}: pass --db PATH (or set LINEAGEDB_DB) to name an existing one; \
+                     a script that writes (CREATE, LINK, ...) creates it",
+                    path.display()
+                )
+                .into());
+            }
+            // On any failure (crash recovery needs a read-write open) the
+            // read-write open below runs, and reports what is wrong.
+            if let Ok(db) = Database::open_read_only(path) {
+                return Ok(Session::new(db));
+            }
+        }
+        _ => {}
     }
     open_session(path, &author())
-}
-
-/// True when no statement of `src` can write (a script that does not parse
-/// writes nothing either: its error is reported without touching the file).
-fn only_reads(src: &str) -> bool {
-    lineagedb_query::syntax::parse_script(src).map_or(true, |statements| statements.iter().all(|s| s.only_reads()))
 }
 
 /// Reads a script from `file`, or from stdin when `file` is `-`.

@@ -39,6 +39,21 @@ fn a_parse_error_exits_1_with_the_statement_and_a_caret() {
     assert!(out.stderr.contains("ANCESTOR OF model:fraud@3"), "{}", out.stderr);
     assert!(out.stderr.contains('^'), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(!f.db().exists(), "a script that cannot run creates no database");
+}
+
+#[test]
+fn reading_a_database_that_does_not_exist_is_an_error_and_creates_nothing() {
+    let f = Fixture::new();
+    let out = f.query("ANCESTORS OF model:fraud@3 WHERE type=dataset");
+    out.exits(2);
+    assert!(out.stderr.starts_with("lineagedb: no database at "), "{}", out.stderr);
+    assert!(out.stderr.contains("--db PATH"), "{}", out.stderr);
+    assert!(!f.db().exists(), "no empty database was created");
+    // A script that writes creates it.
+    f.query("CREATE dataset:a").ok();
+    assert!(f.db().exists());
+    f.query("FIND dataset").ok();
 }
 
 #[test]
