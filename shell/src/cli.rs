@@ -25,7 +25,7 @@ pub const DEFAULT_DB: &str = "lineage.redb";
                   Run `lineagedb demo` for a worked example."
 )]
 pub struct Cli {
-    /// The database file (created if missing) [default: ./lineage.redb]
+    /// The database file, created by the first command that writes to it [default: ./lineage.redb]
     #[arg(long, global = true, env = "LINEAGEDB_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
