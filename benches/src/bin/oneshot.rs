@@ -1,7 +1,9 @@
 //! The one-shot CLI measurement: starts the `lineagedb` binary once per run,
 //! as a user at a shell would (start, open the database, answer, print to a
-//! pipe, exit), and reports the wall time of each statement (min, median,
-//! max) and the peak RSS of the largest run.
+//! pipe, exit), and reports for each statement the wall time (min, median,
+//! max) and the peak RSS of its largest run. Each statement is measured by a
+//! child copy of this program (`--one`), so that the operating system's
+//! "largest child" figure belongs to that statement alone.
 //!
 //! ```text
 //! oneshot --db DIR/lineage.redb [--runs N] [--warmup W] [--bin PATH] STATEMENT...
@@ -21,12 +23,15 @@ struct Config {
     runs: usize,
     warmup: usize,
     statements: Vec<String>,
+    /// Measure the single statement given and print one machine-readable line.
+    one: bool,
 }
 
 fn parse_args() -> Result<Config, String> {
     let mut args = std::env::args().skip(1);
     let default_bin = std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("lineagedb");
-    let mut config = Config { db: PathBuf::new(), bin: default_bin, runs: 30, warmup: 3, statements: Vec::new() };
+    let mut config =
+        Config { db: PathBuf::new(), bin: default_bin, runs: 30, warmup: 3, statements: Vec::new(), one: false };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -34,6 +39,7 @@ fn parse_args() -> Result<Config, String> {
             "--bin" => config.bin = value("--bin")?.into(),
             "--runs" => config.runs = value("--runs")?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--warmup" => config.warmup = value("--warmup")?.parse().map_err(|e| format!("--warmup: {e}"))?,
+            "--one" => config.one = true,
             "-h" | "--help" => return Err(String::new()),
             _ if arg.starts_with("--") => return Err(format!("unknown option {arg}")),
             _ => config.statements.push(arg),
@@ -73,6 +79,48 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Measures one statement in this process: `lines min median max peak_kib`.
+fn measure_one(config: &Config, statement: &str) -> Result<String, String> {
+    let mut times = Vec::with_capacity(config.runs);
+    let mut lines = 0;
+    for i in 0..config.warmup + config.runs {
+        let (elapsed, printed) = run_once(config, statement)?;
+        lines = printed;
+        if i >= config.warmup {
+            times.push(elapsed);
+        }
+    }
+    let (min, median, max) = spread(&mut times);
+    // Linux reports ru_maxrss in KiB: the largest child this process waited for.
+    let peak = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .map_err(|e| format!("cannot read the children's resource usage: {e}"))?
+        .max_rss();
+    Ok(format!("{lines} {} {} {} {peak}", min.as_nanos(), median.as_nanos(), max.as_nanos()))
+}
+
+/// Runs `--one` for `statement` in a child copy of this program.
+fn measure_in_child(config: &Config, statement: &str) -> Result<(usize, [Duration; 3], f64), String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(me)
+        .args(["--one", "--db"])
+        .arg(&config.db)
+        .arg("--bin")
+        .arg(&config.bin)
+        .args(["--runs", &config.runs.to_string(), "--warmup", &config.warmup.to_string(), statement])
+        .output()
+        .map_err(|e| format!("cannot start a measuring copy of oneshot: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().trim_start_matches("oneshot: ").to_owned());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<u64> = text.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let [lines, min, median, max, peak] = fields[..] else {
+        return Err(format!("unexpected output from the measuring copy: {text}"));
+    };
+    let times = [min, median, max].map(Duration::from_nanos);
+    Ok((lines as usize, times, peak as f64 / 1024.0))
+}
+
 fn main() -> ExitCode {
     let config = match parse_args() {
         Ok(c) => c,
@@ -84,32 +132,33 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("| statement | lines printed | min ms | median ms | max ms |");
-    println!("|---|---|---|---|---|");
+    if config.one {
+        return match measure_one(&config, &config.statements[0]) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("oneshot: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    println!("| statement | lines printed | min ms | median ms | max ms | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|");
     for statement in &config.statements {
-        let mut times = Vec::with_capacity(config.runs);
-        let mut lines = 0;
-        for i in 0..config.warmup + config.runs {
-            match run_once(&config, statement) {
-                Ok((elapsed, printed)) => {
-                    lines = printed;
-                    if i >= config.warmup {
-                        times.push(elapsed);
-                    }
-                }
-                Err(message) => {
-                    eprintln!("oneshot: {message}");
-                    return ExitCode::FAILURE;
-                }
+        match measure_in_child(&config, statement) {
+            Ok((lines, [min, median, max], peak)) => println!(
+                "| `{statement}` | {lines} | {:.1} | {:.1} | {:.1} | {peak:.1} |",
+                ms(min),
+                ms(median),
+                ms(max)
+            ),
+            Err(message) => {
+                eprintln!("oneshot: {message}");
+                return ExitCode::FAILURE;
             }
         }
-        let (min, median, max) = spread(&mut times);
-        println!("| `{statement}` | {lines} | {:.1} | {:.1} | {:.1} |", ms(min), ms(median), ms(max));
-    }
-    match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN) {
-        // Linux reports ru_maxrss in KiB: the largest of all the runs.
-        Ok(usage) => println!("\npeak RSS of the largest run: {:.1} MiB", usage.max_rss() as f64 / 1024.0),
-        Err(e) => eprintln!("oneshot: cannot read the children's resource usage: {e}"),
     }
     ExitCode::SUCCESS
 }
