@@ -142,7 +142,9 @@ pub fn is_bare_name(name: &str) -> bool {
     }
 }
 
-/// Writes `text` double-quoted with backslash escapes.
+/// Writes `text` double-quoted with backslash escapes: `\" \\ \n \r \t \0`
+/// and `\u{hex}` for other control characters. Node keys and the query
+/// language read the same escapes back.
 pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
     f.write_char('"')?;
     for c in text.chars() {
@@ -152,10 +154,25 @@ pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
             '\n' => f.write_str("\\n")?,
             '\r' => f.write_str("\\r")?,
             '\t' => f.write_str("\\t")?,
+            '\0' => f.write_str("\\0")?,
+            c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
             c => f.write_char(c)?,
         }
     }
     f.write_char('"')
+}
+
+/// Decodes `\u{hex}` at the start of `text`: the char and the escape's
+/// length in bytes.
+pub fn unicode_escape(text: &str) -> Option<(char, usize)> {
+    let body = text.strip_prefix("\\u{")?;
+    let close = body.find('}')?;
+    let hex = &body[..close];
+    if hex.is_empty() || hex.len() > 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+    Some((c, 3 + close + 1))
 }
 
 fn write_name(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
@@ -237,11 +254,21 @@ impl<'a> Cursor<'a> {
                 let Some(e) = self.peek() else {
                     return Err(KeyError::Syntax { text: self.text.to_owned(), reason: "unterminated string" });
                 };
+                if e == 'u' {
+                    let escape = &self.text[self.pos - 1..];
+                    let Some((decoded, len)) = unicode_escape(escape) else {
+                        return Err(KeyError::Syntax { text: self.text.to_owned(), reason: "invalid \\u{hex} escape" });
+                    };
+                    self.pos += len - 1;
+                    out.push(decoded);
+                    continue;
+                }
                 self.pos += e.len_utf8();
                 out.push(match e {
                     'n' => '\n',
                     'r' => '\r',
                     't' => '\t',
+                    '0' => '\0',
                     other => other,
                 });
             } else {
@@ -427,6 +454,14 @@ mod tests {
         assert_eq!(key.to_string(), "model:fraud-v2.1@3");
         let back: NodeKey = "dataset:\"s3://bucket/tx.parquet\"@2".parse().expect("parses");
         assert_eq!(back.name, "s3://bucket/tx.parquet");
+        // Every character survives printing and parsing, control characters included.
+        let odd = NodeKey::new("dataset", "a\"b\\c\nd\tef\u{1}g\u{7f}h é", 1).expect("valid");
+        assert_eq!(odd.to_string(), "dataset:\"a\\\"b\\\\c\\nd\\tef\\u{1}g\\u{7f}h é\"@1");
+        assert_eq!(odd.to_string().parse::<NodeKey>().expect("parses"), odd);
+        let label = NodeRef { type_name: "model".into(), name: "m".into(), version: VersionSel::Label("v\0x".into()) };
+        assert_eq!(label.to_string(), "model:m@\"v\\0x\"");
+        assert_eq!(label.to_string().parse::<NodeRef>().expect("parses"), label);
+        assert!("dataset:\"a\\u{zz}\"@1".parse::<NodeRef>().is_err());
     }
 
     #[test]

@@ -43,7 +43,9 @@ pub use capture::{
 pub use db::{Database, DatabaseBuilder};
 pub use error::{Error, KeyError, Result};
 pub use import::{ImportError, ImportOptions, ImportReport, Importer, Rejected};
-pub use key::{EntityKey, KeyRef, NodeKey, NodeRef, VersionSel, check_name, check_type, is_bare_name, write_quoted};
+pub use key::{
+    EntityKey, KeyRef, NodeKey, NodeRef, VersionSel, check_name, check_type, is_bare_name, unicode_escape, write_quoted,
+};
 pub use model::{
     AuditEntry, AuditFilter, Edge, HistoryEvent, HistoryKind, Node, NodeDetail, Path, Reached, Snapshot, Subgraph,
     VerifyReport,

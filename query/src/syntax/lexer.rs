@@ -11,6 +11,8 @@ use nom::bytes::complete::take_while;
 use nom::character::complete::satisfy;
 use nom::combinator::recognize;
 
+use lineagedb_engine::unicode_escape;
+
 use super::error::{PErr, PResult};
 
 /// Every keyword of the language, uppercase, for tab completion.
@@ -215,19 +217,6 @@ pub(crate) fn string(input: &str) -> PResult<'_, String> {
         }
     }
     PErr::custom(at, "unterminated string").hint(format!("close the string with {quote}")).len(1).fail()
-}
-
-/// Decodes `\u{hex}` at the start of `text`: the char and the escape's length
-/// in bytes (all ASCII, so also in chars).
-fn unicode_escape(text: &str) -> Option<(char, usize)> {
-    let body = text.strip_prefix("\\u{")?;
-    let close = body.find('}')?;
-    let hex = &body[..close];
-    if hex.is_empty() || hex.len() > 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
-    Some((c, 3 + close + 1))
 }
 
 /// A numeric literal.

@@ -8,30 +8,14 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 
+use lineagedb_engine::write_quoted;
+
 use super::ast::{
     At, CompareOp, Expr, Field, LineageDirection, Link, Map, NodeRef, OrderBy, ReportFormat, SortOrder, Statement,
     Value, VersionSelector, Walk, WalkDirection,
 };
 use super::lexer::{is_ident_char, is_ident_start};
 use super::parser::bare_name_len;
-
-/// Writes `s` double-quoted, escaping backslashes, quotes and control chars.
-pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            '\0' => f.write_str("\\0")?,
-            c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('"')
-}
 
 /// True when `s` is an identifier `[A-Za-z_][A-Za-z0-9_]*`.
 pub(crate) fn is_ident(s: &str) -> bool {
