@@ -842,15 +842,15 @@ impl WriteTables {
         })
     }
 
-    /// The stored bytes of an adjacency block, for buffering it.
-    fn stored_block(&self, dir: Dir, block: u64) -> Result<Option<Vec<u8>>> {
+    /// The stored version of an adjacency block, for buffering it (empty if none).
+    fn stored_block(&self, dir: Dir, block: u64) -> Result<AdjBlockBuf> {
         self.cell.with_dependent(|_, tables| {
             let t = tables.as_ref().map_err(|e| Error::Storage(e.to_string()))?;
             let table = match dir {
                 Dir::Out => &t.out_blocks,
                 Dir::In => &t.in_blocks,
             };
-            Ok(table.get(block)?.map(|v| v.value().to_vec()))
+            Ok(table.get(block)?.map(|v| AdjBlockBuf::from_bytes(v.value())).unwrap_or_default())
         })
     }
 
@@ -860,10 +860,7 @@ impl WriteTables {
         node.copy_from_slice(&key[..8]);
         let block = adj_block_of(u64::from_be_bytes(node));
         if !self.dirty.map(dir).contains_key(&block) {
-            let buf = match self.stored_block(dir, block)? {
-                Some(bytes) => AdjBlockBuf::from_bytes(&bytes),
-                None => AdjBlockBuf::default(),
-            };
+            let buf = self.stored_block(dir, block)?;
             self.dirty.bytes += buf.len();
             self.dirty.map_mut(dir).insert(block, buf);
         }
