@@ -28,13 +28,12 @@ pub(crate) fn code_version(
     vcs: &str,
     commit: &str,
     remote: Option<&str>,
-    assertion: &Props,
 ) -> Result<(NodeKey, bool)> {
     let by_label = NodeRef::new("code", name, VersionSel::Label(commit.to_owned()))?;
     if let Some((key, _, _)) = tx.lookup(&by_label)? {
         return Ok((key, false));
     }
-    let mut props = assertion.clone();
+    let mut props = Props::new();
     props.insert("vcs".into(), Value::from(vcs));
     props.insert("commit".into(), Value::from(commit));
     if let Some(remote) = remote {

@@ -224,7 +224,6 @@ pub struct OpenLineageImporter {
     tx: WriteTx,
     options: OpenLineageOptions,
     report: ImportReport,
-    assertion: Props,
     sources: Vec<Source>,
     events: Vec<Event>,
     runs_created: Vec<String>,
@@ -253,15 +252,14 @@ impl OpenLineageImporter {
         }
         tx.message(options.message.clone().unwrap_or_else(|| IMPORTER.to_owned()));
         tx.keep_going_on_error(options.skip_invalid);
-        let mut assertion = Props::new();
-        assertion.insert("asserted_by".into(), Value::String(format!("{IMPORTER} ({})", tx.author_name())));
-        assertion.insert("asserted_at".into(), Value::Timestamp(tx.time()));
+        // Every node and edge of the import is asserted once, on its snapshot.
+        let asserted_by = format!("{IMPORTER} ({})", tx.author_name());
+        tx.assert_created(asserted_by);
         Ok(OpenLineageImporter {
             db: db.clone(),
             tx,
             options,
             report: ImportReport::default(),
-            assertion,
             sources: Vec::new(),
             events: Vec::new(),
             runs_created: Vec::new(),
@@ -402,11 +400,6 @@ impl OpenLineageImporter {
         }
     }
 
-    fn assertion(&self, mut props: Props) -> Props {
-        props.extend(self.assertion.clone());
-        props
-    }
-
     fn apply(&mut self) -> Applied<()> {
         let mut types = DatasetTypes::default();
         for e in &self.events {
@@ -545,7 +538,7 @@ impl OpenLineageImporter {
             name: plan.run_id.clone(),
             version: None,
             label: None,
-            props: self.assertion(props.clone()),
+            props: props.clone(),
         };
         let key = self.tx.create(new).map_err(at)?.key().clone();
         self.report.nodes_created += 1;
@@ -574,7 +567,6 @@ impl OpenLineageImporter {
     }
 
     fn link(&mut self, from: &NodeRef, to: &NodeRef, label: &str, props: Props) -> Result<()> {
-        let props = self.assertion(props);
         if self.tx.link_idempotent(from, to, label, props)? {
             self.report.edges_created += 1;
         } else {
@@ -591,10 +583,8 @@ impl OpenLineageImporter {
         // The job.
         let job = string_prop(&plan.props, "job").unwrap_or_default();
         let (namespace, name) = job.split_once('/').unwrap_or(("", job.as_str()));
-        let job_props = self.assertion(Props::from([
-            ("namespace".to_owned(), Value::from(namespace)),
-            ("name".to_owned(), Value::from(name)),
-        ]));
+        let job_props =
+            Props::from([("namespace".to_owned(), Value::from(namespace)), ("name".to_owned(), Value::from(name))]);
         let (job_key, created) = ensure_entity(&mut self.tx, "job", &job, job_props).map_err(at)?;
         self.report.nodes_created += u64::from(created);
         self.link(&job_key.to_ref(), &run_ref, "job", Props::new()).map_err(at)?;
@@ -619,7 +609,7 @@ impl OpenLineageImporter {
                 let vcs = text("type").unwrap_or_else(|| "git".into());
                 let remote = text("repoUrl");
                 let (code_key, created) =
-                    code_version(&mut self.tx, &repo, &vcs, &commit, remote.as_deref(), &self.assertion).map_err(at)?;
+                    code_version(&mut self.tx, &repo, &vcs, &commit, remote.as_deref()).map_err(at)?;
                 self.report.nodes_created += u64::from(created);
                 let mut edge = Props::new();
                 for k in ["path", "branch", "tag", "url"] {
@@ -645,7 +635,7 @@ impl OpenLineageImporter {
         }
         props.insert("events".into(), Value::List(Vec::new()));
         props.insert("status".into(), Value::from("unknown"));
-        let key = self.tx.create_node("run", run_id, self.assertion(props))?;
+        let key = self.tx.create_node("run", run_id, props)?;
         self.report.nodes_created += 1;
         Ok(key)
     }
@@ -818,13 +808,8 @@ impl OpenLineageImporter {
     }
 
     fn create_dataset(&mut self, entity: &EntityKey, label: Option<String>, props: Props) -> Result<NodeKey> {
-        let new = NewNode {
-            type_name: entity.type_name.clone(),
-            name: entity.name.clone(),
-            version: None,
-            label,
-            props: self.assertion(props),
-        };
+        let new =
+            NewNode { type_name: entity.type_name.clone(), name: entity.name.clone(), version: None, label, props };
         match self.tx.create(new)? {
             Created::New(key) => {
                 self.report.nodes_created += 1;

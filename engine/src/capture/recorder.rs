@@ -346,13 +346,9 @@ impl RunRecorder {
             tx.author(a.clone());
         }
         tx.message(format!("run {}", self.job));
-        let mut assertion = Props::new();
-        assertion.insert("asserted_by".into(), Value::String(format!("lineagedb run ({})", tx.author_name())));
-        assertion.insert("asserted_at".into(), Value::Timestamp(tx.time()));
-        let with = |mut p: Props| {
-            p.extend(assertion.clone());
-            p
-        };
+        // Every node and edge the run records is asserted once, on its snapshot.
+        let asserted_by = format!("lineagedb run ({})", tx.author_name());
+        tx.assert_created(asserted_by);
 
         // The run node, under the reserved name unless it was taken meanwhile.
         let mut name = self.run_name.clone();
@@ -405,44 +401,44 @@ impl RunRecorder {
                 Value::List(missing_outputs.iter().map(|m| Value::from(m.as_str())).collect()),
             );
         }
-        let new = NewNode { type_name: "run".into(), name, version: None, label: None, props: with(props) };
+        let new = NewNode { type_name: "run".into(), name, version: None, label: None, props };
         let run = tx.create(new)?.key().clone();
         let run_ref = run.to_ref();
 
-        let (job, _) = ensure_entity(&mut tx, "job", &self.job, with(Props::new()))?;
-        tx.link(&job.to_ref(), &run_ref, "job", with(Props::new()))?;
+        let (job, _) = ensure_entity(&mut tx, "job", &self.job, Props::new())?;
+        tx.link(&job.to_ref(), &run_ref, "job", Props::new())?;
 
         let mut inputs = Vec::new();
         for input in &self.inputs {
             let (key, edge) = match input {
                 Input::Ref(key) => (key.clone(), Props::new()),
                 Input::File { name, path, sha256, size } => {
-                    let key = file_version(&mut tx, "dataset", name, path, sha256, *size, &assertion, true)?;
+                    let key = file_version(&mut tx, "dataset", name, path, sha256, *size, true)?;
                     (key, Props::from([("path".to_owned(), Value::String(path.display().to_string()))]))
                 }
             };
             if !inputs.contains(&key) {
-                tx.link(&key.to_ref(), &run_ref, "input", with(edge))?;
+                tx.link(&key.to_ref(), &run_ref, "input", edge)?;
                 inputs.push(key);
             }
         }
 
         let mut code = None;
         if let Some(g) = &self.git {
-            let (key, _) = code_version(&mut tx, &g.repo, "git", &g.commit, g.remote.as_deref(), &assertion)?;
+            let (key, _) = code_version(&mut tx, &g.repo, "git", &g.commit, g.remote.as_deref())?;
             let mut edge = Props::from([("dirty".to_owned(), Value::Bool(g.dirty))]);
             if let Some(b) = &g.branch {
                 edge.insert("branch".into(), Value::from(b.as_str()));
             }
-            tx.link(&key.to_ref(), &run_ref, "code", with(edge))?;
+            tx.link(&key.to_ref(), &run_ref, "code", edge)?;
             code = Some(key);
         }
 
         let mut created = Vec::new();
         for (o, sha256, size) in outputs {
-            let key = file_version(&mut tx, &o.type_name, &o.name, &o.path, &sha256, size, &assertion, false)?;
+            let key = file_version(&mut tx, &o.type_name, &o.name, &o.path, &sha256, size, false)?;
             let edge = Props::from([("path".to_owned(), Value::String(o.path.display().to_string()))]);
-            tx.link(&run_ref, &key.to_ref(), "output", with(edge))?;
+            tx.link(&run_ref, &key.to_ref(), "output", edge)?;
             created.push(key);
         }
 
@@ -465,7 +461,6 @@ impl RunRecorder {
 /// version labelled with the hash or carrying it as `sha256`; an output is
 /// always a new version (it was just written), labelled with the hash unless
 /// an earlier version already holds that label.
-#[allow(clippy::too_many_arguments)]
 fn file_version(
     tx: &mut WriteTx,
     type_name: &str,
@@ -473,7 +468,6 @@ fn file_version(
     path: &Path,
     sha256: &str,
     size: u64,
-    assertion: &Props,
     reuse: bool,
 ) -> Result<NodeKey, RecorderError> {
     let by_label = NodeRef::new(type_name, name, VersionSel::Label(sha256.to_owned()))?;
@@ -492,7 +486,7 @@ fn file_version(
             }
         }
     }
-    let mut props = assertion.clone();
+    let mut props = Props::new();
     props.insert("sha256".into(), Value::from(sha256));
     props.insert("size_bytes".into(), Value::Int(i64::try_from(size).unwrap_or(i64::MAX)));
     props.insert("path".into(), Value::String(path.display().to_string()));

@@ -65,6 +65,13 @@ fn a_failing_run_records_a_failed_run_and_no_output_version() {
     let input = read.node(&r("dataset:transactions@1")).expect("input");
     assert_eq!(input.label.as_deref(), Some(hash.as_str()));
     assert_eq!(input.props.get("size_bytes"), Some(&Value::Int(15)));
+    // Everything recorded says who asserted it and when: the run's snapshot.
+    let recorded_at = read.snapshots(Some(1)).expect("log").last().expect("a snapshot").time;
+    for props in [&run.props, &input.props, &read.node_detail(&outcome.run.to_ref()).expect("detail").incoming[0].props]
+    {
+        assert!(text(props.get("asserted_by")).starts_with("lineagedb run ("), "{props:?}");
+        assert_eq!(props.get("asserted_at"), Some(&Value::Timestamp(recorded_at)), "{props:?}");
+    }
     let audit = read.audit(&Default::default()).expect("audit");
     assert!(audit.iter().any(|a| a.op == "run" && a.subjects == vec![outcome.run.to_string()]));
 }
