@@ -78,8 +78,14 @@ impl Slots {
 pub(crate) struct CacheState {
     out: Slots,
     inn: Slots,
+    /// Remembered query starts by exact key (`keys` table bytes), see
+    /// `AdjCache::start`.
+    starts: rustc_hash::FxHashMap<Box<[u8]>, StartNode>,
     pub(crate) latest_known: SnapshotId,
 }
+
+/// Query starts remembered before the map is cleared.
+const STARTS_CAPACITY: usize = 1 << 16;
 
 impl CacheState {
     #[inline]
@@ -140,38 +146,57 @@ impl AdjCache {
         }
     }
 
-    /// Called by the writer after committing `snapshot`.
-    pub(crate) fn committed(&self, snapshot: SnapshotId, touched: impl IntoIterator<Item = NodeId>) {
+    /// The remembered start for exact key `key`, for a reader whose redb
+    /// state is `head` (same rule as the lists).
+    pub(crate) fn start(&self, head: SnapshotId, key: &[u8]) -> Option<StartNode> {
+        let state = self.state.read();
+        if head > state.latest_known {
+            return None;
+        }
+        state.starts.get(key).copied()
+    }
+
+    /// Remembers a start read by a reader whose redb state is `head`.
+    pub(crate) fn remember_start(&self, head: SnapshotId, key: &[u8], node: StartNode) {
+        let mut state = self.state.write();
+        if head < state.latest_known {
+            return;
+        }
+        if state.starts.len() >= STARTS_CAPACITY {
+            state.starts.clear();
+        }
+        state.starts.insert(key.into(), node);
+    }
+
+    /// Called by the writer after committing `snapshot`. `deleted_nodes`:
+    /// the commit deleted nodes, so remembered starts (whose lifetime may
+    /// have changed) are forgotten.
+    pub(crate) fn committed(
+        &self,
+        snapshot: SnapshotId,
+        touched: impl IntoIterator<Item = NodeId>,
+        deleted_nodes: bool,
+    ) {
         let mut state = self.state.write();
         for node in touched {
             state.out.remove(node);
             state.inn.remove(node);
         }
+        if deleted_nodes {
+            state.starts.clear();
+        }
         state.latest_known = state.latest_known.max(snapshot);
     }
 }
 
-/// Exact node keys (`keys` table bytes) to what resolving a query's start
-/// needs from the node: its id and lifetime. A committed key names the same
-/// node forever (keys are never removed, ids never reused), and of its header
-/// only `deleted_in` ever changes, so the writer clears the map after a commit
-/// that deleted nodes. The consistency rule is the adjacency cache's: a reader
-/// whose redb state is `head` uses entries only if `head <= latest_known`,
-/// and inserts only if `head >= latest_known`. A reader still checks that the
+/// A remembered query start: what resolving an exact key needs from its
+/// node. A committed key names the same node forever (keys are never removed,
+/// ids never reused) and only `deleted_in` of a node ever changes, so the
+/// writer forgets all starts after a commit that deleted nodes; the lists'
+/// consistency rule (use if `head <= latest_known`, insert if
+/// `head >= latest_known`) applies unchanged. A reader still checks that the
 /// id is below its own id bound and the node is visible at its snapshot, and
-/// falls back to the tables otherwise. Bounded: when full it is cleared.
-#[derive(Debug)]
-pub(crate) struct KeyIds {
-    state: parking_lot::Mutex<KeyIdsState>,
-}
-
-#[derive(Debug, Default)]
-struct KeyIdsState {
-    map: rustc_hash::FxHashMap<Box<[u8]>, StartNode>,
-    latest_known: SnapshotId,
-}
-
-/// A remembered query start.
+/// resolves through the tables otherwise.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StartNode {
     pub(crate) id: NodeId,
@@ -182,44 +207,5 @@ pub(crate) struct StartNode {
 impl StartNode {
     pub(crate) fn visible_at(&self, at: SnapshotId) -> bool {
         self.created_in <= at && self.deleted_in.is_none_or(|d| d > at)
-    }
-}
-
-/// Entries kept before the map is cleared.
-const KEY_IDS_CAPACITY: usize = 1 << 16;
-
-impl KeyIds {
-    pub(crate) fn new(latest_known: SnapshotId) -> KeyIds {
-        KeyIds { state: parking_lot::Mutex::new(KeyIdsState { latest_known, ..KeyIdsState::default() }) }
-    }
-
-    /// The remembered start for `key`, for a reader whose redb state is `head`.
-    pub(crate) fn get(&self, head: SnapshotId, key: &[u8]) -> Option<StartNode> {
-        let state = self.state.lock();
-        if head > state.latest_known {
-            return None;
-        }
-        state.map.get(key).copied()
-    }
-
-    /// Remembers a start read by a reader whose redb state is `head`.
-    pub(crate) fn insert(&self, head: SnapshotId, key: &[u8], node: StartNode) {
-        let mut state = self.state.lock();
-        if head < state.latest_known {
-            return;
-        }
-        if state.map.len() >= KEY_IDS_CAPACITY {
-            state.map.clear();
-        }
-        state.map.insert(key.into(), node);
-    }
-
-    /// Called by the writer after committing `snapshot`.
-    pub(crate) fn committed(&self, snapshot: SnapshotId, deleted_nodes: bool) {
-        let mut state = self.state.lock();
-        if deleted_nodes {
-            state.map.clear();
-        }
-        state.latest_known = state.latest_known.max(snapshot);
     }
 }

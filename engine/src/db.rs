@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::{AdjCache, DEFAULT_CACHE_BUDGET, KeyIds};
+use crate::cache::{AdjCache, DEFAULT_CACHE_BUDGET};
 use crate::error::{Error, Result};
 use crate::read::ReadTx;
 use crate::storage::codec::SnapshotId;
@@ -74,8 +74,6 @@ pub(crate) struct Inner {
     /// The dictionaries as of `Counters::dict_version`, shared by readers.
     pub(crate) dict_cache: parking_lot::RwLock<Option<(u64, Arc<Dict>)>>,
     pub(crate) cache: AdjCache,
-    /// Exact keys of recent query starts (see `KeyIds`).
-    pub(crate) key_ids: KeyIds,
     pub(crate) path: Option<PathBuf>,
     pub(crate) default_author: String,
 }
@@ -164,7 +162,6 @@ impl DatabaseBuilder {
             store,
             dict_cache: parking_lot::RwLock::new(None),
             cache: AdjCache::new(self.cache_budget, head),
-            key_ids: KeyIds::new(head),
             path,
             default_author: self.author.unwrap_or_else(default_author),
         };

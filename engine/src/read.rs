@@ -100,7 +100,7 @@ impl ReadTx {
     }
 
     /// The node id a query starts from. Exact keys seen before on this
-    /// handle are answered from memory (see `KeyIds`); anything unusual (not
+    /// handle are answered from memory (see `StartNode`); anything unusual (not
     /// remembered, not visible at this snapshot, created after this
     /// transaction began) goes through the full resolution and its errors.
     fn resolve_start(&self, r: &NodeRef) -> Result<NodeId> {
@@ -111,14 +111,14 @@ impl ReadTx {
             return Ok(resolve_header(&self.tables, &self.dict, r, self.at)?.0);
         };
         let key = version_key(type_id, &r.name, version);
-        if let Some(node) = self.inner.key_ids.get(self.head, &key) {
+        if let Some(node) = self.inner.cache.start(self.head, &key) {
             if node.id < self.id_bound && node.visible_at(self.at) {
                 return Ok(node.id);
             }
         }
         let (id, header) = resolve_header(&self.tables, &self.dict, r, self.at)?;
         let node = StartNode { id, created_in: header.created_in, deleted_in: header.deleted_in };
-        self.inner.key_ids.insert(self.head, &key, node);
+        self.inner.cache.remember_start(self.head, &key, node);
         Ok(id)
     }
 

@@ -893,8 +893,7 @@ impl WriteTx {
         self.counters.last_time = self.time;
         tables.put_counters(&self.counters)?;
         tables.commit()?;
-        self.inner.cache.committed(self.snapshot, self.touched.drain());
-        self.inner.key_ids.committed(self.snapshot, self.deleted_nodes);
+        self.inner.cache.committed(self.snapshot, self.touched.drain(), self.deleted_nodes);
         Ok(self.snapshot)
     }
 
