@@ -29,6 +29,7 @@ mod import;
 mod key;
 mod model;
 mod read;
+mod report;
 mod resolve;
 mod storage;
 mod traverse;
@@ -51,6 +52,7 @@ pub use model::{
     VerifyReport,
 };
 pub use read::{ReadTx, Traversal};
+pub use report::{AliasSpan, ProducingRun, Report, ReportNode};
 pub use storage::codec::{NodeId, SnapshotId};
 pub use storage::{
     FORMAT_VERSION, tamper_adjacency_block, tamper_audit, tamper_format, tamper_node, tamper_remove_audit,

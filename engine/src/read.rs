@@ -129,6 +129,14 @@ impl ReadTx {
         key_of(&self.dict, &record)
     }
 
+    /// SHA-256 (hex) of node `id`'s record as created: the content hash the
+    /// audit log's batch digests and `verify` use.
+    pub(crate) fn record_digest(&self, id: NodeId) -> Result<String> {
+        let record =
+            self.tables.node(id)?.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
+        Ok(crate::audit::hex(&crate::verify::node_content_hash(id, &record)?))
+    }
+
     /// A node with its aliases and its live edges at this snapshot.
     pub fn node_detail(&self, r: &NodeRef) -> Result<NodeDetail> {
         let (id, record) = resolve(&self.tables, &self.dict, r, self.at)?;

@@ -18,6 +18,7 @@ pub mod syntax;
 mod error;
 mod exec;
 mod render;
+mod report;
 mod result;
 mod session;
 
@@ -25,6 +26,7 @@ pub use error::{ErrorKind, QueryError};
 pub use exec::diff::{DiffResult, EntityChange, PropChange};
 pub use lineagedb_engine::{Database, Timestamp};
 pub use render::Format;
+pub use report::ReportDocument;
 pub use result::{
     AuditRows, HistoryResult, LineageGraph, NodeRow, NodeRows, PathResult, Plan, PlanStep, QueryResult, TxAction,
     TxOutcome, WriteOutcome,

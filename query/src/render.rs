@@ -127,6 +127,10 @@ impl QueryResult {
     /// The result printed in `format`, without a trailing newline.
     /// JSON is exactly one line.
     pub fn render(&self, format: Format) -> String {
+        if let (QueryResult::Report(r), Format::Table) = (self, format) {
+            // A report is a document of its own: Markdown unless FORMAT says otherwise.
+            return r.render(r.format.unwrap_or(crate::syntax::ReportFormat::Markdown)).trim_end().to_owned();
+        }
         match format {
             Format::Json => self.to_json().to_string(),
             Format::Table => self.sections().iter().map(render_table).collect::<Vec<_>>().join("\n\n"),
@@ -402,6 +406,33 @@ impl QueryResult {
                 s.rows.push(vec!["snapshots".into(), v.snapshots.to_string()]);
                 for p in &v.problems {
                     s.rows.push(vec!["problem".into(), p.clone()]);
+                }
+                s
+            }
+            QueryResult::Report(r) => {
+                let mut s = Section::new(&[
+                    ("part", Keep),
+                    ("depth", Keep),
+                    ("key", Wrap),
+                    ("type", Keep),
+                    ("record_digest", Wrap),
+                ]);
+                let report = &r.report;
+                let parts = [
+                    ("subject", std::slice::from_ref(&report.subject)),
+                    ("upstream", &report.upstream[..]),
+                    ("downstream", &report.downstream[..]),
+                ];
+                for (part, nodes) in parts {
+                    for n in nodes {
+                        s.rows.push(vec![
+                            part.to_owned(),
+                            n.depth.to_string(),
+                            n.node.key.to_string(),
+                            n.node.key.type_name.clone(),
+                            n.record_digest.clone(),
+                        ]);
+                    }
                 }
                 s
             }

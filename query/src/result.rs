@@ -32,6 +32,8 @@ pub enum QueryResult {
     Audit(AuditRows),
     /// `VERIFY`.
     Verify(VerifyReport),
+    /// `REPORT`: the lineage report on one node.
+    Report(Box<crate::report::ReportDocument>),
     /// `EXPLAIN`.
     Explain(Plan),
     /// `BEGIN`, `COMMIT`, `ROLLBACK`.
@@ -232,7 +234,7 @@ impl HistoryResult {
 }
 
 /// The JSON object of an audit entry; `detail` is parsed back into JSON.
-fn audit_json(e: &AuditEntry) -> Json {
+pub(crate) fn audit_json(e: &AuditEntry) -> Json {
     let detail = serde_json::from_str::<Json>(&e.detail).unwrap_or_else(|_| Json::String(e.detail.clone()));
     json!({
         "seq": e.seq, "snapshot": e.snapshot, "time": e.time.to_string(), "author": e.author, "op": e.op,
@@ -275,6 +277,10 @@ impl QueryResult {
                 "history": h.events.iter().map(HistoryResult::event_json).collect::<Vec<_>>(),
             }),
             QueryResult::Diff(d) => d.to_json(),
+            QueryResult::Report(r) => match r.format {
+                None | Some(crate::syntax::ReportFormat::Json) => r.json.clone(),
+                Some(f) => json!({"format": f.to_string(), "digest": r.digest, "document": r.render(f)}),
+            },
             QueryResult::Snapshots(s) => json!({
                 "snapshots": s.iter().map(|s| json!({
                     "id": s.id, "time": s.time.to_string(), "author": s.author, "message": s.message, "changes": s.changes,

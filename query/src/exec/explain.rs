@@ -173,8 +173,14 @@ pub(crate) fn plan(statement: &Statement) -> Plan {
             steps.push(step("walk", "all ancestors of each side, grouped by entity"));
             steps.push(step("compare", "inputs by entity, own properties (flattened), producing runs, upstream code"));
         }
-        Statement::Report { target, .. } => {
-            steps.push(step("unsupported", format!("REPORT {target} is not available in this build yet")));
+        Statement::Report { target, as_of, format, .. } => {
+            steps.push(resolve_step("subject", target, as_of.as_ref()));
+            steps.push(step("walk", "every ancestor and every descendant, with the edges between them"));
+            steps.push(step("read", "producing runs with their jobs, code and inputs; alias moves of the entity"));
+            steps.push(step("order", "the upstream chain in topological order"));
+            steps.push(step("audit", "scan the audit log for entries of the report's nodes and their batch entries"));
+            let f = format.map_or_else(|| "the output format".to_owned(), |f| f.to_string());
+            steps.push(step("render", format!("{f}, with the snapshot read and a SHA-256 digest of the content")));
         }
         Statement::Snapshots { limit, .. } => {
             let n = limit.map_or_else(|| "every snapshot".to_owned(), |n| format!("the newest {n} snapshots"));

@@ -127,10 +127,7 @@ pub(crate) fn run_read(db: &Database, src: &str, statement: &Statement) -> Resul
         Statement::Audit(a, _) => read::audit(&cx, db, a),
         Statement::Verify { .. } => read::verify(&cx, db),
         Statement::Explain { statement, .. } => Ok(QueryResult::Explain(explain::plan(statement))),
-        Statement::Report { .. } => {
-            Err(QueryError::at(ErrorKind::Unsupported, src, cx.span, "REPORT is not available in this build yet")
-                .with_hint("use LINEAGE OF, SHOW and AUDIT OF for now"))
-        }
+        Statement::Report { target, as_of, format, .. } => read::report(&cx, db, target, as_of.as_ref(), *format),
         _ => Err(cx.statement_error("internal: statement is not a read")),
     }
 }

@@ -8,8 +8,11 @@ use lineagedb_engine::{AuditFilter, Database, EntityKey, Node, NodeId, NodeKey, 
 use super::filter::{self, Aliases};
 use super::{Cx, clamp_u32, clamp_usize, engine_ref, parse_time, reader, resolve};
 use crate::error::QueryError;
+use crate::report::ReportDocument;
 use crate::result::{AuditRows, HistoryResult, LineageGraph, NodeRow, NodeRows, PathResult, QueryResult};
-use crate::syntax::{At, Audit, Expr, Field, Find, Lineage, LineageDirection, NodeRef, OrderBy, Walk, WalkDirection};
+use crate::syntax::{
+    At, Audit, Expr, Field, Find, Lineage, LineageDirection, NodeRef, OrderBy, ReportFormat, Walk, WalkDirection,
+};
 
 /// A loaded node with its depth (walks only).
 type Candidate = (Node, Option<u32>);
@@ -216,6 +219,20 @@ pub(crate) fn show(
     let r = engine_ref(cx, target)?;
     let detail = read.node_detail(&r).map_err(|e| cx.engine(target.span, e))?;
     Ok(QueryResult::Node(Box::new(detail)))
+}
+
+/// `REPORT ref [AS OF at] [FORMAT f]`.
+pub(crate) fn report(
+    cx: &Cx<'_>,
+    db: &Database,
+    target: &NodeRef,
+    as_of: Option<&At>,
+    format: Option<ReportFormat>,
+) -> Result<QueryResult, QueryError> {
+    let read = reader(cx, db, as_of)?;
+    let r = engine_ref(cx, target)?;
+    let report = read.report(&r).map_err(|e| cx.engine(target.span, e))?;
+    Ok(QueryResult::Report(Box::new(ReportDocument::new(report, format))))
 }
 
 /// `HISTORY OF entity`.

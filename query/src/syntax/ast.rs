@@ -415,10 +415,12 @@ pub enum Statement {
         /// The statement's source span.
         span: Span,
     },
-    /// `REPORT ref [FORMAT json|markdown|dot|html]`
+    /// `REPORT ref [AS OF at] [FORMAT json|markdown|dot|html]`
     Report {
         /// The node reported on.
         target: NodeRef,
+        /// `AS OF at`
+        as_of: Option<At>,
         /// `None` when not written.
         format: Option<ReportFormat>,
         /// The statement's source span.

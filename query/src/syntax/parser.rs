@@ -452,17 +452,25 @@ fn diff(head: Head, input: &str) -> PResult<'_, Statement> {
     Ok((rest, Statement::Diff { left, right, span }))
 }
 
-/// `REPORT ref [FORMAT f]`, after `REPORT`.
+/// `REPORT ref [AS OF at] [FORMAT f]`, after `REPORT`.
 fn report(head: Head, input: &str) -> PResult<'_, Statement> {
     let (rest, target) = required_ref(head.cx, input)?;
-    let mut format = None;
-    let (rest, ()) = clauses(rest, &[&["FORMAT"]], |_, i| {
-        let (i, parsed) = report_format(i)?;
-        format = Some(parsed);
-        Ok((i, ()))
+    let (mut format, mut as_of) = (None, None);
+    let (rest, ()) = clauses(rest, &[&["AS OF"], &["FORMAT"]], |clause, i| match clause {
+        "AS OF" => {
+            let (i, ()) = second_word(i, "AS", "OF")?;
+            let (i, at) = cut(at_point).parse(i)?;
+            as_of = Some(at);
+            Ok((i, ()))
+        }
+        _ => {
+            let (i, parsed) = report_format(i)?;
+            format = Some(parsed);
+            Ok((i, ()))
+        }
     })?;
     let span = head.span(rest);
-    Ok((rest, Statement::Report { target, format, span }))
+    Ok((rest, Statement::Report { target, as_of, format, span }))
 }
 
 /// `SNAPSHOTS [LIMIT n]`, after `SNAPSHOTS`.

@@ -350,8 +350,9 @@ impl Display for Statement {
             }
             Statement::History { entity, .. } => write!(f, "HISTORY OF {entity}"),
             Statement::Diff { left, right, .. } => write!(f, "DIFF {left} {right}"),
-            Statement::Report { target, format, .. } => {
+            Statement::Report { target, as_of, format, .. } => {
                 write!(f, "REPORT {target}")?;
+                write_as_of(f, as_of)?;
                 match format {
                     Some(format) => write!(f, " FORMAT {format}"),
                     None => Ok(()),

@@ -222,11 +222,8 @@ fn simple_statement() -> impl Strategy<Value = Statement> {
         }),
         entity().prop_map(move |entity| Statement::History { entity, span }),
         (node_ref(), node_ref()).prop_map(move |(left, right)| Statement::Diff { left, right, span }),
-        (node_ref(), proptest::option::of(format)).prop_map(move |(target, format)| Statement::Report {
-            target,
-            format,
-            span
-        }),
+        (node_ref(), proptest::option::of(at()), proptest::option::of(format))
+            .prop_map(move |(target, as_of, format)| Statement::Report { target, as_of, format, span }),
         proptest::option::of(any::<u64>()).prop_map(move |limit| Statement::Snapshots { limit, span }),
         (
             proptest::option::of(node_ref()),
