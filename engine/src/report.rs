@@ -42,8 +42,9 @@ pub struct Report {
     /// The edges between the subject and its downstream nodes.
     pub downstream_edges: Vec<Edge>,
     /// The audit entries of every node in the report, oldest first: entries
-    /// naming one of them, and the batch entries (imports, recorded runs)
-    /// of the snapshots that created them.
+    /// naming one of them, the batch entries (imports, recorded runs) of the
+    /// snapshots that created one of them or one of the report's edges, and
+    /// the promotions that moved an alias away from the subject.
     pub audit: Vec<AuditEntry>,
 }
 
@@ -112,7 +113,23 @@ impl ReadTx {
         let runs = producing_runs(&subject.node.key, &up.edges, &by_key);
         let chain = topological(&subject.node.key, &upstream, &up.edges)?;
         let aliases = self.alias_spans(&subject.node)?;
-        let audit = self.audit_of(std::iter::once(&subject).chain(&upstream).chain(&downstream))?;
+        let nodes = std::iter::once(&subject).chain(&upstream).chain(&downstream);
+        let mut audit = self.audit_of(nodes, up.edges.iter().chain(&down.edges))?;
+        // The promotions that moved an alias away from the subject name the
+        // new holder only; they belong to the subject's alias history too.
+        let moved_away: HashSet<SnapshotId> = aliases.iter().filter_map(|a| a.until).collect();
+        if !moved_away.is_empty() {
+            let entity = format!("{}@", subject.node.key.entity());
+            let known: HashSet<u64> = audit.iter().map(|e| e.seq).collect();
+            let filter = AuditFilter { entity: Some(subject.node.key.entity()), ..AuditFilter::default() };
+            audit.extend(self.audit(&filter)?.into_iter().filter(|e| {
+                e.op == "promote"
+                    && moved_away.contains(&e.snapshot)
+                    && !known.contains(&e.seq)
+                    && e.subjects.iter().any(|s| s.starts_with(&entity))
+            }));
+            audit.sort_by_key(|e| e.seq);
+        }
         Ok(Report {
             snapshot,
             subject,
@@ -164,10 +181,15 @@ impl ReadTx {
     }
 
     /// Audit entries naming one of `nodes`, plus the batch entries (no
-    /// subjects) of the snapshots that created them, oldest first.
-    fn audit_of<'a>(&self, nodes: impl Iterator<Item = &'a ReportNode>) -> Result<Vec<AuditEntry>> {
+    /// subjects) of the snapshots that created one of them or one of
+    /// `edges`, oldest first.
+    fn audit_of<'a>(
+        &self,
+        nodes: impl Iterator<Item = &'a ReportNode>,
+        edges: impl Iterator<Item = &'a Edge>,
+    ) -> Result<Vec<AuditEntry>> {
         let mut keys: HashSet<String> = HashSet::new();
-        let mut created: HashSet<SnapshotId> = HashSet::new();
+        let mut created: HashSet<SnapshotId> = edges.map(|e| e.created_in).collect();
         for n in nodes {
             keys.insert(n.node.key.to_string());
             created.insert(n.node.created_in);
@@ -343,7 +365,11 @@ mod tests {
         let subjects: Vec<&str> = report.audit.iter().flat_map(|e| e.subjects.iter().map(String::as_str)).collect();
         assert!(subjects.contains(&"dataset:raw@1") && subjects.contains(&"deployment:api@1"));
         assert!(!subjects.contains(&"dataset:unrelated@1"));
-        assert!(!subjects.contains(&"model:fraud@2"), "the promotion of version 2 names only version 2");
+        // Version 2's promotion names only version 2, but it ended the subject's alias period.
+        let promotions: Vec<(u64, &[String])> =
+            report.audit.iter().filter(|e| e.op == "promote").map(|e| (e.snapshot, &e.subjects[..])).collect();
+        assert_eq!(promotions.len(), 2, "{promotions:?}");
+        assert_eq!(promotions[1], (4, &["model:fraud@2".to_owned()][..]));
         assert!(report.audit.windows(2).all(|w| w[0].seq < w[1].seq));
     }
 

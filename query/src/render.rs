@@ -127,9 +127,9 @@ impl QueryResult {
     /// The result printed in `format`, without a trailing newline.
     /// JSON is exactly one line.
     pub fn render(&self, format: Format) -> String {
-        if let (QueryResult::Report(r), Format::Table) = (self, format) {
-            // A report is a document of its own: Markdown unless FORMAT says otherwise.
-            return r.render(r.format.unwrap_or(crate::syntax::ReportFormat::Markdown)).trim_end().to_owned();
+        if let (QueryResult::Report(r), Format::Table, Some(f)) = (self, format, r_format(self)) {
+            // FORMAT asked for a document: print it as it is.
+            return r.render(f).trim_end().to_owned();
         }
         match format {
             Format::Json => self.to_json().to_string(),
@@ -140,6 +140,7 @@ impl QueryResult {
 
     fn sections(&self) -> Vec<Section> {
         match self {
+            QueryResult::Report(r) => report_sections(r),
             QueryResult::Lineage(g) => {
                 let mut nodes = Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)]);
                 nodes.title = Some(format!("{} node(s)", g.nodes.len()));
@@ -447,6 +448,66 @@ impl QueryResult {
     }
 }
 
+/// The `FORMAT` of a report result.
+fn r_format(result: &QueryResult) -> Option<crate::syntax::ReportFormat> {
+    match result {
+        QueryResult::Report(r) => r.format,
+        _ => None,
+    }
+}
+
+/// A report as 80-column tables: its heading, then each part.
+fn report_sections(r: &crate::report::ReportDocument) -> Vec<Section> {
+    use crate::report::{Body, Col};
+    let (title, [taken, digest]) = r.heading();
+    let (statement, command) = r.regenerate();
+    let mut sections = vec![Section::message(format!(
+        "{title}\n{taken}\n{digest}\nTo check it later, regenerate it with {statement} (or {command} \
+         from the command line): the digest must be the same."
+    ))];
+    for p in r.parts() {
+        let title = match &p.intro {
+            Some(intro) => format!("{}: {intro}", p.title),
+            None => p.title.clone(),
+        };
+        sections.push(match p.body {
+            Body::Table { rows, .. } if rows.is_empty() => Section::message(title),
+            Body::Table { columns, rows } => {
+                let shown: Vec<usize> = (0..columns.len()).filter(|i| columns[*i].1 != Col::Detail).collect();
+                let fits: Vec<(&str, Fit)> = shown
+                    .iter()
+                    .map(|&i| (columns[i].0, if matches!(columns[i].1, Col::Long) { Wrap } else { Keep }))
+                    .collect();
+                let mut s = Section::new(&fits);
+                s.title = Some(title);
+                s.rows = rows
+                    .into_iter()
+                    .map(|row| {
+                        shown
+                            .iter()
+                            .map(|&i| {
+                                let cell = row.get(i).cloned().unwrap_or_default();
+                                match columns[i].1 {
+                                    Col::Time => to_second(&cell),
+                                    _ => cell,
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect();
+                if shown.len() < columns.len() {
+                    let hidden: Vec<&str> = columns.iter().filter(|c| c.1 == Col::Detail).map(|c| c.0).collect();
+                    s.footer.push(format!("{}: see FORMAT markdown or json", hidden.join(", ")));
+                }
+                s
+            }
+            Body::Code(text) => Section::message(format!("{title}\n{text}")),
+            Body::Empty => Section::message(title),
+        });
+    }
+    sections
+}
+
 fn edges_section(edges: &[Edge]) -> Section {
     let mut s = Section::new(&[("from", Wrap), ("label", Keep), ("to", Wrap), ("props", Clip)]);
     for e in edges {
@@ -503,6 +564,11 @@ fn time_cell(time: Timestamp, target: Target) -> String {
         Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         None => time.to_string(),
     }
+}
+
+/// An RFC 3339 time written as text, to the second as [`time_cell`] prints it.
+fn to_second(text: &str) -> String {
+    Timestamp::parse_rfc3339(text).map_or_else(|| text.to_owned(), |t| time_cell(t, Target::Table))
 }
 
 /// `text` broken into lines of at most `width` chars. Line breaks in the text

@@ -52,7 +52,7 @@ impl ReportDocument {
 
     /// `REPORT ... AS OF n` and `lineagedb report ... --as-of n`: how to
     /// regenerate this report.
-    fn regenerate(&self) -> (String, String) {
+    pub(crate) fn regenerate(&self) -> (String, String) {
         let key = self.report.subject.node.key.to_string();
         let at = self.report.snapshot.id;
         (format!("REPORT {key} AS OF {at}"), format!("lineagedb report {} --as-of {at}", shell_quote(&key)))
@@ -237,6 +237,256 @@ fn shell_quote(text: &str) -> String {
     if plain { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
+// ---------------------------------------------------------------- parts
+
+/// One part of the report as people read it: the Markdown and HTML
+/// documents and the shell's 80-column tables are both made of these.
+#[derive(Debug)]
+pub(crate) struct Part {
+    /// 2 for a section, 3 for a part of one.
+    pub level: u8,
+    pub title: String,
+    /// A sentence under the title, if any.
+    pub intro: Option<String>,
+    pub body: Body,
+}
+
+/// What a column holds, which decides how a terminal table shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Col {
+    /// Short values, kept whole.
+    Short,
+    /// Long content (keys, sources, messages), wrapped.
+    Long,
+    /// A time: to the second in a terminal.
+    Time,
+    /// Detail only the documents show (schemas): left out of a terminal table.
+    Detail,
+}
+
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// Columns with what they hold, and rows of plain text; an empty cell means "none".
+    Table { columns: Vec<(&'static str, Col)>, rows: Vec<Vec<String>> },
+    /// Text shown exactly, such as a shell script.
+    Code(String),
+    /// Nothing more than the intro.
+    Empty,
+}
+
+fn part(level: u8, title: impl Into<String>, intro: Option<String>, body: Body) -> Part {
+    Part { level, title: title.into(), intro, body }
+}
+
+fn json_plain(v: &Json) -> String {
+    match v {
+        Json::Null => String::new(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The edges into `key` among `edges`, as `from (label)`.
+fn edges_into(edges: &[Edge], key: &lineagedb_engine::NodeKey) -> String {
+    let from: Vec<String> =
+        edges.iter().filter(|e| &e.to == key).map(|e| format!("{} ({})", e.from, e.label)).collect();
+    from.join(", ")
+}
+
+impl ReportDocument {
+    /// The first lines of every document: the title, the snapshot taken
+    /// at, and the digest, as plain text.
+    pub(crate) fn heading(&self) -> (String, [String; 2]) {
+        let r = &self.report;
+        let message = r.snapshot.message.as_deref().map(|m| format!(": \"{m}\"")).unwrap_or_default();
+        (
+            format!("Lineage report: {}", r.subject.node.key),
+            [
+                format!(
+                    "Taken at snapshot {} ({}, committed by {}{message}).",
+                    r.snapshot.id, r.snapshot.time, r.snapshot.author
+                ),
+                format!("Report digest: sha256:{}", self.digest),
+            ],
+        )
+    }
+
+    /// The report's parts, in reading order.
+    pub(crate) fn parts(&self) -> Vec<Part> {
+        let r = &self.report;
+        let subject = &r.subject.node;
+        let mut parts = Vec::new();
+        let mut rows = vec![
+            vec!["key".to_owned(), subject.key.to_string()],
+            vec!["external version".to_owned(), subject.label.clone().unwrap_or_default()],
+            vec!["content hash".to_owned(), content_hash(subject).unwrap_or_default()],
+            vec!["record digest".to_owned(), format!("sha256:{}", r.subject.record_digest)],
+            vec![
+                "created".to_owned(),
+                format!("{} in snapshot {} by {}", subject.created_at, subject.created_in, subject.created_by),
+            ],
+            vec![
+                "aliases now".to_owned(),
+                r.aliases.iter().filter(|a| a.until.is_none()).map(|a| a.alias.clone()).collect::<Vec<_>>().join(", "),
+            ],
+        ];
+        for a in &r.aliases {
+            let period = match a.until {
+                None => format!("since snapshot {}", a.since),
+                Some(u) => format!("from snapshot {} until snapshot {u}, which moved it away", a.since),
+            };
+            let previous = a.previous.map(|p| format!("; before: version {p}")).unwrap_or_default();
+            let reason = a.reason.as_deref().map(|r| format!("; reason: {r}")).unwrap_or_default();
+            rows.push(vec![
+                format!("alias {}", a.alias),
+                format!("{period}, promoted by {} at {}{previous}{reason}", a.by, a.since_time),
+            ]);
+        }
+        if !subject.props.is_empty() {
+            rows.push(vec!["properties".to_owned(), props_to_json(&subject.props).to_string()]);
+        }
+        parts.push(part(
+            2,
+            "Summary",
+            None,
+            Body::Table { columns: vec![("field", Col::Short), ("value", Col::Long)], rows },
+        ));
+
+        let intro = r.runs.is_empty().then(|| "No recorded run has an edge into this node.".to_owned());
+        parts.push(part(2, "Training run", intro, Body::Empty));
+        for run in &r.runs {
+            let f = run_fields(&run.run);
+            let mut rows: Vec<Vec<String>> =
+                ["status", "command", "started_at", "ended_at", "exit_code", "host", "user", "cwd"]
+                    .iter()
+                    .map(|name| vec![name.replace('_', " "), json_plain(&f[*name])])
+                    .collect();
+            rows.push(vec!["job".to_owned(), run.jobs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")]);
+            for (n, e) in &run.code {
+                rows.push(vec!["code".to_owned(), code_line(&code_json(n, e))]);
+            }
+            rows.push(vec!["params".to_owned(), json_plain(&f["params"])]);
+            let title = run.run.key.to_string();
+            parts.push(part(
+                3,
+                title,
+                None,
+                Body::Table { columns: vec![("field", Col::Short), ("value", Col::Long)], rows },
+            ));
+            let rows: Vec<Vec<String>> = run
+                .inputs
+                .iter()
+                .map(|(n, e)| {
+                    let j = input_json(n, e);
+                    let version = [json_plain(&j["content_hash"]), json_plain(&j["external_version"])]
+                        .into_iter()
+                        .filter(|v| !v.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    vec![n.key.to_string(), e.label.clone(), version, json_plain(&j["source"])]
+                })
+                .collect();
+            let columns = vec![
+                ("input", Col::Long),
+                ("edge", Col::Short),
+                ("content hash, version", Col::Long),
+                ("source", Col::Long),
+            ];
+            parts.push(part(3, format!("Inputs of {}", run.run.key), None, Body::Table { columns, rows }));
+        }
+
+        let rows: Vec<Vec<String>> = r
+            .upstream
+            .iter()
+            .filter(|n| n.node.key.type_name == "dataset")
+            .map(|n| {
+                let j = dataset_json(n);
+                let version = [json_plain(&j["external_version"]), json_plain(&j["content_hash"])]
+                    .into_iter()
+                    .filter(|v| !v.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                vec![
+                    n.depth.to_string(),
+                    n.node.key.to_string(),
+                    json_plain(&j["source"]),
+                    version,
+                    json_plain(&j["owner"]),
+                    schema_text(&j["schema"]),
+                ]
+            })
+            .collect();
+        let columns = vec![
+            ("depth", Col::Short),
+            ("dataset", Col::Long),
+            ("source", Col::Long),
+            ("version, content hash", Col::Long),
+            ("owner", Col::Short),
+            ("schema", Col::Detail),
+        ];
+        let intro = rows.is_empty().then(|| "No dataset upstream.".to_owned());
+        parts.push(part(2, "Upstream datasets", intro, Body::Table { columns, rows }));
+
+        let rows: Vec<Vec<String>> = r
+            .chain
+            .iter()
+            .enumerate()
+            .map(|(i, key)| vec![(i + 1).to_string(), key.to_string(), edges_into(&r.upstream_edges, key)])
+            .collect();
+        let intro = "Every upstream node in topological order: each comes after what it was made from.";
+        let columns = vec![("step", Col::Short), ("node", Col::Long), ("made from", Col::Long)];
+        parts.push(part(2, "Transformation chain", Some(intro.into()), Body::Table { columns, rows }));
+
+        let rows: Vec<Vec<String>> = r
+            .downstream
+            .iter()
+            .map(|n| {
+                let from = edges_into(&r.downstream_edges, &n.node.key);
+                vec![n.depth.to_string(), n.node.key.to_string(), n.node.key.type_name.clone(), from]
+            })
+            .collect();
+        let intro = rows.is_empty().then(|| "Nothing depends on this node.".to_owned());
+        let columns = vec![("depth", Col::Short), ("node", Col::Long), ("type", Col::Short), ("from", Col::Long)];
+        parts.push(part(2, "Downstream consumers", intro, Body::Table { columns, rows }));
+
+        let rows: Vec<Vec<String>> = r
+            .audit
+            .iter()
+            .map(|e| {
+                vec![
+                    e.seq.to_string(),
+                    e.snapshot.to_string(),
+                    e.time.to_string(),
+                    e.author.clone(),
+                    e.op.clone(),
+                    e.subjects.join(", "),
+                    e.hash.clone(),
+                ]
+            })
+            .collect();
+        let columns = vec![
+            ("seq", Col::Short),
+            ("snapshot", Col::Short),
+            ("time", Col::Time),
+            ("author", Col::Short),
+            ("op", Col::Short),
+            ("subjects", Col::Long),
+            ("entry hash", Col::Detail),
+        ];
+        parts.push(part(2, "Audit entries", None, Body::Table { columns, rows }));
+
+        if r.runs.is_empty() {
+            let intro = "No recorded run produced this node, so there is nothing to re-run.";
+            parts.push(part(2, "Reproduction recipe", Some(intro.into()), Body::Empty));
+        }
+        for run in &r.runs {
+            let intro = format!("To reproduce {}:", run.run.key);
+            parts.push(part(2, "Reproduction recipe", Some(intro), Body::Code(recipe_script(run))));
+        }
+        parts
+    }
+}
+
 // ---------------------------------------------------------------- Markdown
 
 /// Escapes text for Markdown (CommonMark with tables): inline markup, HTML
@@ -263,235 +513,68 @@ fn md_code_block(lang: &str, body: &str) -> String {
     format!("{fence}{lang}\n{body}\n{fence}\n")
 }
 
-fn md_row(out: &mut String, cells: &[String]) {
+fn md_row(out: &mut String, cells: impl Iterator<Item = String>) {
     out.push('|');
     for c in cells {
-        let _ = write!(out, " {} |", if c.is_empty() { "—" } else { c.as_str() });
+        let _ = write!(out, " {} |", if c.is_empty() { "—".to_owned() } else { md(&c) });
     }
     out.push('\n');
-}
-
-fn md_table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
-    md_row(out, &headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
-    md_row(out, &vec!["---".to_owned(); headers.len()]);
-    for row in rows {
-        md_row(out, row);
-    }
-    out.push('\n');
-}
-
-fn opt(text: Option<String>) -> String {
-    text.map(|t| md(&t)).unwrap_or_default()
-}
-
-fn json_text(v: &Json) -> String {
-    match v {
-        Json::Null => String::new(),
-        Json::String(s) => md(s),
-        other => md(&other.to_string()),
-    }
 }
 
 impl ReportDocument {
     fn markdown(&self) -> String {
-        let r = &self.report;
-        let subject = &r.subject.node;
-        let key = subject.key.to_string();
+        let (title, [taken, _]) = self.heading();
         let (statement, command) = self.regenerate();
-        let mut out = String::new();
-        let _ = writeln!(out, "# Lineage report: {}\n", md(&key));
-        let _ = writeln!(
-            out,
-            "Taken at snapshot {} ({}, committed by {}{}). Report digest: `sha256:{}`.\n",
-            r.snapshot.id,
-            r.snapshot.time,
-            md(&r.snapshot.author),
-            r.snapshot.message.as_deref().map(|m| format!(": \"{}\"", md(m))).unwrap_or_default(),
-            self.digest
+        let code = |text: &str| format!("`{}`", text.replace('`', "'"));
+        let mut out = format!(
+            "# {}\n\n{} Report digest: `sha256:{}`.\n\nTo check it later, regenerate it with {} (or {} in the shell): the digest must \
+             be the same.\n\n",
+            md(&title),
+            md(&taken),
+            self.digest,
+            code(&command),
+            code(&statement)
         );
-        let _ = writeln!(
-            out,
-            "To check it later, regenerate it with `{}` (or `{}` in the shell): the digest must be the same.\n",
-            command.replace('`', "'"),
-            statement.replace('`', "'")
-        );
-
-        out.push_str("## Summary\n\n");
-        let now: Vec<String> = r.aliases.iter().filter(|a| a.until.is_none()).map(|a| md(&a.alias)).collect();
-        let mut rows = vec![
-            vec!["key".to_owned(), md(&key)],
-            vec!["external version".to_owned(), opt(subject.label.clone())],
-            vec!["content hash".to_owned(), opt(content_hash(subject))],
-            vec!["record digest".to_owned(), format!("`sha256:{}`", r.subject.record_digest)],
-            vec![
-                "created".to_owned(),
-                format!("{} in snapshot {} by {}", subject.created_at, subject.created_in, md(&subject.created_by)),
-            ],
-            vec!["aliases now".to_owned(), now.join(", ")],
-        ];
-        for a in &r.aliases {
-            let period = match a.until {
-                None => format!("since snapshot {}", a.since),
-                Some(u) => format!("from snapshot {} until snapshot {u}, which moved it away", a.since),
-            };
-            let previous = a.previous.map(|p| format!("; before: version {p}")).unwrap_or_default();
-            let reason = a.reason.as_deref().map(|r| format!("; reason: {}", md(r))).unwrap_or_default();
-            rows.push(vec![
-                format!("alias {}", md(&a.alias)),
-                format!("{period}, promoted by {} at {}{previous}{reason}", md(&a.by), a.since_time),
-            ]);
-        }
-        if !subject.props.is_empty() {
-            rows.push(vec!["properties".to_owned(), md(&props_to_json(&subject.props).to_string())]);
-        }
-        md_table(&mut out, &["field", "value"], &rows);
-
-        out.push_str("## Training run\n\n");
-        if r.runs.is_empty() {
-            out.push_str("No recorded run has an edge into this node.\n\n");
-        }
-        for run in &r.runs {
-            let f = run_fields(&run.run);
-            let _ = writeln!(out, "### {}\n", md(&run.run.key.to_string()));
-            let mut rows: Vec<Vec<String>> =
-                ["status", "command", "started_at", "ended_at", "exit_code", "host", "user", "cwd"]
-                    .iter()
-                    .map(|name| vec![name.replace('_', " "), json_text(&f[*name])])
-                    .collect();
-            rows.push(vec![
-                "job".to_owned(),
-                run.jobs.iter().map(|j| md(&j.to_string())).collect::<Vec<_>>().join(", "),
-            ]);
-            for (n, e) in &run.code {
-                rows.push(vec!["code".to_owned(), code_line(&code_json(n, e))]);
+        for p in self.parts() {
+            let _ = write!(out, "{} {}\n\n", "#".repeat(usize::from(p.level)), md(&p.title));
+            if let Some(intro) = &p.intro {
+                let _ = write!(out, "{}\n\n", md(intro));
             }
-            rows.push(vec!["params".to_owned(), json_text(&f["params"])]);
-            md_table(&mut out, &["field", "value"], &rows);
-            let inputs: Vec<Vec<String>> = run
-                .inputs
-                .iter()
-                .map(|(n, e)| {
-                    let j = input_json(n, e);
-                    vec![
-                        md(&n.key.to_string()),
-                        md(&e.label),
-                        json_text(&j["content_hash"]),
-                        json_text(&j["external_version"]),
-                        json_text(&j["source"]),
-                    ]
-                })
-                .collect();
-            if !inputs.is_empty() {
-                md_table(&mut out, &["input", "edge", "content hash", "external version", "source"], &inputs);
+            match &p.body {
+                Body::Table { rows, .. } if rows.is_empty() => {}
+                Body::Table { columns, rows } => {
+                    md_row(&mut out, columns.iter().map(|(c, _)| (*c).to_owned()));
+                    md_row(&mut out, columns.iter().map(|_| "---".to_owned()));
+                    for row in rows {
+                        md_row(&mut out, row.iter().cloned());
+                    }
+                    out.push('\n');
+                }
+                Body::Code(text) => {
+                    out.push_str(&md_code_block("sh", text));
+                    out.push('\n');
+                }
+                Body::Empty => {}
             }
-        }
-
-        out.push_str("## Upstream datasets\n\n");
-        let datasets: Vec<Vec<String>> = r
-            .upstream
-            .iter()
-            .filter(|n| n.node.key.type_name == "dataset")
-            .map(|n| {
-                let j = dataset_json(n);
-                vec![
-                    n.depth.to_string(),
-                    md(&n.node.key.to_string()),
-                    json_text(&j["source"]),
-                    json_text(&j["external_version"]),
-                    json_text(&j["content_hash"]),
-                    json_text(&j["owner"]),
-                    schema_text(&j["schema"]),
-                ]
-            })
-            .collect();
-        if datasets.is_empty() {
-            out.push_str("No dataset upstream.\n\n");
-        } else {
-            md_table(
-                &mut out,
-                &["depth", "dataset", "source", "external version", "content hash", "owner", "schema"],
-                &datasets,
-            );
-        }
-
-        out.push_str("## Transformation chain\n\nEvery upstream node in topological order: each comes after what it was made from.\n\n");
-        for (i, key) in r.chain.iter().enumerate() {
-            let from: Vec<String> = r
-                .upstream_edges
-                .iter()
-                .filter(|e| &e.to == key)
-                .map(|e| format!("{} ({})", md(&e.from.to_string()), md(&e.label)))
-                .collect();
-            let from = if from.is_empty() { String::new() } else { format!(" ← {}", from.join(", ")) };
-            let _ = writeln!(out, "{}. {}{from}", i + 1, md(&key.to_string()));
-        }
-        out.push('\n');
-
-        out.push_str("## Downstream consumers\n\n");
-        if r.downstream.is_empty() {
-            out.push_str("Nothing depends on this node.\n\n");
-        } else {
-            let rows: Vec<Vec<String>> = r
-                .downstream
-                .iter()
-                .map(|n| {
-                    let via: Vec<String> = r
-                        .downstream_edges
-                        .iter()
-                        .filter(|e| e.to == n.node.key)
-                        .map(|e| format!("{} ({})", md(&e.from.to_string()), md(&e.label)))
-                        .collect();
-                    vec![n.depth.to_string(), md(&n.node.key.to_string()), md(&n.node.key.type_name), via.join(", ")]
-                })
-                .collect();
-            md_table(&mut out, &["depth", "node", "type", "from"], &rows);
-        }
-
-        out.push_str("## Audit entries\n\n");
-        let rows: Vec<Vec<String>> = r
-            .audit
-            .iter()
-            .map(|e| {
-                vec![
-                    e.seq.to_string(),
-                    e.snapshot.to_string(),
-                    e.time.to_string(),
-                    md(&e.author),
-                    md(&e.op),
-                    md(&e.subjects.join(", ")),
-                    format!("`{}`", &e.hash),
-                ]
-            })
-            .collect();
-        md_table(&mut out, &["seq", "snapshot", "time", "author", "op", "subjects", "entry hash"], &rows);
-
-        out.push_str("## Reproduction recipe\n\n");
-        if r.runs.is_empty() {
-            out.push_str("No recorded run produced this node, so there is nothing to re-run.\n");
-        }
-        for run in &r.runs {
-            let _ = writeln!(out, "To reproduce {}:\n", md(&run.run.key.to_string()));
-            out.push_str(&md_code_block("sh", &recipe_script(run)));
-            out.push('\n');
         }
         out
     }
 }
 
 fn code_line(c: &Json) -> String {
-    let mut s = json_text(&c["key"]);
+    let mut s = json_plain(&c["key"]);
     if let Some(commit) = c["commit"].as_str() {
-        let _ = write!(s, ": commit `{}`", commit.replace('`', "'"));
+        let _ = write!(s, ": commit {commit}");
     }
     let mut extra = Vec::new();
     if let Some(b) = c["branch"].as_str() {
-        extra.push(format!("branch {}", md(b)));
+        extra.push(format!("branch {b}"));
     }
     if c["dirty"] == Json::Bool(true) {
         extra.push("uncommitted changes".to_owned());
     }
     if let Some(r) = c["remote"].as_str() {
-        extra.push(md(r));
+        extra.push(r.to_owned());
     }
     if !extra.is_empty() {
         let _ = write!(s, " ({})", extra.join(", "));
@@ -501,7 +584,7 @@ fn code_line(c: &Json) -> String {
 
 /// A schema as `name: type` pairs when it is a list of `{name, type}`.
 fn schema_text(schema: &Json) -> String {
-    let Some(fields) = schema.as_array() else { return json_text(schema) };
+    let Some(fields) = schema.as_array() else { return json_plain(schema) };
     let parts: Vec<String> = fields
         .iter()
         .map(|f| match (f["name"].as_str(), f["type"].as_str()) {
@@ -509,7 +592,13 @@ fn schema_text(schema: &Json) -> String {
             _ => f.to_string(),
         })
         .collect();
-    md(&parts.join(", "))
+    parts.join(", ")
+}
+
+/// `text` on one line, for a comment in a script: control characters (a
+/// newline would end the comment and run the rest) become escapes.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// A shell script that re-runs `run`: check out the code, check the inputs,
@@ -526,7 +615,7 @@ fn recipe_script(run: &lineagedb_engine::ProducingRun) -> String {
                 let _ = writeln!(s, "git checkout {}", shell_quote(commit));
             }
             None => {
-                let _ = writeln!(s, "# {}: no commit recorded", n.key);
+                let _ = writeln!(s, "# {}: no commit recorded", one_line(&n.key.to_string()));
             }
         }
         if c["dirty"] == Json::Bool(true) {
@@ -541,13 +630,14 @@ fn recipe_script(run: &lineagedb_engine::ProducingRun) -> String {
         let hash = i["content_hash"].as_str().map(|h| format!(" {h}")).unwrap_or_default();
         let version = i["external_version"].as_str().map(|v| format!(" version {v}")).unwrap_or_default();
         let source = i["source"].as_str().map(|v| format!(" at {v}")).unwrap_or_default();
-        let _ = writeln!(s, "# input {} ({}){hash}{version}{source}", n.key, e.label);
+        let line = format!("input {} ({}){hash}{version}{source}", n.key, e.label);
+        let _ = writeln!(s, "# {}", one_line(&line));
     }
     if let Some(params) = run.run.props.get("params") {
-        let _ = writeln!(s, "# params {}", params.to_json());
+        let _ = writeln!(s, "# params {}", one_line(&params.to_json().to_string()));
     }
     if let Some(cwd) = text(&run.run.props, &["cwd"]) {
-        let _ = writeln!(s, "# ran in {cwd}");
+        let _ = writeln!(s, "# ran in {}", one_line(&cwd));
     }
     match command(&run.run) {
         Some(c) => s.push_str(&c),

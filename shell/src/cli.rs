@@ -136,30 +136,42 @@ pub struct ReportArgs {
     /// The node to report on, e.g. model:fraud@3
     #[arg(value_name = "REF")]
     pub reference: String,
-    /// Report format
+    /// Report format [default: markdown]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ReportFormat>,
-    /// Write the report to this file instead of stdout
+    /// Take the report as of this snapshot number or RFC 3339 time (to regenerate an earlier report)
+    #[arg(long, value_name = "T")]
+    pub as_of: Option<String>,
+    /// Write the report to this file (replaced whole, once complete) instead of stdout
     #[arg(short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
 /// Arguments of `lineagedb audit`.
 #[derive(Debug, Args)]
+#[command(after_help = "Every field of each entry is written (seq, snapshot, time, author, op, subjects, detail,\n\
+                        digest, prev_hash, hash), oldest first, so the hash chain can be checked outside LineageDB.\n\
+                        T is a snapshot number (e.g. 12) or an RFC 3339 time (e.g. 2026-11-30T12:00:00Z); both ends\n\
+                        are inclusive. The database is opened read-only. See docs/audit-export.md.\n\n\
+                        Exit status: 0 on success (also when a reader closes stdout early); 2 on a usage or I/O error\n\
+                        (no database at PATH, a bad --entity, --since or --until).")]
 pub struct AuditArgs {
-    /// Export format
+    /// Export format [default: jsonl]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<AuditFormat>,
-    /// Only the entries of this node or entity
+    /// Only the entries of this entity (model:fraud, every version) or node (model:fraud@3, model:fraud@production)
     #[arg(long, value_name = "REF")]
     pub entity: Option<String>,
-    /// Only entries at or after this snapshot or RFC 3339 time
+    /// Only entries at or after this snapshot number or RFC 3339 time
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
-    /// Only entries at or before this snapshot or RFC 3339 time
+    /// Only entries at or before this snapshot number or RFC 3339 time
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
-    /// Write to this file instead of stdout
+    /// Only entries made by this author (exact match; the global --author names who writes, not whom to filter)
+    #[arg(long, value_name = "AUTHOR")]
+    pub by: Option<String>,
+    /// Write to this file (replaced whole, only once the export is complete) instead of stdout
     #[arg(short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -190,6 +202,18 @@ pub enum OutputFormat {
     Json,
     /// Comma-separated values
     Csv,
+}
+
+impl From<ReportFormat> for lineagedb_query::syntax::ReportFormat {
+    fn from(format: ReportFormat) -> lineagedb_query::syntax::ReportFormat {
+        use lineagedb_query::syntax::ReportFormat as F;
+        match format {
+            ReportFormat::Markdown => F::Markdown,
+            ReportFormat::Json => F::Json,
+            ReportFormat::Dot => F::Dot,
+            ReportFormat::Html => F::Html,
+        }
+    }
 }
 
 impl From<OutputFormat> for Format {

@@ -26,6 +26,7 @@ pub const TRY: &[(&str, &str)] = &[
     ("PATH FROM dataset:transactions@1 TO deployment:fraud-api@1;", "how raw data reached the api"),
     ("SHOW model:fraud@production AS OF 5;", "what production served at snapshot 5"),
     ("SNAPSHOTS;", "the commit log"),
+    ("REPORT model:fraud@production;", "the lineage report a reviewer reads, with its digest"),
 ];
 
 /// Where the demo goes without `--db`: a new file in the temporary directory.

@@ -4,6 +4,7 @@
 //! `| head` does), 1 when a statement fails, 2 on a usage or I/O error.
 //! Errors go to stderr, prefixed `lineagedb:`.
 
+mod audit;
 mod cli;
 mod complete;
 mod demo;
@@ -11,6 +12,7 @@ mod import;
 mod oneshot;
 mod output;
 mod repl;
+mod report;
 mod run;
 
 use std::process::ExitCode;
@@ -54,8 +56,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Demo { no_repl }) => demo::run(cli.db.as_deref(), &author(), shell_format, *no_repl),
         Some(Command::Import(args)) => import::run(&cli.db_path(), &author(), args),
         Some(Command::Run(args)) => run::run(&cli.db_path(), &author(), args),
-        Some(Command::Report(_)) => not_available("report"),
-        Some(Command::Audit(_)) => not_available("audit"),
+        Some(Command::Report(args)) => report::run(&cli.db_path(), &author, args),
+        Some(Command::Audit(args)) => audit::run(&cli.db_path(), &author, args),
         Some(Command::Archive { command: ArchiveCommand::Export { .. } }) => not_available("archive export"),
         Some(Command::Archive { command: ArchiveCommand::Import { .. } }) => not_available("archive import"),
     }
@@ -70,7 +72,7 @@ fn format_of(own: Option<OutputFormat>, global: Option<OutputFormat>) -> Format 
 /// error (exit 2), without pretending to work.
 fn not_available(command: &str) -> Result<(), Failure> {
     Err(anyhow::anyhow!(
-        "`{command}` is not available in this build yet; this build runs `query`, `exec`, `import`, `run`, `verify`, `demo` and the shell"
+        "`{command}` is not available in this build yet; this build runs `query`, `exec`, `import`, `run`, `report`, `audit`, `verify`, `demo` and the shell"
     )
     .into())
 }

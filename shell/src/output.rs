@@ -4,11 +4,12 @@
 //! reported as [`Failure::ClosedPipe`], which the binary treats as success.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use lineagedb_query::syntax::{Statement, parse_script};
-use lineagedb_query::{Format, QueryError, QueryResult};
+use lineagedb_query::{Database, Format, QueryError, QueryResult};
 
 /// Why a command did not finish normally; decides the exit status.
 #[derive(Debug)]
@@ -154,4 +155,87 @@ pub fn progress_bar(total: u64, template: &str) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// A point in the history named on the command line (`--as-of`, `--since`,
+/// `--until`): all digits is a snapshot number, anything else an RFC 3339 time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// A snapshot number.
+    Snapshot(u64),
+    /// An RFC 3339 time.
+    Time(lineagedb_engine::Timestamp),
+}
+
+const POINT_HINT: &str = "write a snapshot number such as 12 (see `lineagedb query SNAPSHOTS`) \
+                          or an RFC 3339 time such as 2026-11-30T12:00:00Z";
+
+impl Point {
+    /// Parses the value `text` of `flag`; the error names both.
+    pub fn parse(flag: &str, text: &str) -> Result<Point, Failure> {
+        let trimmed = text.trim();
+        if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+            return trimmed.parse().map(Point::Snapshot).map_err(|_| {
+                anyhow::anyhow!("invalid {flag} {text:?}: the snapshot number is too large\nhint: {POINT_HINT}").into()
+            });
+        }
+        lineagedb_engine::Timestamp::parse_rfc3339(trimmed).map(Point::Time).ok_or_else(|| {
+            anyhow::anyhow!("invalid {flag} {text:?}: not a snapshot number nor an RFC 3339 time\nhint: {POINT_HINT}")
+                .into()
+        })
+    }
+}
+
+/// Opens the existing database at `db` to read it: read-only when it can be
+/// (nothing written, other readers welcome), read-write when the file needs
+/// crash recovery. A missing file is an error, never created.
+pub fn open_existing(db: &Path, author: &dyn Fn() -> String) -> Result<Database, Failure> {
+    if !db.exists() {
+        return Err(anyhow::anyhow!(
+            "no database at {}: pass --db PATH (or set LINEAGEDB_DB) to name an existing one",
+            db.display()
+        )
+        .into());
+    }
+    match Database::open_read_only(db) {
+        Ok(database) => Ok(database),
+        // The read-write open reports what is wrong, or recovers the file.
+        Err(_) => crate::oneshot::open_database(db, &author()),
+    }
+}
+
+/// Refuses `-o` naming the database itself, which writing would destroy.
+pub fn check_not_database(output: &Path, db: &Path) -> Result<(), Failure> {
+    if let (Ok(output), Ok(db)) = (std::fs::canonicalize(output), std::fs::canonicalize(db))
+        && output == db
+    {
+        return Err(anyhow::anyhow!(
+            "-o {} is the database itself: writing there would replace it\nhint: name another file",
+            output.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes `path` through `write` into a temporary file beside it, synced,
+/// then renamed over `path`: `path` is either left as it was or replaced by
+/// the complete output, never half-written.
+pub fn write_file_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_owned());
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let outcome = std::fs::File::create(&temporary)
+        .and_then(|mut file| {
+            write(&mut file)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(error) = outcome {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(anyhow::anyhow!("cannot write {}: {error}", path.display()).into());
+    }
+    Ok(())
 }

@@ -297,7 +297,7 @@ fn help_text() -> String {
          statement being typed.\n\
          Reading:  ANCESTORS OF ref, DESCENDANTS OF ref, LINEAGE OF ref, FIND type,\n\
          \x20         PATH FROM ref TO ref, SHOW ref, HISTORY OF entity, DIFF ref ref,\n\
-         \x20         SNAPSHOTS, AUDIT, VERIFY, EXPLAIN statement\n\
+         \x20         REPORT ref, SNAPSHOTS, AUDIT, VERIFY, EXPLAIN statement\n\
          Writing:  CREATE, LINK, UNLINK, SET, DELETE, PROMOTE, BEGIN ... COMMIT, ROLLBACK\n\
          References: model:fraud@3, model:fraud@production, dataset:transactions (the\n\
          latest version). Tab completes keywords, types and node keys.\n\nCommands:\n",

@@ -3,6 +3,7 @@
 //! and the shell, both scripted through a pipe and driven through a
 //! pseudo-terminal. Each test gets a fresh database in its own directory.
 
+mod audit_export;
 mod common;
 mod demo;
 mod env;
@@ -13,6 +14,7 @@ mod pipe;
 mod query;
 mod repl_piped;
 mod repl_terminal;
+mod report;
 mod run;
 mod unavailable;
 mod verify;
