@@ -97,6 +97,22 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A bad line of an archive: nothing of it was imported.
+    #[error("{archive}:{line}: {reason}")]
+    BadArchive {
+        /// The archive's name as given.
+        archive: String,
+        /// The 1-based line number.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An archive is imported only into an empty database.
+    #[error("this database is not empty: {detail}")]
+    NotEmpty {
+        /// What it holds.
+        detail: String,
+    },
     /// The file is damaged (truncated, or edited outside LineageDB).
     #[error("database is damaged: {detail}")]
     Corrupt {

@@ -20,6 +20,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod archive;
 mod audit;
 mod cache;
 mod capture;
@@ -37,6 +38,7 @@ mod value;
 mod verify;
 mod write;
 
+pub use archive::{ARCHIVE_VERSION, ArchiveManifest};
 pub use audit::hex;
 pub use capture::{
     GitInfo, OpenLineageImporter, OpenLineageOptions, RecorderError, RunOutcome, RunRecorder, RunStatus, start_run,

@@ -4,6 +4,7 @@
 //! `| head` does), 1 when a statement fails, 2 on a usage or I/O error.
 //! Errors go to stderr, prefixed `lineagedb:`.
 
+mod archive;
 mod audit;
 mod cli;
 mod complete;
@@ -58,21 +59,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Run(args)) => run::run(&cli.db_path(), &author(), args),
         Some(Command::Report(args)) => report::run(&cli.db_path(), &author, args),
         Some(Command::Audit(args)) => audit::run(&cli.db_path(), &author, args),
-        Some(Command::Archive { command: ArchiveCommand::Export { .. } }) => not_available("archive export"),
-        Some(Command::Archive { command: ArchiveCommand::Import { .. } }) => not_available("archive import"),
+        Some(Command::Archive { command: ArchiveCommand::Export { output } }) => {
+            archive::export(&cli.db_path(), &author, output)
+        }
+        Some(Command::Archive { command: ArchiveCommand::Import { file } }) => {
+            archive::import(&cli.db_path(), &author(), file)
+        }
     }
 }
 
 /// The subcommand's `--format`, else the global one, else a table.
 fn format_of(own: Option<OutputFormat>, global: Option<OutputFormat>) -> Format {
     own.or(global).map_or(Format::Table, Format::from)
-}
-
-/// A documented subcommand that this build does not implement yet: a usage
-/// error (exit 2), without pretending to work.
-fn not_available(command: &str) -> Result<(), Failure> {
-    Err(anyhow::anyhow!(
-        "`{command}` is not available in this build yet; this build runs `query`, `exec`, `import`, `run`, `report`, `audit`, `verify`, `demo` and the shell"
-    )
-    .into())
 }

@@ -16,5 +16,5 @@ mod repl_piped;
 mod repl_terminal;
 mod report;
 mod run;
-mod unavailable;
+mod usage;
 mod verify;
