@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use lineagedb_engine::{Database, NodeKey, SnapshotId, same_content};
-use lineagedb_tests::{FOLLOWS, Workload};
+use lineagedb_tests::{FOLLOWS, SplitMix64, Workload};
 
 const DEFAULT_ITERATIONS: usize = 12;
 
@@ -338,23 +338,5 @@ fn check_snapshot(db: &Database, snapshot: SnapshotId, kinds: &[Option<Workload>
         let before = db.begin_read_at(snapshot - 1).expect("read as of the snapshot before");
         let head = workload.node_key(snapshot, 0);
         assert!(before.node(&head.to_ref()).is_err(), "{head} is visible before snapshot {snapshot} created it");
-    }
-}
-
-/// A small deterministic PRNG (splitmix64), seeded per iteration.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
     }
 }

@@ -3,6 +3,7 @@
 //! and the shell, both scripted through a pipe and driven through a
 //! pseudo-terminal. Each test gets a fresh database in its own directory.
 
+mod archive;
 mod audit_export;
 mod common;
 mod demo;
