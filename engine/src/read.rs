@@ -473,26 +473,44 @@ impl ReadTx {
 
     /// Audit entries up to this snapshot that match `filter`, oldest first.
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let mut out = Vec::new();
+        self.audit_each(filter, &mut |entry| {
+            out.push(entry);
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `each` with the audit entries up to this snapshot that match
+    /// `filter`, oldest first, one at a time (the log is never held whole),
+    /// until it returns `Break` or `filter.limit` entries were given.
+    pub fn audit_each(&self, filter: &AuditFilter, each: &mut dyn FnMut(AuditEntry) -> ControlFlow<()>) -> Result<()> {
         let counters = self.tables.counters()?;
         let entity_prefix = filter.entity.as_ref().map(|e| format!("{e}@"));
         let node_key = filter.node.as_ref().map(ToString::to_string);
-        let mut out = Vec::new();
-        for r in self.tables.audit(1, counters.audit_seq)? {
-            if r.snapshot > self.at
-                || filter.since.is_some_and(|t| r.time < t.micros())
+        let mut left = filter.limit.unwrap_or(usize::MAX);
+        if left == 0 {
+            return Ok(());
+        }
+        self.tables.audit_each(1, counters.audit_seq, &mut |r| {
+            if r.snapshot > self.at {
+                // Entries are in commit order: nothing later is visible either.
+                return ControlFlow::Break(());
+            }
+            if filter.since.is_some_and(|t| r.time < t.micros())
                 || filter.until.is_some_and(|t| r.time > t.micros())
                 || filter.author.as_ref().is_some_and(|a| *a != r.author)
                 || entity_prefix.as_ref().is_some_and(|p| !r.subjects.iter().any(|s| s.starts_with(p.as_str())))
                 || node_key.as_ref().is_some_and(|k| !r.subjects.contains(k))
             {
-                continue;
+                return ControlFlow::Continue(());
             }
-            out.push(crate::audit::to_entry(r));
-        }
-        if let Some(limit) = filter.limit {
-            out.truncate(limit);
-        }
-        Ok(out)
+            if each(crate::audit::to_entry(r)).is_break() {
+                return ControlFlow::Break(());
+            }
+            left -= 1;
+            if left == 0 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })
     }
 
     /// Node keys starting with `prefix` (for completion), at most `limit`.

@@ -194,10 +194,13 @@ impl ReadTx {
             keys.insert(n.node.key.to_string());
             created.insert(n.node.created_in);
         }
-        let mut out = self.audit(&AuditFilter::default())?;
-        out.retain(|e| {
-            e.subjects.iter().any(|s| keys.contains(s)) || (e.subjects.is_empty() && created.contains(&e.snapshot))
-        });
+        let mut out = Vec::new();
+        self.audit_each(&AuditFilter::default(), &mut |e| {
+            if e.subjects.iter().any(|s| keys.contains(s)) || (e.subjects.is_empty() && created.contains(&e.snapshot)) {
+                out.push(e);
+            }
+            std::ops::ControlFlow::Continue(())
+        })?;
         Ok(out)
     }
 }

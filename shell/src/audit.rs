@@ -11,6 +11,7 @@
 //! [`output::write_file_atomically`], so FILE is never left half-written.
 
 use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use anyhow::anyhow;
@@ -57,20 +58,45 @@ pub fn run(db: &Path, author: &dyn Fn() -> String, args: &AuditArgs) -> Result<(
     if let Some(Point::Time(t)) = until {
         filter.until = Some(t);
     }
-    // The engine filters by time, entity, node and author; snapshot bounds
-    // are applied here, on each entry's own snapshot.
-    let entries = read.audit(&filter).map_err(|e| anyhow!("cannot read the audit log of {}: {e}", db.display()))?;
-    drop(read);
-    let entries = entries.into_iter().filter(move |entry| {
-        since.is_none_or(|point| at_or_after(entry, point)) && until.is_none_or(|point| at_or_before(entry, point))
-    });
-
-    match &args.output {
-        None => {
-            let stdout = io::stdout().lock();
-            write_entries(stdout, format, entries).map(drop).map_err(Failure::from_stdout)
+    // The engine filters by time, entity, node and author and streams the
+    // entries; snapshot bounds are applied here, on each entry's own snapshot.
+    let mut read_error = None;
+    let mut export = |out: &mut dyn Write| -> io::Result<()> {
+        let mut writer = EntryWriter::new(out, format)?;
+        let mut failed = None;
+        read.audit_each(&filter, &mut |entry| {
+            if until.is_some_and(|point| matches!(point, Point::Snapshot(n) if entry.snapshot > n)) {
+                return ControlFlow::Break(());
+            }
+            if !since.is_none_or(|point| at_or_after(&entry, point))
+                || !until.is_none_or(|point| at_or_before(&entry, point))
+            {
+                return ControlFlow::Continue(());
+            }
+            match writer.write(&entry) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        })
+        .map_err(|e| {
+            read_error = Some(e);
+            io::Error::other("the audit log could not be read")
+        })?;
+        match failed {
+            Some(e) => Err(e),
+            None => writer.finish(),
         }
-        Some(path) => output::write_file_atomically(path, |file| write_entries(file, format, entries).map(drop)),
+    };
+    let written = match &args.output {
+        None => export(&mut io::stdout().lock()).map_err(Failure::from_stdout),
+        Some(path) => output::write_file_atomically(path, |file| export(file)),
+    };
+    match read_error {
+        Some(e) => Err(anyhow!("cannot read the audit log of {}: {e}", db.display()).into()),
+        None => written,
     }
 }
 
@@ -200,25 +226,37 @@ fn versions_ever(read: &ReadTx, db: &Path, entity: &EntityKey) -> Result<Vec<u64
     }
 }
 
-/// Writes every entry to `out` in `format` and flushes; returns `out`.
-fn write_entries<W: Write>(out: W, format: AuditFormat, entries: impl Iterator<Item = AuditEntry>) -> io::Result<W> {
-    match format {
-        AuditFormat::Jsonl => {
-            let mut out = BufWriter::new(out);
-            for entry in entries {
-                write_json_line(&mut out, &entry)?;
+/// Writes entries one at a time in the export format.
+enum EntryWriter<'w> {
+    Jsonl(BufWriter<&'w mut dyn Write>),
+    Csv(Box<csv::Writer<&'w mut dyn Write>>),
+}
+
+impl<'w> EntryWriter<'w> {
+    /// A writer to `out`; CSV starts with its header row.
+    fn new(out: &'w mut dyn Write, format: AuditFormat) -> io::Result<EntryWriter<'w>> {
+        Ok(match format {
+            AuditFormat::Jsonl => EntryWriter::Jsonl(BufWriter::new(out)),
+            AuditFormat::Csv => {
+                let mut csv = csv::Writer::from_writer(out);
+                csv.write_record(COLUMNS).map_err(csv_error)?;
+                EntryWriter::Csv(Box::new(csv))
             }
-            let mut out = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-            out.flush()?;
-            Ok(out)
+        })
+    }
+
+    fn write(&mut self, entry: &AuditEntry) -> io::Result<()> {
+        match self {
+            EntryWriter::Jsonl(out) => write_json_line(out, entry),
+            EntryWriter::Csv(csv) => csv.write_record(csv_record(entry)).map_err(csv_error),
         }
-        AuditFormat::Csv => {
-            let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(COLUMNS).map_err(csv_error)?;
-            for entry in entries {
-                csv.write_record(csv_record(&entry)).map_err(csv_error)?;
-            }
-            csv.into_inner().map_err(|e| e.into_error())
+    }
+
+    /// Flushes everything written.
+    fn finish(self) -> io::Result<()> {
+        match self {
+            EntryWriter::Jsonl(out) => out.into_inner().map_err(io::IntoInnerError::into_error)?.flush(),
+            EntryWriter::Csv(csv) => csv.into_inner().map_err(|e| e.into_error())?.flush(),
         }
     }
 }

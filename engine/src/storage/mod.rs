@@ -474,8 +474,23 @@ pub trait StoreRead {
     fn snapshots(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<SnapshotRecord>>;
     /// The latest snapshot taken at or before `time`.
     fn snapshot_at_time(&self, time: i64) -> Result<Option<SnapshotId>>;
+    /// Calls `each` with the audit entries with sequence numbers in
+    /// `[from, to]`, ascending, one decoded at a time, until it breaks.
+    fn audit_each(
+        &self,
+        from: u64,
+        to: u64,
+        each: &mut dyn FnMut(AuditRecord) -> std::ops::ControlFlow<()>,
+    ) -> Result<()>;
     /// Audit entries with sequence numbers in `[from, to]`, ascending.
-    fn audit(&self, from: u64, to: u64) -> Result<Vec<AuditRecord>>;
+    fn audit(&self, from: u64, to: u64) -> Result<Vec<AuditRecord>> {
+        let mut out = Vec::new();
+        self.audit_each(from, to, &mut |r| {
+            out.push(r);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
     /// Every adjacency entry of a direction, with the node it belongs to.
     fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>>;
     /// What is wrong with the stored adjacency blocks of a direction (see
@@ -676,15 +691,21 @@ macro_rules! impl_store_read {
             }
         }
 
-        fn audit(&self, from: u64, to: u64) -> Result<Vec<AuditRecord>> {
-            let mut out = Vec::new();
+        fn audit_each(
+            &self,
+            from: u64,
+            to: u64,
+            each: &mut dyn FnMut(AuditRecord) -> std::ops::ControlFlow<()>,
+        ) -> Result<()> {
             if from > to {
-                return Ok(out);
+                return Ok(());
             }
             for item in self.audit()?.range(from..=to)? {
-                out.push(decode(item?.1.value(), "audit entry")?);
+                if each(decode(item?.1.value(), "audit entry")?).is_break() {
+                    break;
+                }
             }
-            Ok(out)
+            Ok(())
         }
 
         fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>> {
