@@ -56,8 +56,11 @@ pub use model::{
 pub use read::{ReadTx, Traversal};
 pub use report::{AliasSpan, ProducingRun, Report, ReportNode};
 pub use storage::codec::{NodeId, SnapshotId};
-pub use storage::{
-    FORMAT_VERSION, tamper_adjacency_block, tamper_audit, tamper_format, tamper_node, tamper_remove_audit,
-};
+pub use storage::FORMAT_VERSION;
+/// Test-only: rewrite stored records behind the engine's back, for the
+/// tamper and corruption tests (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub use storage::{tamper_adjacency_block, tamper_audit, tamper_format, tamper_node, tamper_remove_audit};
 pub use value::{Props, Timestamp, Value, props_from_json, props_to_json};
 pub use write::{ANNOTATION_KEYS, ASSERTION_KEYS, Created, NewNode, RESERVED_KEYS, WriteTx, same_content};

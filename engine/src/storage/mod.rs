@@ -1042,6 +1042,7 @@ impl WriteTables {
 }
 
 /// Test-only access for tamper and corruption tests: rewrites raw records.
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub fn tamper_audit(path: &Path, seq: u64, edit: impl FnOnce(&mut AuditRecord)) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
@@ -1066,6 +1067,7 @@ pub fn tamper_audit(path: &Path, seq: u64, edit: impl FnOnce(&mut AuditRecord)) 
 }
 
 /// Test-only: rewrites a node record behind the engine's back.
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub fn tamper_node(path: &Path, id: NodeId, edit: impl FnOnce(&mut crate::value::Props)) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
@@ -1086,6 +1088,7 @@ pub fn tamper_node(path: &Path, id: NodeId, edit: impl FnOnce(&mut crate::value:
 }
 
 /// Test-only: rewrites the bytes of an adjacency block behind the engine's back.
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub fn tamper_adjacency_block(path: &Path, outgoing: bool, block: u64, edit: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
@@ -1104,6 +1107,7 @@ pub fn tamper_adjacency_block(path: &Path, outgoing: bool, block: u64, edit: imp
 }
 
 /// Test-only: removes an audit entry, as an attacker editing the file would.
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub fn tamper_remove_audit(path: &Path, seq: u64) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
@@ -1114,6 +1118,7 @@ pub fn tamper_remove_audit(path: &Path, seq: u64) -> Result<()> {
 }
 
 /// Test-only: writes a future format version into the file.
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub fn tamper_format(path: &Path, format: u32) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
