@@ -13,6 +13,8 @@ use lineagedb_engine::{Edge, Node, Props, Report, ReportNode, Value, props_to_js
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
+mod svg;
+
 use crate::result::audit_json;
 use crate::syntax::ReportFormat;
 
@@ -665,7 +667,7 @@ fn dot_string(text: &str) -> String {
     out
 }
 
-fn dot_color(type_name: &str) -> &'static str {
+pub(crate) fn dot_color(type_name: &str) -> &'static str {
     match type_name {
         "dataset" => "#dbeafe",
         "run" => "#fef3c7",
@@ -716,6 +718,17 @@ impl ReportDocument {
         let markdown = self.markdown();
         let mut body = String::new();
         html::push_html(&mut body, Parser::new_ext(&markdown, Options::ENABLE_TABLES));
+        // The drawing goes between the heading and the first section.
+        let graph = match svg::drawing(&self.report) {
+            Some(svg) => format!("<h2>Lineage graph</h2>\n<div class=\"graph\">\n{svg}</div>\n"),
+            None => format!(
+                "<h2>Lineage graph</h2>\n<p>The graph has more than {} nodes, too many to draw readably here: \
+                 use <code>FORMAT dot</code> with Graphviz, or the tables below.</p>\n",
+                svg::MAX_DRAWN
+            ),
+        };
+        let at = body.find("<h2>").unwrap_or(body.len());
+        body.insert_str(at, &graph);
         let mut title = String::new();
         let _ = pulldown_cmark_escape::escape_html(
             &mut title,
@@ -731,4 +744,5 @@ impl ReportDocument {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#111}\
 table{border-collapse:collapse;margin:0 0 1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top;text-align:left}\
-code,pre{font-family:ui-monospace,monospace;font-size:.9em}pre{background:#f5f5f5;padding:.75rem;overflow-x:auto}";
+code,pre{font-family:ui-monospace,monospace;font-size:.9em}pre{background:#f5f5f5;padding:.75rem;overflow-x:auto}\
+.graph{overflow-x:auto;border:1px solid #ddd;padding:.5rem;margin:0 0 1rem}";
