@@ -55,8 +55,8 @@ pub use model::{
 };
 pub use read::{ReadTx, Traversal};
 pub use report::{AliasSpan, ProducingRun, Report, ReportNode};
-pub use storage::codec::{NodeId, SnapshotId};
 pub use storage::FORMAT_VERSION;
+pub use storage::codec::{NodeId, SnapshotId};
 /// Test-only: rewrite stored records behind the engine's back, for the
 /// tamper and corruption tests (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
