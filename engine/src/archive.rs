@@ -411,6 +411,13 @@ fn last_kind(rank: u8) -> &'static str {
         [usize::from(rank)]
 }
 
+fn check_snapshot(snapshot: SnapshotId, last: SnapshotId) -> std::result::Result<(), String> {
+    if snapshot == 0 || snapshot > last {
+        return Err(format!("snapshot {snapshot} is not among the archive's snapshots (1 to {last})"));
+    }
+    Ok(())
+}
+
 fn check_node(id: NodeId, node_types: &[u32]) -> std::result::Result<(), String> {
     if id == 0 || id as usize >= node_types.len() {
         return Err(format!("node id {id} is not among the archive's nodes"));
@@ -562,6 +569,7 @@ fn rebuild(
             }
             Line::Annotation { node, snapshot, props } => {
                 check_node(node, &node_types).map_err(|e| bad(number, e))?;
+                check_snapshot(snapshot, counters.last_snapshot).map_err(|e| bad(number, e))?;
                 let props = json_props(&props).map_err(|e| bad(number, format!("annotation of node {node}: {e}")))?;
                 tables.put_annotations(node, snapshot, &props)?;
             }
@@ -570,6 +578,9 @@ fn rebuild(
                 check_node(e.to, &node_types).map_err(|r| bad(number, r))?;
                 if !labels.contains(&e.label_id) {
                     return Err(bad(number, format!("edge label id {} is defined by no label record", e.label_id)));
+                }
+                for s in std::iter::once(e.created_in).chain(e.deleted_in) {
+                    check_snapshot(s, counters.last_snapshot).map_err(|r| bad(number, r))?;
                 }
                 let props =
                     json_props(&e.props).map_err(|r| bad(number, format!("edge {} -> {}: {r}", e.from, e.to)))?;
@@ -590,6 +601,13 @@ fn rebuild(
             }
             Line::Alias(a) => {
                 let ArchAlias { type_id, name, alias, version, previous, snapshot, time, author, reason } = a;
+                if !types.contains(&type_id) {
+                    return Err(bad(
+                        number,
+                        format!("alias {alias} has type id {type_id}, which no type record defines"),
+                    ));
+                }
+                check_snapshot(snapshot, counters.last_snapshot).map_err(|r| bad(number, r))?;
                 let record = AliasRecord { version, previous, snapshot, time, author, reason };
                 tables.put_alias(type_id, &name, &alias, &record)?;
             }
@@ -600,6 +618,7 @@ fn rebuild(
                         format!("audit entry {} where entry {} was expected", a.seq, counters.audit_seq + 1),
                     ));
                 }
+                check_snapshot(a.snapshot, counters.last_snapshot).map_err(|r| bad(number, r))?;
                 let hashes = (|| Ok::<_, String>((unhex32(&a.digest)?, unhex32(&a.prev)?, unhex32(&a.hash)?)))()
                     .map_err(|e| bad(number, format!("audit entry {}: {e}", a.seq)))?;
                 let ArchAudit { seq, snapshot, time, author, op, subjects, detail, .. } = a;
@@ -812,6 +831,10 @@ mod tests {
         assert!(e.starts_with(&format!("test.archive:{}:", node_line + 1)), "{e}");
         let e = refused(&edit(&bytes, node_line, |l| l.replace("{\"i\":10}", "{\"x\":10}")));
         assert!(e.contains("unknown value tag `x`"), "{e}");
+        // A record naming a snapshot the archive does not hold.
+        let annotation = lines.iter().position(|l| l.starts_with("{\"annotation\"")).unwrap();
+        let e = refused(&edit(&bytes, annotation, |l| l.replace("\"snapshot\":3", "\"snapshot\":99")));
+        assert!(e.contains("snapshot 99 is not among the archive's snapshots"), "{e}");
         // Out of order: a label after a snapshot; anything after the manifest.
         let mut swapped = lines.clone();
         let label = lines.iter().position(|l| l.starts_with("{\"label\"")).unwrap();
