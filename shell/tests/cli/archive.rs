@@ -11,17 +11,7 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{Fixture, Outcome, json_lines, row_keys};
-
-/// The queries the demo's welcome suggests: its indented lines ending with `;`
-/// (as in demo.rs).
-fn suggested_queries(welcome: &str) -> Vec<String> {
-    welcome
-        .lines()
-        .filter(|line| line.starts_with("  ") && line.trim_end().ends_with(';'))
-        .map(|line| line.trim().to_owned())
-        .collect()
-}
+use crate::common::{Fixture, Outcome, json_lines, row_keys, suggested_queries};
 
 /// A fixture holding the demo database (snapshots 1 to 8); returns the welcome too.
 fn demo() -> (Fixture, String) {

@@ -145,3 +145,26 @@ pub fn row_keys(value: &serde_json::Value) -> Vec<String> {
         .map(|row| row["key"].as_str().unwrap_or_else(|| panic!("row without key: {row}")).to_owned())
         .collect()
 }
+
+/// Runs git in `dir` with a fixed identity, asserting success; returns its stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The queries the welcome suggests: its indented lines ending with `;`.
+pub fn suggested_queries(welcome: &str) -> Vec<String> {
+    welcome
+        .lines()
+        .filter(|line| line.starts_with("  ") && line.trim_end().ends_with(';'))
+        .map(|line| line.trim().to_owned())
+        .collect()
+}

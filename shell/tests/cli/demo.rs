@@ -1,16 +1,7 @@
 //! `lineagedb demo`: the worked example builds, every query its welcome
 //! suggests succeeds, and the shell runs on it.
 
-use crate::common::{Fixture, row_keys};
-
-/// The queries the welcome suggests: its indented lines ending with `;`.
-fn suggested_queries(welcome: &str) -> Vec<String> {
-    welcome
-        .lines()
-        .filter(|line| line.starts_with("  ") && line.trim_end().ends_with(';'))
-        .map(|line| line.trim().to_owned())
-        .collect()
-}
+use crate::common::{Fixture, row_keys, suggested_queries};
 
 #[test]
 fn every_query_the_welcome_suggests_succeeds() {

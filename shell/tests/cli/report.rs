@@ -4,10 +4,7 @@
 //! else; a run recorded by `lineagedb run` in a git repository gives a
 //! recipe with the real commit, input hash and command; usage errors exit 2.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::common::{Fixture, Outcome};
+use crate::common::{Fixture, Outcome, git};
 
 /// A fixture holding the demo database (snapshots 1 to 8, see shell/src/demo.lql).
 fn demo() -> Fixture {
@@ -104,20 +101,6 @@ fn md_row_with(md: &str, title: &str, cell: &str) -> Vec<String> {
         .map(md_cells)
         .find(|cells| cells.iter().any(|c| c == cell))
         .unwrap_or_else(|| panic!("no row with {cell:?} under ## {title}:\n{md}"))
-}
-
-/// Runs git in `dir` with a fixed identity, asserting success; returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// The lines of the ```sh block of a Markdown report.

@@ -3,10 +3,7 @@
 //! success; retraining makes new versions with their own run and code; usage
 //! errors exit 2 before anything runs.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::common::{Fixture, Outcome, row_keys};
+use crate::common::{Fixture, Outcome, git, row_keys};
 
 /// The child writes its `LINEAGEDB_RUN` here, in the test directory.
 const SEEN: &str = "seen.txt";
@@ -51,19 +48,6 @@ fn created_versions(f: &Fixture, entity: &str) -> Vec<String> {
         .filter(|event| event["event"] == "created")
         .map(|event| event["key"].as_str().expect("key").to_owned())
         .collect()
-}
-
-/// Runs git in `dir` with a fixed identity, asserting success.
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
