@@ -2,9 +2,6 @@
 //! field, filtered by entity or node, snapshot or time, and author; `-o`
 //! files; the hash chain re-checked from the export alone; exit statuses.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use serde_json::Value;
 
 use crate::common::{Fixture, Outcome, json_lines};
@@ -318,22 +315,10 @@ fn a_closed_stdout_is_not_an_error() {
     f.run_with_stdin(&["exec", "--db", &f.db_arg(), "-"], &script).ok();
 
     // Far more output than a pipe buffer holds, so the writer meets the closed pipe.
-    let mut child = f
-        .command()
-        .args(["audit", "--db", &f.db_arg()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn lineagedb");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("read the first line");
+    let (first, out) = f.close_after_first_line(&["audit", "--db", &f.db_arg()]);
     assert!(first.contains("dataset:table_0@1"), "{first}");
-    drop(stdout);
-    let output = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
-    assert!(stderr.is_empty(), "nothing on stderr, got: {stderr}");
+    out.exits(0);
+    assert!(out.stderr.is_empty(), "nothing on stderr, got: {}", out.stderr);
 }
 
 /// Splits a CSV `subjects` cell on `;` outside double quotes (where `\` escapes).

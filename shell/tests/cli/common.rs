@@ -146,6 +146,21 @@ pub fn row_keys(value: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+impl Fixture {
+    /// Runs the binary with `args`, reads the first line of its stdout, then
+    /// closes the pipe as `| head -1` would; returns the line and how the
+    /// command ended.
+    pub fn close_after_first_line(&self, args: &[&str]) -> (String, Outcome) {
+        let mut child =
+            self.command().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn lineagedb");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut first).expect("read the first line");
+        drop(stdout);
+        (first, Outcome::from(child.wait_with_output().expect("wait")))
+    }
+}
+
 /// Runs git in `dir` with a fixed identity, asserting success; returns its stdout, trimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

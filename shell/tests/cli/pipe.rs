@@ -1,9 +1,6 @@
 //! A reader that closes stdout early (`lineagedb query ... | head -1`) is not
 //! an error.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use crate::common::Fixture;
 
 #[test]
@@ -18,20 +15,8 @@ fn a_closed_stdout_is_not_an_error() {
 
     // Far more output than a pipe buffer holds, so the writer meets the closed pipe.
     let statements = "FIND dataset;".repeat(40);
-    let mut child = f
-        .command()
-        .args(["query", "--db", &f.db_arg(), "--format", "json", &statements])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn lineagedb");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("read the first line");
+    let (first, out) = f.close_after_first_line(&["query", "--db", &f.db_arg(), "--format", "json", &statements]);
     assert!(first.contains("dataset:table_0@1"), "{first}");
-    drop(stdout);
-    let output = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
-    assert!(stderr.is_empty(), "nothing on stderr, got: {stderr}");
+    out.exits(0);
+    assert!(out.stderr.is_empty(), "nothing on stderr, got: {}", out.stderr);
 }
