@@ -4,17 +4,19 @@
 //! Layout: each node's layer is the length of the longest path reaching it
 //! from a node without inputs (petgraph's topological order gives them in
 //! one pass), so every edge points right; a node without inputs then moves
-//! right, to just before the first node it feeds. Within a layer nodes start in key
-//! order and are then reordered by a few sweeps of the barycenter heuristic
-//! (each node moves towards the mean position of its neighbours in the
-//! previous layer, then of the next), which removes most edge crossings of
-//! lineage graphs. Columns are as wide as their longest key.
+//! right, to just before the first node it feeds. An edge that spans several
+//! layers gets a bend in each layer it crosses, a slot of its own, so it runs
+//! between the boxes there rather than behind them. Within a layer the slots
+//! start in key order and are then reordered by a few sweeps of the
+//! barycenter heuristic (each moves towards the mean position of its
+//! neighbours in the previous layer, then of the next), which removes most
+//! edge crossings of lineage graphs. Columns are as wide as their longest key.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use lineagedb_engine::{Edge, NodeKey, Report};
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use super::dot_color;
@@ -32,6 +34,17 @@ const COLUMN_GAP: f64 = 70.0;
 const PADDING: f64 = 10.0;
 const MARGIN: f64 = 12.0;
 const SWEEPS: usize = 4;
+/// Vertical room a bend takes in its column.
+const BEND_PITCH: f64 = 12.0;
+
+/// What occupies a place in a column.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// A node's box.
+    Node(NodeIndex),
+    /// Where an edge crosses a column between its ends (the step-th column after its source).
+    Bend(EdgeIndex, usize),
+}
 
 /// Text escaped for XML content and attribute values.
 fn xml(text: &str) -> String {
@@ -80,30 +93,78 @@ pub(crate) fn drawing(report: &Report) -> Option<String> {
         }
     }
     let depth = layer.values().copied().max().unwrap_or(0) + 1;
-    let mut columns: Vec<Vec<NodeIndex>> = vec![Vec::new(); depth];
-    for (&n, &l) in &layer {
-        columns[l].push(n);
-    }
-    for column in &mut columns {
-        column.sort_by_key(|&n| graph[n]);
-    }
-    reduce_crossings(&graph, &mut columns);
 
-    // Coordinates.
+    // Slots: every node, and a bend where an edge crosses a column between
+    // its ends, so long edges take part in the ordering and pass between
+    // boxes instead of behind them.
+    let mut slots: DiGraph<Slot, ()> = DiGraph::new();
+    let mut slot_of: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut columns: Vec<Vec<NodeIndex>> = vec![Vec::new(); depth];
+    for &n in &order {
+        let s = slots.add_node(Slot::Node(n));
+        slot_of.insert(n, s);
+        columns[layer[&n]].push(s);
+    }
+    let mut routes: Vec<(EdgeIndex, Vec<NodeIndex>)> = Vec::new();
+    for e in graph.edge_references() {
+        let (from, to) = (layer[&e.source()], layer[&e.target()]);
+        let mut route = vec![slot_of[&e.source()]];
+        for (step, column) in (from + 1..to).enumerate() {
+            let bend = slots.add_node(Slot::Bend(e.id(), step));
+            columns[column].push(bend);
+            route.push(bend);
+        }
+        route.push(slot_of[&e.target()]);
+        for pair in route.windows(2) {
+            slots.add_edge(pair[0], pair[1], ());
+        }
+        routes.push((e.id(), route));
+    }
+    let sort_key = |s: NodeIndex| -> (String, usize) {
+        match slots[s] {
+            Slot::Node(n) => (graph[n].to_string(), 0),
+            Slot::Bend(e, step) => {
+                let (a, b) = graph.edge_endpoints(e).expect("an edge of the graph");
+                (format!("{}\u{0}{}", graph[a], graph[b]), step + 1)
+            }
+        }
+    };
+    let keys: HashMap<NodeIndex, (String, usize)> = slots.node_indices().map(|s| (s, sort_key(s))).collect();
+    for column in &mut columns {
+        column.sort_by(|a, b| keys[a].cmp(&keys[b]));
+    }
+    reduce_crossings(&slots, &keys, &mut columns);
+
+    // Coordinates: (left, top, width, height) of every slot.
     let widths: Vec<f64> = columns
         .iter()
-        .map(|c| c.iter().map(|&n| text_width(&graph[n].to_string())).fold(0.0, f64::max) + 2.0 * PADDING)
+        .map(|c| {
+            let text = c.iter().filter_map(|&s| match slots[s] {
+                Slot::Node(n) => Some(text_width(&graph[n].to_string()) + 2.0 * PADDING),
+                Slot::Bend(..) => None,
+            });
+            text.fold(0.0, f64::max)
+        })
         .collect();
-    let tallest = columns.iter().map(Vec::len).max().unwrap_or(1) as f64;
-    let height = 2.0 * MARGIN + tallest * BOX_HEIGHT + (tallest - 1.0).max(0.0) * ROW_GAP;
+    let pitch = |s: NodeIndex| match slots[s] {
+        Slot::Node(_) => BOX_HEIGHT + ROW_GAP,
+        Slot::Bend(..) => BEND_PITCH,
+    };
+    let column_height = |c: &Vec<NodeIndex>| c.iter().map(|&s| pitch(s)).sum::<f64>();
+    let tallest = columns.iter().map(column_height).fold(0.0, f64::max);
+    let height = 2.0 * MARGIN + tallest;
     let mut x = MARGIN;
     let mut place: HashMap<NodeIndex, (f64, f64, f64)> = HashMap::new(); // left, top, width
     for (column, width) in columns.iter().zip(&widths) {
-        let used = column.len() as f64 * BOX_HEIGHT + (column.len() as f64 - 1.0).max(0.0) * ROW_GAP;
-        let mut y = (height - used) / 2.0;
-        for &n in column {
-            place.insert(n, (x, y, *width));
-            y += BOX_HEIGHT + ROW_GAP;
+        let mut y = (height - column_height(column)) / 2.0 + ROW_GAP / 2.0;
+        for &s in column {
+            let top = match slots[s] {
+                Slot::Node(_) => y,
+                // A bend's line runs through the middle of a box's row height.
+                Slot::Bend(..) => y - (BOX_HEIGHT - BEND_PITCH) / 2.0 - ROW_GAP / 2.0,
+            };
+            place.insert(s, (x, top, *width));
+            y += pitch(s);
         }
         x += width + COLUMN_GAP;
     }
@@ -119,23 +180,40 @@ pub(crate) fn drawing(report: &Report) -> Option<String> {
          fill=\"#555\"/></marker></defs>\n",
         xml(&format!("lineage of {}", report.subject.node.key))
     );
-    for e in graph.edge_references() {
-        let (sx, sy, sw) = place[&e.source()];
-        let (tx, ty, _) = place[&e.target()];
-        let (x1, y1) = (sx + sw, sy + BOX_HEIGHT / 2.0);
-        let (x2, y2) = (tx, ty + BOX_HEIGHT / 2.0);
-        let bend = (x2 - x1) / 2.0;
+    for (edge, route) in &routes {
+        // From the right side of the source box, through each bend (across
+        // its column), to the left side of the target box.
+        let mid = |s: NodeIndex| place[&s].1 + BOX_HEIGHT / 2.0;
+        let (sx, _, sw) = place[&route[0]];
+        let mut points = vec![(sx + sw, mid(route[0]))];
+        for &bend in &route[1..route.len() - 1] {
+            let (left, _, width) = place[&bend];
+            points.push((left, mid(bend)));
+            points.push((left + width, mid(bend)));
+        }
+        points.push((place[&route[route.len() - 1]].0, mid(route[route.len() - 1])));
+        let mut d = format!("M {:.1} {:.1}", points[0].0, points[0].1);
+        for (i, pair) in points.windows(2).enumerate() {
+            let ((x1, y1), (x2, y2)) = (pair[0], pair[1]);
+            if i % 2 == 1 {
+                // Across a bend's column: a straight line.
+                let _ = write!(d, " L {x2:.1} {y2:.1}");
+            } else {
+                let bend = (x2 - x1) / 2.0;
+                let _ = write!(d, " C {:.1} {y1:.1}, {:.1} {y2:.1}, {x2:.1} {y2:.1}", x1 + bend, x2 - bend);
+            }
+        }
+        let (a, b) = graph.edge_endpoints(*edge).expect("an edge of the graph");
         let _ = writeln!(
             svg,
-            "<path d=\"M {x1:.1} {y1:.1} C {:.1} {y1:.1}, {:.1} {y2:.1}, {x2:.1} {y2:.1}\" fill=\"none\" \
-             stroke=\"#777\" stroke-width=\"1.2\" marker-end=\"url(#arrow)\"><title>{}</title></path>",
-            x1 + bend,
-            x2 - bend,
-            xml(&format!("{} -> {} ({})", graph[e.source()], graph[e.target()], e.weight()))
+            "<path d=\"{d}\" fill=\"none\" stroke=\"#777\" stroke-width=\"1.2\" marker-end=\"url(#arrow)\">\
+             <title>{}</title></path>",
+            xml(&format!("{} -> {} ({})", graph[a], graph[b], graph[*edge]))
         );
     }
-    for &n in columns.iter().flatten() {
-        let (left, top, width) = place[&n];
+    for &s in columns.iter().flatten() {
+        let Slot::Node(n) = slots[s] else { continue };
+        let (left, top, width) = place[&s];
         let key = graph[n];
         let subject = *key == report.subject.node.key;
         let _ = writeln!(
@@ -158,8 +236,13 @@ fn text_width(text: &str) -> f64 {
     text.chars().count() as f64 * CHAR_WIDTH
 }
 
-/// Barycenter sweeps: down the layers by predecessors, then up by successors.
-fn reduce_crossings(graph: &DiGraph<&NodeKey, &str>, columns: &mut [Vec<NodeIndex>]) {
+/// Barycenter sweeps: down the layers by predecessors, then up by successors;
+/// ties keep `keys` order.
+fn reduce_crossings(
+    slots: &DiGraph<Slot, ()>,
+    keys: &HashMap<NodeIndex, (String, usize)>,
+    columns: &mut [Vec<NodeIndex>],
+) {
     for sweep in 0..SWEEPS {
         let down = sweep % 2 == 0;
         let (dir, range): (_, Box<dyn Iterator<Item = usize>>) = if down {
@@ -172,17 +255,16 @@ fn reduce_crossings(graph: &DiGraph<&NodeKey, &str>, columns: &mut [Vec<NodeInde
             let position: HashMap<NodeIndex, usize> =
                 columns[neighbour_layer].iter().enumerate().map(|(i, &n)| (n, i)).collect();
             let current: HashMap<NodeIndex, usize> = columns[l].iter().enumerate().map(|(i, &n)| (n, i)).collect();
-            // Nodes without neighbours there keep their place.
-            columns[l].sort_by(|&a, &b| {
-                let center = |n: NodeIndex| {
-                    let (sum, count) = graph
-                        .neighbors_directed(n, dir)
-                        .filter_map(|m| position.get(&m))
-                        .fold((0usize, 0usize), |(s, c), &p| (s + p, c + 1));
-                    if count == 0 { current[&n] as f64 } else { sum as f64 / count as f64 }
-                };
-                center(a).total_cmp(&center(b)).then_with(|| graph[a].cmp(graph[b]))
-            });
+            // Slots without neighbours there keep their place.
+            let center = |n: NodeIndex| {
+                let (sum, count) = slots
+                    .neighbors_directed(n, dir)
+                    .filter_map(|m| position.get(&m))
+                    .fold((0usize, 0usize), |(s, c), &p| (s + p, c + 1));
+                if count == 0 { current[&n] as f64 } else { sum as f64 / count as f64 }
+            };
+            let centers: HashMap<NodeIndex, f64> = columns[l].iter().map(|&n| (n, center(n))).collect();
+            columns[l].sort_by(|a, b| centers[a].total_cmp(&centers[b]).then_with(|| keys[a].cmp(&keys[b])));
         }
     }
 }
@@ -252,6 +334,22 @@ mod tests {
             assert!(svg.contains(&path), "no edge leaves {from} at its right side: {path}");
             assert!(svg.contains(&format!("{tx:.1} {:.1}\" fill=\"none\"", ty + BOX_HEIGHT / 2.0)), "{to}");
         }
+        // An edge spanning columns bends through them, beside the boxes there.
+        let long = svg.lines().find(|l| l.contains("dataset:raw@1 -&gt; run:train_1@1")).expect("the long edge");
+        let d = &long[long.find("d=\"").unwrap() + 3..];
+        let d = &d[..d.find('"').unwrap()];
+        let mut crossings = 0;
+        let tokens: Vec<&str> = d.split([' ', ',']).filter(|t| !t.is_empty()).collect();
+        for (i, _) in tokens.iter().enumerate().filter(|(_, t)| **t == "L") {
+            let (x1, y): (f64, f64) = (tokens[i - 2].parse().unwrap(), tokens[i - 1].parse().unwrap());
+            let x2: f64 = tokens[i + 1].parse().unwrap();
+            for (key, (bx, by, bw)) in &boxes {
+                let beside = *bx + *bw < x1 || *bx > x2 || y < *by || y > *by + BOX_HEIGHT;
+                assert!(beside, "the long edge runs through {key}: {d}");
+            }
+            crossings += 1;
+        }
+        assert!(crossings > 0, "the long edge does not bend: {d}");
         // A source sits just before what it feeds: the code next to the training run.
         assert!(boxes["run:train_1@1"].0 - (boxes["code:repo@1"].0 + boxes["code:repo@1"].2) < COLUMN_GAP + 1.0);
         // No two boxes overlap.
