@@ -41,10 +41,11 @@ pub struct Report {
     pub downstream: Vec<ReportNode>,
     /// The edges between the subject and its downstream nodes.
     pub downstream_edges: Vec<Edge>,
-    /// The audit entries of every node in the report, oldest first: entries
-    /// naming one of them, the batch entries (imports, recorded runs) of the
-    /// snapshots that created one of them or one of the report's edges, and
-    /// the promotions that moved an alias away from the subject.
+    /// The audit entries of the report, oldest first: every entry naming the
+    /// subject, every entry about report nodes only (a shared job's links to
+    /// runs outside the lineage are left out), the batch entries (imports,
+    /// recorded runs) of the snapshots that created one of its nodes or
+    /// edges, and the promotions that moved an alias away from the subject.
     pub audit: Vec<AuditEntry>,
 }
 
@@ -114,7 +115,7 @@ impl ReadTx {
         let chain = topological(&subject.node.key, &upstream, &up.edges)?;
         let aliases = self.alias_spans(&subject.node)?;
         let nodes = std::iter::once(&subject).chain(&upstream).chain(&downstream);
-        let mut audit = self.audit_of(nodes, up.edges.iter().chain(&down.edges))?;
+        let mut audit = self.audit_of(&subject.node.key, nodes, up.edges.iter().chain(&down.edges))?;
         // The promotions that moved an alias away from the subject name the
         // new holder only; they belong to the subject's alias history too.
         let moved_away: HashSet<SnapshotId> = aliases.iter().filter_map(|a| a.until).collect();
@@ -180,11 +181,14 @@ impl ReadTx {
         Ok(spans)
     }
 
-    /// Audit entries naming one of `nodes`, plus the batch entries (no
-    /// subjects) of the snapshots that created one of them or one of
-    /// `edges`, oldest first.
+    /// The audit entries of the report, oldest first: every entry naming
+    /// the subject; every entry all of whose subjects are `nodes` (a
+    /// shared job's links to runs outside the lineage are not about it);
+    /// and the batch entries (no subjects) of the snapshots that created one
+    /// of `nodes` or `edges`.
     fn audit_of<'a>(
         &self,
+        subject: &NodeKey,
         nodes: impl Iterator<Item = &'a ReportNode>,
         edges: impl Iterator<Item = &'a Edge>,
     ) -> Result<Vec<AuditEntry>> {
@@ -194,9 +198,12 @@ impl ReadTx {
             keys.insert(n.node.key.to_string());
             created.insert(n.node.created_in);
         }
+        let subject = subject.to_string();
         let mut out = Vec::new();
         self.audit_each(&AuditFilter::default(), &mut |e| {
-            if e.subjects.iter().any(|s| keys.contains(s)) || (e.subjects.is_empty() && created.contains(&e.snapshot)) {
+            let within = !e.subjects.is_empty() && e.subjects.iter().all(|s| keys.contains(s));
+            let batch = e.subjects.is_empty() && created.contains(&e.snapshot);
+            if within || batch || e.subjects.contains(&subject) {
                 out.push(e);
             }
             std::ops::ControlFlow::Continue(())
