@@ -9,13 +9,13 @@ use std::path::Path;
 use anyhow::anyhow;
 use lineagedb_engine::{ArchiveManifest, Error};
 
-use crate::oneshot::open_database;
+use crate::oneshot::{open_database, open_existing};
 use crate::output::{self, Failure};
 
 /// `lineagedb archive export -o FILE`.
 pub fn export(db: &Path, author: &dyn Fn() -> String, file: &Path) -> Result<(), Failure> {
     output::check_not_database(file, db)?;
-    let database = output::open_existing(db, author)?;
+    let database = open_existing(db, author)?;
     let bar = output::progress_bar(0, "archive [{bar:30}] {pos}/{len} nodes ({eta})");
     let mut manifest = None;
     output::write_file_atomically(file, |out| {

@@ -6,7 +6,7 @@
 //! LineageDB: `seq`, `snapshot`, `time`, `author`, `op`, `subjects`,
 //! `detail`, `digest`, `prev_hash`, `hash` (docs/audit-export.md).
 //!
-//! The database is opened read-only ([`output::open_existing`]). Entries are
+//! The database is opened read-only ([`oneshot::open_existing`](crate::oneshot::open_existing)). Entries are
 //! written one at a time as they are formatted; `-o FILE` goes through
 //! [`output::write_file_atomically`], so FILE is never left half-written.
 
@@ -46,7 +46,7 @@ pub fn run(db: &Path, author: &dyn Fn() -> String, args: &AuditArgs) -> Result<(
         output::check_not_database(path, db)?;
     }
 
-    let database = output::open_existing(db, author)?;
+    let database = crate::oneshot::open_existing(db, author)?;
     let read = database.begin_read().map_err(|e| anyhow!("cannot read {}: {e}", db.display()))?;
     let mut filter = AuditFilter { author: args.by.clone(), ..AuditFilter::default() };
     if let Some(target) = target {

@@ -107,8 +107,10 @@ pub fn read_script(file: &Path) -> Result<String, Failure> {
         .map_err(Failure::from)
 }
 
-/// `lineagedb verify`: exit 1 when the database has problems.
-pub fn verify(db: &Path, author: &dyn Fn() -> String) -> Result<(), Failure> {
+/// Opens the existing database at `db` to read it: read-only when it can be
+/// (nothing written, other readers welcome), read-write when the file needs
+/// crash recovery. A missing file is an error, never created.
+pub fn open_existing(db: &Path, author: &dyn Fn() -> String) -> Result<Database, Failure> {
     if !db.exists() {
         return Err(anyhow!(
             "no database at {}: pass --db PATH (or set LINEAGEDB_DB) to name an existing one",
@@ -116,12 +118,16 @@ pub fn verify(db: &Path, author: &dyn Fn() -> String) -> Result<(), Failure> {
         )
         .into());
     }
-    // Read-only when it can be (nothing written, other readers welcome); a
-    // file that needs crash recovery is opened read-write.
-    let database = match Database::open_read_only(db) {
-        Ok(database) => database,
-        Err(_) => open_database(db, &author())?,
-    };
+    match Database::open_read_only(db) {
+        Ok(database) => Ok(database),
+        // The read-write open reports what is wrong, or recovers the file.
+        Err(_) => open_database(db, &author()),
+    }
+}
+
+/// `lineagedb verify`: exit 1 when the database has problems.
+pub fn verify(db: &Path, author: &dyn Fn() -> String) -> Result<(), Failure> {
+    let database = open_existing(db, author)?;
     let bar = output::progress_bar(0, "verify [{bar:30}] {pos}/{len} audit entries and nodes ({eta})");
     let report = database
         .begin_read()

@@ -9,7 +9,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use lineagedb_query::syntax::{Statement, parse_script};
-use lineagedb_query::{Database, Format, QueryError, QueryResult};
+use lineagedb_query::{Format, QueryError, QueryResult};
 
 /// Why a command did not finish normally; decides the exit status.
 #[derive(Debug)]
@@ -183,24 +183,6 @@ impl Point {
             anyhow::anyhow!("invalid {flag} {text:?}: not a snapshot number nor an RFC 3339 time\nhint: {POINT_HINT}")
                 .into()
         })
-    }
-}
-
-/// Opens the existing database at `db` to read it: read-only when it can be
-/// (nothing written, other readers welcome), read-write when the file needs
-/// crash recovery. A missing file is an error, never created.
-pub fn open_existing(db: &Path, author: &dyn Fn() -> String) -> Result<Database, Failure> {
-    if !db.exists() {
-        return Err(anyhow::anyhow!(
-            "no database at {}: pass --db PATH (or set LINEAGEDB_DB) to name an existing one",
-            db.display()
-        )
-        .into());
-    }
-    match Database::open_read_only(db) {
-        Ok(database) => Ok(database),
-        // The read-write open reports what is wrong, or recovers the file.
-        Err(_) => crate::oneshot::open_database(db, &author()),
     }
 }
 

@@ -27,7 +27,7 @@ pub fn run(db: &Path, author: &dyn Fn() -> String, args: &ReportArgs) -> Result<
     if let Some(path) = &args.output {
         output::check_not_database(path, db)?;
     }
-    let database = output::open_existing(db, author)?;
+    let database = crate::oneshot::open_existing(db, author)?;
     let read = database.begin_read().map_err(|e| anyhow!("cannot read {}: {e}", db.display()))?;
     let read = match as_of {
         None => Ok(read),
