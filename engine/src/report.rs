@@ -115,22 +115,7 @@ impl ReadTx {
         let chain = topological(&subject.node.key, &upstream, &up.edges)?;
         let aliases = self.alias_spans(&subject.node)?;
         let nodes = std::iter::once(&subject).chain(&upstream).chain(&downstream);
-        let mut audit = self.audit_of(&subject.node.key, nodes, up.edges.iter().chain(&down.edges))?;
-        // The promotions that moved an alias away from the subject name the
-        // new holder only; they belong to the subject's alias history too.
-        let moved_away: HashSet<SnapshotId> = aliases.iter().filter_map(|a| a.until).collect();
-        if !moved_away.is_empty() {
-            let entity = format!("{}@", subject.node.key.entity());
-            let known: HashSet<u64> = audit.iter().map(|e| e.seq).collect();
-            let filter = AuditFilter { entity: Some(subject.node.key.entity()), ..AuditFilter::default() };
-            audit.extend(self.audit(&filter)?.into_iter().filter(|e| {
-                e.op == "promote"
-                    && moved_away.contains(&e.snapshot)
-                    && !known.contains(&e.seq)
-                    && e.subjects.iter().any(|s| s.starts_with(&entity))
-            }));
-            audit.sort_by_key(|e| e.seq);
-        }
+        let audit = self.audit_of(&subject.node.key, &aliases, nodes, up.edges.iter().chain(&down.edges))?;
         Ok(Report {
             snapshot,
             subject,
@@ -181,14 +166,16 @@ impl ReadTx {
         Ok(spans)
     }
 
-    /// The audit entries of the report, oldest first: every entry naming
-    /// the subject; every entry all of whose subjects are `nodes` (a
-    /// shared job's links to runs outside the lineage are not about it);
-    /// and the batch entries (no subjects) of the snapshots that created one
-    /// of `nodes` or `edges`.
+    /// The audit entries of the report, in one pass over the log, oldest
+    /// first: every entry naming the subject; every entry all of whose
+    /// subjects are `nodes` (a shared job's links to runs outside the lineage
+    /// are not about it); the batch entries (no subjects) of the snapshots
+    /// that created one of `nodes` or `edges`; and the promotions that ended
+    /// one of the subject's alias periods.
     fn audit_of<'a>(
         &self,
         subject: &NodeKey,
+        aliases: &[AliasSpan],
         nodes: impl Iterator<Item = &'a ReportNode>,
         edges: impl Iterator<Item = &'a Edge>,
     ) -> Result<Vec<AuditEntry>> {
@@ -198,12 +185,19 @@ impl ReadTx {
             keys.insert(n.node.key.to_string());
             created.insert(n.node.created_in);
         }
+        // The promotions that moved an alias away from the subject name the
+        // new holder only; they belong to the subject's alias history too.
+        let moved_away: HashSet<SnapshotId> = aliases.iter().filter_map(|a| a.until).collect();
+        let entity = format!("{}@", subject.entity());
         let subject = subject.to_string();
         let mut out = Vec::new();
         self.audit_each(&AuditFilter::default(), &mut |e| {
             let within = !e.subjects.is_empty() && e.subjects.iter().all(|s| keys.contains(s));
             let batch = e.subjects.is_empty() && created.contains(&e.snapshot);
-            if within || batch || e.subjects.contains(&subject) {
+            let moved = e.op == "promote"
+                && moved_away.contains(&e.snapshot)
+                && e.subjects.iter().any(|s| s.starts_with(&entity));
+            if within || batch || moved || e.subjects.contains(&subject) {
                 out.push(e);
             }
             std::ops::ControlFlow::Continue(())
