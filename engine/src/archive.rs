@@ -273,16 +273,12 @@ impl Database {
             w.line(&Line::Snapshot(ArchSnapshot { id, time, author, message, changes, asserted_by }))?;
         }
         let total = counters.next_node.saturating_sub(1);
-        let mut entities: Vec<(u32, String)> = Vec::new();
-        let mut seen: HashSet<(u32, String)> = HashSet::new();
-        let mut annotated: Vec<NodeId> = Vec::new();
+        let mut annotations: Vec<(NodeId, Vec<(SnapshotId, Props)>)> = Vec::new();
         for id in 1..counters.next_node {
             let record = t.node(id)?.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
-            if seen.insert((record.type_id, record.name.clone())) {
-                entities.push((record.type_id, record.name.clone()));
-            }
-            if !t.annotation_history(id)?.is_empty() {
-                annotated.push(id);
+            let history = t.annotation_history(id)?;
+            if !history.is_empty() {
+                annotations.push((id, history));
             }
             let NodeRecord { type_id, version, created_in, deleted_in, name, label, created_at, created_by, props } =
                 record;
@@ -294,8 +290,8 @@ impl Database {
                 progress(id, total);
             }
         }
-        for id in annotated {
-            for (snapshot, props) in t.annotation_history(id)? {
+        for (id, history) in annotations {
+            for (snapshot, props) in history {
                 w.line(&Line::Annotation { node: id, snapshot, props: props_json(&props) })?;
             }
         }
@@ -310,22 +306,19 @@ impl Database {
                 props: props_json(&props),
             }))?;
         }
-        for (type_id, name) in &entities {
-            for (alias, m) in t.alias_moves(*type_id, name, None)? {
-                let AliasRecord { version, previous, snapshot, time, author, reason } = m;
-                let (type_id, name) = (*type_id, name.clone());
-                w.line(&Line::Alias(ArchAlias {
-                    type_id,
-                    name,
-                    alias,
-                    version,
-                    previous,
-                    snapshot,
-                    time,
-                    author,
-                    reason,
-                }))?;
-            }
+        for (type_id, name, alias, m) in t.all_alias_moves()? {
+            let AliasRecord { version, previous, snapshot, time, author, reason } = m;
+            w.line(&Line::Alias(ArchAlias {
+                type_id,
+                name,
+                alias,
+                version,
+                previous,
+                snapshot,
+                time,
+                author,
+                reason,
+            }))?;
         }
         for a in t.audit(1, u64::MAX)? {
             let AuditRecord { seq, snapshot, time, author, op, subjects, detail, digest, prev, hash } = a;

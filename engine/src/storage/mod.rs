@@ -466,6 +466,8 @@ pub trait StoreRead {
     /// The moves of one alias, or of all aliases when `alias` is None, in
     /// (alias, snapshot) order.
     fn alias_moves(&self, type_id: u32, name: &str, alias: Option<&str>) -> Result<Vec<(String, AliasRecord)>>;
+    /// Every alias move of every entity, in key order: (type id, name, alias, move).
+    fn all_alias_moves(&self) -> Result<Vec<(u32, String, String, AliasRecord)>>;
     /// The latest move of an alias at or before `at`.
     fn alias_at(&self, type_id: u32, name: &str, alias: &str, at: SnapshotId) -> Result<Option<AliasRecord>>;
     /// A snapshot record.
@@ -651,6 +653,22 @@ macro_rules! impl_store_read {
                 if let Some((alias, _)) = split_alias_tail(&key[prefix.len()..]) {
                     out.push((alias.to_owned(), decode(v.value(), "alias move")?));
                 }
+            }
+            Ok(out)
+        }
+
+        fn all_alias_moves(&self) -> Result<Vec<(u32, String, String, AliasRecord)>> {
+            let mut out = Vec::new();
+            for item in self.aliases()?.iter()? {
+                let (k, v) = item?;
+                let key = k.value();
+                // `type_id BE4 | name | 0 | alias | 0 | snapshot BE8`; names hold no NUL.
+                let bad = || Error::Corrupt { detail: "an alias key is malformed".into() };
+                let end = key.get(4..).and_then(|rest| rest.iter().position(|b| *b == 0)).ok_or_else(bad)? + 4;
+                let name = std::str::from_utf8(&key[4..end]).map_err(|_| bad())?;
+                let (alias, _) = split_alias_tail(&key[end + 1..]).ok_or_else(bad)?;
+                let type_id = u32::from_be_bytes(key[..4].try_into().map_err(|_| bad())?);
+                out.push((type_id, name.to_owned(), alias.to_owned(), decode(v.value(), "alias move")?));
             }
             Ok(out)
         }
