@@ -2,7 +2,7 @@
 //! transactions (each a consistent snapshot) and the single write
 //! transaction, and owns the warm adjacency cache.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,10 +17,10 @@ use crate::write::WriteTx;
 /// Name <-> id dictionaries of node types and edge labels.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dict {
-    pub(crate) type_names: HashMap<u32, String>,
-    pub(crate) type_ids: HashMap<String, u32>,
-    pub(crate) label_names: HashMap<u32, String>,
-    pub(crate) label_ids: HashMap<String, u32>,
+    pub(crate) type_names: FxHashMap<u32, String>,
+    pub(crate) type_ids: FxHashMap<String, u32>,
+    pub(crate) label_names: FxHashMap<u32, String>,
+    pub(crate) label_ids: FxHashMap<String, u32>,
 }
 
 impl Dict {

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::key::{EntityKey, KeyRef, NodeKey, NodeRef, VersionSel, check_name, check_type};
 use crate::resolve::{header_key, key_of, resolve, resolve_header};
 use crate::storage::codec::{
-    AdjEntry, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, NodeRecordRef, SnapshotId, SnapshotRecord,
+    AdjEntry, AdjKey, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, NodeRecordRef, SnapshotId, SnapshotRecord,
     write_version_key,
 };
 use crate::storage::{Counters, EdgeId, WriteTables};
@@ -94,8 +94,8 @@ pub struct WriteTx {
     touched: FxHashSet<NodeId>,
     failed: Option<String>,
     keep_going: bool,
-    /// Exact keys resolved or created in this transaction, by their `keys`
-    /// table bytes.
+    /// Exact keys of stored nodes resolved in this transaction, by their
+    /// `keys` table bytes (nodes it created are found in `WriteTables`).
     resolved: FxHashMap<Box<[u8]>, Resolved>,
     /// Scratch buffer for building `keys` table bytes without allocating.
     scratch: Vec<u8>,
@@ -127,10 +127,10 @@ struct Batch {
     op: String,
     detail: serde_json::Value,
     first_node: NodeId,
-    /// Content hash of every edge created, by adjacency key.
-    edges: Vec<crate::verify::EdgeHash>,
-    /// SHA-256 over the content hash of every node created, in id order.
-    nodes: sha2::Sha256,
+    /// Every edge created, by adjacency key, with its properties: hashed at
+    /// commit, while the writer thread writes. (The nodes are hashed as they
+    /// are written: `WriteTables::digest_new_nodes_from`.)
+    edges: Vec<(AdjKey, Props)>,
 }
 
 impl std::fmt::Debug for WriteTx {
@@ -214,13 +214,9 @@ impl WriteTx {
         if self.changes > 0 {
             return Err(Error::Misuse { what: "batch audit must be chosen before the first change" });
         }
-        self.batch = Some(Batch {
-            op: op.to_owned(),
-            detail,
-            first_node: self.counters.next_node,
-            edges: Vec::new(),
-            nodes: sha2::Sha256::default(),
-        });
+        let first_node = self.counters.next_node;
+        self.tables_mut()?.digest_new_nodes_from(first_node)?;
+        self.batch = Some(Batch { op: op.to_owned(), detail, first_node, edges: Vec::new() });
         Ok(self)
     }
 
@@ -387,10 +383,9 @@ impl WriteTx {
         }
         let entity = || EntityKey { type_name: new.type_name.clone(), name: new.name.clone() };
         let existing_type = self.dict.type_ids.get(&new.type_name).copied();
+        // The highest version so far: of a new entity, or of one this
+        // transaction created, it is answered from memory (see `WriteTables`).
         let (max, label_holder) = match existing_type {
-            Some(tid) if new.label.is_none() && self.previous_created_here(tid, &new.name, new.version) => {
-                (new.version.unwrap_or(1) - 1, None)
-            }
             Some(tid) => {
                 let (name, label) = (&new.name, &new.label);
                 self.tables()?.read(|t| {
@@ -445,16 +440,13 @@ impl WriteTx {
         })?;
         write_version_key(&mut self.scratch, type_id, &new.name, next);
         let tables = self.tables.as_mut().ok_or_else(finished)?;
-        tables.put_new_node(id, &self.scratch, &encoded)?;
+        tables.put_new_node(id, type_id, &new.name, next, &encoded)?;
         if let Some(label) = &new.label {
             tables.put_ext_label(type_id, &new.name, label, next)?;
         }
-        self.resolved
-            .insert(self.scratch.as_slice().into(), Resolved { id, type_id, created_here: true, deleted: false });
         self.counters.next_node += 1;
         let key = NodeKey { type_name: new.type_name, name: new.name, version: next };
-        if let Some(batch) = &mut self.batch {
-            sha2::Digest::update(&mut batch.nodes, crate::verify::encoded_node_hash(id, &encoded));
+        if self.batch.is_some() {
             self.changes += 1;
         } else {
             let text = key.to_string();
@@ -551,7 +543,7 @@ impl WriteTx {
         let audit = match self.batch {
             Some(_) => {
                 let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
-                LinkAudit::InBatch((key, crate::verify::edge_content_hash(&key, &props)?))
+                LinkAudit::InBatch(key, props.clone())
             }
             None => {
                 let (from_key, to_key) =
@@ -573,9 +565,9 @@ impl WriteTx {
         self.touch(from_id);
         self.touch(to_id);
         match audit {
-            LinkAudit::InBatch(hash) => {
+            LinkAudit::InBatch(key, props) => {
                 if let Some(batch) = &mut self.batch {
-                    batch.edges.push(hash);
+                    batch.edges.push((key, props));
                 }
                 self.changes += 1;
             }
@@ -586,29 +578,18 @@ impl WriteTx {
         Ok(true)
     }
 
-    /// True when version `version - 1` of the entity was created by this
-    /// transaction and version `version` was not: then `version - 1` is the
-    /// entity's highest version, without a lookup in the key dictionary (a
-    /// bulk import creates an entity's versions one after another).
-    fn previous_created_here(&mut self, type_id: u32, name: &str, version: Option<u64>) -> bool {
-        let Some(version) = version.filter(|v| *v > 1) else { return false };
-        write_version_key(&mut self.scratch, type_id, name, version - 1);
-        if !self.resolved.get(self.scratch.as_slice()).is_some_and(|found| found.created_here) {
-            return false;
-        }
-        write_version_key(&mut self.scratch, type_id, name, version);
-        !self.resolved.contains_key(self.scratch.as_slice())
-    }
-
     /// Resolves `r` to (node id, type id); exact versions resolved or
     /// created earlier in this transaction are answered from memory, without
-    /// allocating.
+    /// allocating or reading redb.
     fn resolve_exact(&mut self, r: Endpoint<'_>) -> Result<(NodeId, u32)> {
         if let Some(k) = r.exact() {
             if let Some(&type_id) = self.dict.type_ids.get(k.type_name) {
                 write_version_key(&mut self.scratch, type_id, k.name, k.version);
                 if let Some(found) = self.resolved.get(self.scratch.as_slice()).filter(|found| !found.deleted) {
                     return Ok((found.id, found.type_id));
+                }
+                if let Some(id) = self.tables()?.created_id(type_id, k.name, k.version) {
+                    return Ok((id, type_id));
                 }
             }
         }
@@ -624,7 +605,7 @@ impl WriteTx {
         };
         let (id, header) = self.tables()?.read(|t| resolve_header(t, dict, r, at))?;
         write_version_key(&mut self.scratch, header.type_id, &header.name, header.version);
-        let found = Resolved { id, type_id: header.type_id, created_here: false, deleted: false };
+        let found = Resolved { id, type_id: header.type_id, deleted: false };
         self.resolved.insert(self.scratch.as_slice().into(), found);
         Ok((id, header.type_id))
     }
@@ -861,16 +842,28 @@ impl WriteTx {
         self.tables = Some(tables);
         self.flush_pending()?;
         if let Some(batch) = self.batch.take() {
-            // An edge linked, unlinked and linked again here is one stored
-            // edge: keep its last content hash, as `verify` will see it.
-            // Reversed then stably sorted, the last hash of a key comes first.
+            // The writer writes the buffered nodes and blocks while a second
+            // thread hashes the new nodes, then the new edges.
             let mut edges = batch.edges;
-            edges.reverse();
-            edges.sort_by_key(|(key, _)| *key);
-            edges.dedup_by_key(|(key, _)| *key);
-            let edges_created = edges.len();
-            let nodes_digest: [u8; 32] = sha2::Digest::finalize(batch.nodes).into();
-            let content = crate::verify::combine_digests(&nodes_digest, &crate::verify::edges_digest(&mut edges));
+            let tables = self.tables_mut()?;
+            let (edges_digest, edges_created) = tables.write_buffered(move || {
+                // An edge linked, unlinked and linked again here is one stored
+                // edge: keep its last content, as `verify` will see it.
+                // Reversed then stably sorted, the last link of a key comes first.
+                edges.reverse();
+                edges.sort_by_key(|(key, _)| *key);
+                edges.dedup_by_key(|(key, _)| *key);
+                let mut hashes = edges
+                    .iter()
+                    .map(|(key, props)| Ok((*key, crate::verify::edge_content_hash(key, props)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok::<_, Error>((crate::verify::edges_digest(&mut hashes), hashes.len()))
+            })??;
+            let nodes_digest = match tables.take_node_digest()? {
+                Some(digest) => digest,
+                None => sha2::Digest::finalize(sha2::Sha256::default()).into(),
+            };
+            let content = crate::verify::combine_digests(&nodes_digest, &edges_digest);
             let mut detail = batch.detail;
             if let serde_json::Value::Object(map) = &mut detail {
                 map.insert("nodes_created".into(), (self.counters.next_node - batch.first_node).into());
@@ -911,8 +904,6 @@ impl WriteTx {
 struct Resolved {
     id: NodeId,
     type_id: u32,
-    /// Created by this transaction (so no later version existed before it).
-    created_here: bool,
     /// Deleted by this transaction: links must resolve it again (and fail).
     deleted: bool,
 }
@@ -939,8 +930,8 @@ impl<'a> Endpoint<'a> {
 
 /// How a link is audited.
 enum LinkAudit {
-    /// Covered by the batch entry, through this content hash.
-    InBatch(crate::verify::EdgeHash),
+    /// Covered by the batch entry, which hashes this key and these properties.
+    InBatch(AdjKey, Props),
     /// An entry of its own, with this detail and these subjects.
     Own(String, Vec<String>),
 }

@@ -6,6 +6,7 @@
 
 pub mod blocks;
 pub mod codec;
+mod fresh;
 
 use std::fs::File;
 use std::io::Read;
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::value::Props;
 use blocks::{AdjBlockBuf, adj_block_of};
 use codec::*;
+use fresh::Fresh;
 use rustc_hash::FxHashMap;
 
 /// Written into the `meta` table; a redb file without it is not ours.
@@ -420,6 +422,14 @@ pub struct EdgeId {
 pub struct WriteTables {
     cell: TxCell,
     dirty: Dirty,
+    /// New nodes not yet written (see `fresh.rs`).
+    fresh: Fresh,
+    /// The `keys` table was empty when the transaction began and nothing
+    /// has been written to it since: no entity has a stored version.
+    no_stored_keys: bool,
+    /// A batch digest being fed: SHA-256 over `encoded_node_hash` of every
+    /// new node from this id on, in id order, as the nodes are written.
+    node_digest: Option<(NodeId, sha2::Sha256)>,
     /// `FLUSH_BYTES`, lowered by tests to exercise mid-transaction flushes.
     flush_bytes: usize,
 }
@@ -528,6 +538,9 @@ macro_rules! impl_store_read {
         }
 
         fn node(&self, id: NodeId) -> Result<Option<NodeRecord>> {
+            if let Some(bytes) = self.fresh().and_then(|f| f.record(id)) {
+                return Ok(Some(decode(bytes, "node record")?));
+            }
             match self.nodes()?.get(id)? {
                 Some(v) => Ok(Some(decode(v.value(), "node record")?)),
                 None => Ok(None),
@@ -535,17 +548,24 @@ macro_rules! impl_store_read {
         }
 
         fn node_header(&self, id: NodeId) -> Result<Option<NodeHeader>> {
+            let header = |bytes: &[u8]| {
+                postcard::take_from_bytes(bytes)
+                    .map(|(header, _)| header)
+                    .map_err(|e| Error::Corrupt { detail: format!("cannot decode node record: {e}") })
+            };
+            if let Some(bytes) = self.fresh().and_then(|f| f.record(id)) {
+                return Ok(Some(header(bytes)?));
+            }
             match self.nodes()?.get(id)? {
-                Some(v) => Ok(Some(
-                    postcard::take_from_bytes(v.value())
-                        .map(|(header, _)| header)
-                        .map_err(|e| Error::Corrupt { detail: format!("cannot decode node record: {e}") })?,
-                )),
+                Some(v) => Ok(Some(header(v.value())?)),
                 None => Ok(None),
             }
         }
 
         fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>> {
+            if let Some(id) = self.fresh().and_then(|f| f.version_id(type_id, name, version)) {
+                return Ok(Some(id));
+            }
             let key = version_key(type_id, name, version);
             Ok(self.keys()?.get(key.as_slice())?.map(|v| v.value()))
         }
@@ -560,10 +580,22 @@ macro_rules! impl_store_read {
                     out.push((version, v.value()));
                 }
             }
+            // Buffered versions are newer than every stored one.
+            if let Some(fresh) = self.fresh() {
+                out.extend(fresh.versions(type_id, name));
+            }
             Ok(out)
         }
 
         fn max_version(&self, type_id: u32, name: &str) -> Result<u64> {
+            if let Some(fresh) = self.fresh() {
+                if let Some(version) = fresh.max_version(type_id, name) {
+                    return Ok(version);
+                }
+            }
+            if self.no_stored_keys() {
+                return Ok(0);
+            }
             let lo = entity_prefix(type_id, name);
             let hi = prefix_end(&lo);
             let last = self.keys()?.range(lo.as_slice()..hi.as_slice())?.next_back();
@@ -581,9 +613,17 @@ macro_rules! impl_store_read {
             lo.extend_from_slice(name_prefix.as_bytes());
             let hi = prefix_end(&lo);
             let mut out = Vec::new();
+            let fresh = self.fresh().map(|f| f.keys_with_prefix(&lo)).unwrap_or_default();
+            let mut fresh = fresh.into_iter().peekable();
             for item in self.keys()?.range(lo.as_slice()..hi.as_slice())? {
-                out.push(item?.1.value());
+                let (k, v) = item?;
+                // Merge the buffered keys in, keeping key order.
+                while let Some((_, id)) = fresh.next_if(|(key, _)| key.as_slice() < k.value()) {
+                    out.push(id);
+                }
+                out.push(v.value());
             }
+            out.extend(fresh.map(|(_, id)| id));
             Ok(out)
         }
 
@@ -755,6 +795,14 @@ impl ReadTables {
         None
     }
 
+    fn fresh(&self) -> Option<&Fresh> {
+        None
+    }
+
+    fn no_stored_keys(&self) -> bool {
+        false
+    }
+
     fn dirty_blocks(&self, _dir: Dir) -> Vec<u64> {
         Vec::new()
     }
@@ -807,10 +855,20 @@ impl StoreRead for ReadTables {
 pub struct WriteView<'a, 't> {
     tables: &'a OpenTables<'t>,
     dirty: &'a Dirty,
+    fresh: &'a Fresh,
+    no_stored_keys: bool,
 }
 
 impl WriteView<'_, '_> {
     impl_with_block!();
+
+    fn fresh(&self) -> Option<&Fresh> {
+        (!self.fresh.is_empty()).then_some(self.fresh)
+    }
+
+    fn no_stored_keys(&self) -> bool {
+        self.no_stored_keys
+    }
 
     fn dirty_block(&self, dir: Dir, block: u64) -> Option<&[u8]> {
         self.dirty.map(dir).get(&block).map(AdjBlockBuf::as_bytes)
@@ -861,15 +919,25 @@ const FLUSH_BYTES: usize = 512 << 20;
 impl WriteTables {
     fn new(tx: redb::WriteTransaction) -> Result<WriteTables> {
         let cell = TxCell::new(tx, |tx| OpenTables::open(tx));
-        cell.with_dependent(|_, tables| tables.as_ref().map(|_| ()).map_err(|e| Error::Storage(e.to_string())))?;
-        Ok(WriteTables { cell, dirty: Dirty::default(), flush_bytes: FLUSH_BYTES })
+        let no_stored_keys = cell.with_dependent(|_, tables| match tables {
+            Ok(t) => Ok(redb::ReadableTableMetadata::len(&t.keys)? == 0),
+            Err(e) => Err(Error::Storage(e.to_string())),
+        })?;
+        Ok(WriteTables {
+            cell,
+            dirty: Dirty::default(),
+            fresh: Fresh::default(),
+            no_stored_keys,
+            node_digest: None,
+            flush_bytes: FLUSH_BYTES,
+        })
     }
 
     /// Runs `f` with read access to the transaction's current state.
     pub fn read<R>(&self, f: impl FnOnce(&dyn StoreRead) -> Result<R>) -> Result<R> {
-        let dirty = &self.dirty;
+        let (dirty, fresh, no_stored_keys) = (&self.dirty, &self.fresh, self.no_stored_keys);
         self.cell.with_dependent(|_, tables| match tables {
-            Ok(tables) => f(&WriteView { tables, dirty }),
+            Ok(tables) => f(&WriteView { tables, dirty, fresh, no_stored_keys }),
             Err(e) => Err(Error::Storage(e.to_string())),
         })
     }
@@ -940,27 +1008,101 @@ impl WriteTables {
         self.with(|t| Ok(t.labels.insert(name, id).map(|_| ())?))
     }
 
-    /// Stores a node record; `new_key` also registers its key.
+    /// Stores a node record; `new_key` also registers its key (a new node).
     pub fn put_node(&mut self, id: NodeId, record: &NodeRecord, new_key: bool) -> Result<()> {
         let bytes = encode(record)?;
+        if new_key {
+            return self.put_new_node(id, record.type_id, &record.name, record.version, &bytes);
+        }
+        if self.fresh.replace(id, &bytes) {
+            return Ok(());
+        }
+        self.with(|t| Ok(t.nodes.insert(id, bytes.as_slice()).map(|_| ())?))
+    }
+
+    /// Stores a new node whose record is already encoded. It is buffered and
+    /// written with the others at commit (see `fresh.rs`).
+    pub fn put_new_node(&mut self, id: NodeId, type_id: u32, name: &str, version: u64, bytes: &[u8]) -> Result<()> {
+        if !self.fresh.accepts(id) {
+            self.flush_fresh()?;
+        }
+        self.fresh.push(id, type_id, name, version, bytes);
+        if self.fresh.size() > self.flush_bytes {
+            self.flush_fresh()?;
+        }
+        Ok(())
+    }
+
+    /// The id of a node this transaction created with this exact key and
+    /// has not changed since (so it is live), without touching redb.
+    pub fn created_id(&self, type_id: u32, name: &str, version: u64) -> Option<NodeId> {
+        self.fresh.unchanged_version_id(type_id, name, version)
+    }
+
+    /// Feeds every new node from `first` on into a batch digest (see
+    /// `take_node_digest`).
+    pub fn digest_new_nodes_from(&mut self, first: NodeId) -> Result<()> {
+        self.flush_fresh()?;
+        self.node_digest = Some((first, sha2::Sha256::default()));
+        Ok(())
+    }
+
+    /// Writes what is buffered and returns the batch digest of the new nodes
+    /// (`digest_new_nodes_from`), if one is being fed.
+    pub fn take_node_digest(&mut self) -> Result<Option<[u8; 32]>> {
+        self.flush_fresh()?;
+        Ok(self.node_digest.take().map(|(_, digest)| sha2::Digest::finalize(digest).into()))
+    }
+
+    /// Writes the buffered new nodes to redb.
+    pub fn flush_fresh(&mut self) -> Result<()> {
+        if self.fresh.is_empty() { Ok(()) } else { self.write_buffered(|| ()) }
+    }
+
+    /// Writes everything buffered to redb: the new nodes (records in id
+    /// order, keys in key order) and the changed adjacency blocks. Meanwhile
+    /// a second thread hashes the new nodes into the batch digest, if one is
+    /// fed, then runs `side` (the caller's own hashing); its result is returned.
+    pub fn write_buffered<R: Send>(&mut self, side: impl FnOnce() -> R + Send) -> Result<R> {
+        let fresh = std::mem::take(&mut self.fresh);
+        let mut digest = self.node_digest.take();
+        let (written, side) = std::thread::scope(|scope| {
+            let (fresh, digest) = (&fresh, &mut digest);
+            let worker = scope.spawn(move || {
+                if let Some((from, digest)) = digest {
+                    for (id, record) in fresh.created_records().filter(|(id, _)| id >= from) {
+                        sha2::Digest::update(digest, crate::verify::encoded_node_hash(id, record));
+                    }
+                }
+                side()
+            });
+            let written = self.write_fresh(fresh).and_then(|()| self.flush_blocks());
+            (written, worker.join())
+        });
+        self.node_digest = digest;
+        written?;
+        Ok(side.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    }
+
+    fn write_fresh(&mut self, fresh: &Fresh) -> Result<()> {
+        if fresh.is_empty() {
+            return Ok(());
+        }
         self.with(|t| {
-            t.nodes.insert(id, bytes.as_slice())?;
-            if new_key {
-                let key = version_key(record.type_id, &record.name, record.version);
+            for (id, record) in fresh.records() {
+                t.nodes.insert(id, record)?;
+            }
+            let mut key = Vec::new();
+            for (prefix, version, id) in fresh.sorted_keys() {
+                key.clear();
+                key.extend_from_slice(prefix);
+                key.extend_from_slice(&version.to_be_bytes());
                 t.keys.insert(key.as_slice(), id)?;
             }
             Ok(())
-        })
-    }
-
-    /// Stores a new node whose record is already encoded, under its `keys`
-    /// table key `key` (`version_key` bytes).
-    pub fn put_new_node(&mut self, id: NodeId, key: &[u8], bytes: &[u8]) -> Result<()> {
-        self.with(|t| {
-            t.nodes.insert(id, bytes)?;
-            t.keys.insert(key, id)?;
-            Ok(())
-        })
+        })?;
+        self.no_stored_keys = false;
+        Ok(())
     }
 
     /// Stores both directions of an edge and its properties.
@@ -1045,6 +1187,7 @@ impl WriteTables {
 
     /// Commits durably: when this returns, the snapshot survives a crash.
     pub fn commit(mut self) -> Result<()> {
+        self.flush_fresh()?;
         self.flush_blocks()?;
         let tx = self.cell.into_owner();
         tx.commit()?;
@@ -1201,5 +1344,62 @@ mod tests {
         .unwrap();
         w.commit().unwrap();
         check(&store.begin_read().unwrap());
+    }
+
+    fn record(type_id: u32, name: &str, version: u64) -> NodeRecord {
+        NodeRecord {
+            type_id,
+            version,
+            created_in: 1,
+            deleted_in: None,
+            name: name.to_owned(),
+            label: None,
+            created_at: 0,
+            created_by: "t".into(),
+            props: Props::new(),
+        }
+    }
+
+    /// Every key-dictionary and node read the engine makes, as one value.
+    fn node_reads(t: &dyn StoreRead, n: u64) -> Vec<String> {
+        let mut out =
+            vec![format!("{:?}", t.nodes_of_type(1, "").unwrap()), format!("{:?}", t.nodes_of_type(1, "e1").unwrap())];
+        for e in 0..7 {
+            let name = format!("e{e}");
+            out.push(format!("{name}: {:?} max {}", t.versions(1, &name).unwrap(), t.max_version(1, &name).unwrap()));
+            out.push(format!("{:?}", t.node_id(1, &name, 2).unwrap()));
+        }
+        for id in 1..=n + 1 {
+            out.push(format!("{:?} {:?}", t.node(id).unwrap(), t.node_header(id).unwrap().map(|h| h.version)));
+        }
+        out
+    }
+
+    #[test]
+    fn new_nodes_buffered_or_flushed_mid_transaction_read_the_same_as_committed() {
+        let store = Store::in_memory().unwrap();
+        // A stored generation first, then a transaction that flushes its
+        // buffered nodes every few records.
+        let mut w = store.begin_write().unwrap();
+        for id in 1..=5u64 {
+            w.put_node(id, &record(1, &format!("e{}", id - 1), 1), true).unwrap();
+        }
+        w.commit().unwrap();
+        let mut w = store.begin_write().unwrap();
+        w.flush_bytes = 300;
+        let mut versions = [1u64, 1, 1, 1, 1, 0, 0];
+        for id in 6..=40u64 {
+            let e = (id % 5 + id / 9) as usize % 7;
+            versions[e] += 1;
+            w.put_node(id, &record(1, &format!("e{e}"), versions[e]), true).unwrap();
+        }
+        // A buffered node rewritten (as a delete does).
+        let mut deleted = w.read(|t| t.node(40)).unwrap().unwrap();
+        deleted.deleted_in = Some(2);
+        w.put_node(40, &deleted, false).unwrap();
+        let during = w.read(|t| Ok(node_reads(t, 40))).unwrap();
+        w.commit().unwrap();
+        assert_eq!(during, node_reads(&store.begin_read().unwrap(), 40));
+        assert!(during.iter().any(|line| line.contains("deleted_in: Some(2)")));
     }
 }

@@ -6,7 +6,7 @@ use lineagedb_engine::{
 };
 use tempfile::TempDir;
 
-use crate::support::{db_path, fresh_db, k, props, r};
+use crate::support::{build, db_path, expect_reached, fresh_db, k, props, r, reached};
 
 /// A database with one mutation of every kind; returns its directory, closed.
 fn every_mutation() -> TempDir {
@@ -258,4 +258,44 @@ fn a_reordered_or_misplaced_adjacency_block_is_detected() {
         problems.iter().any(|p| p.contains("of in_blocks is damaged") && p.contains("whole number")),
         "{problems:?}"
     );
+}
+
+/// A bulk load's nodes are buffered until commit; reads, links and deletes in
+/// the same transaction see them, and the batch digest covers them as created.
+#[test]
+fn a_batch_sees_its_own_new_nodes_and_its_digest_verifies_after_a_delete() {
+    let (_dir, db) = fresh_db();
+    build(&db, &["dataset:raw"], &[]);
+    let mut tx = db.begin_write().unwrap();
+    tx.batch_audit("bulk_load", serde_json::json!({})).unwrap();
+    for name in ["a", "b", "c"] {
+        tx.create_node("dataset", name, Props::new()).unwrap();
+    }
+    assert_eq!(tx.create_node("dataset", "a", Props::new()).unwrap(), k("dataset:a@2"));
+    assert_eq!(tx.resolve(&r("dataset:a")).unwrap(), k("dataset:a@2"));
+    assert!(tx.exists(&r("dataset:c@1")).unwrap());
+    tx.link(&r("dataset:raw@1"), &r("dataset:a@1"), "derived", Props::new()).unwrap();
+    tx.link(&r("dataset:a@1"), &r("dataset:b@1"), "derived", Props::new()).unwrap();
+    tx.delete(&r("dataset:c@1"), false).unwrap();
+    let refused = tx.link(&r("dataset:b@1"), &r("dataset:c@1"), "derived", Props::new());
+    assert!(matches!(refused, Err(Error::Deleted { .. })), "{refused:?}");
+    tx.rollback().unwrap();
+
+    let mut tx = db.begin_write().unwrap();
+    tx.batch_audit("bulk_load", serde_json::json!({})).unwrap();
+    for name in ["a", "b", "c"] {
+        tx.create_node("dataset", name, Props::new()).unwrap();
+    }
+    tx.link(&r("dataset:raw@1"), &r("dataset:a@1"), "derived", Props::new()).unwrap();
+    tx.link(&r("dataset:a@1"), &r("dataset:b@1"), "derived", Props::new()).unwrap();
+    tx.delete(&r("dataset:c@1"), false).unwrap();
+    tx.commit().unwrap();
+    let read = db.begin_read().unwrap();
+    let report = read.verify().unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(
+        reached(&read.ancestors(&r("dataset:b@1")).collect().unwrap()),
+        expect_reached(&[("dataset:a@1", 1), ("dataset:raw@1", 2)])
+    );
+    assert!(matches!(read.node(&r("dataset:c@1")), Err(Error::Deleted { .. })));
 }

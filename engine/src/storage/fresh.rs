@@ -1,0 +1,267 @@
+//! Nodes created by a write transaction and not yet written to redb.
+//!
+//! A bulk load creates nodes in id order but their keys in no useful order,
+//! and redb inserts scattered keys into the `keys` B-tree several times more
+//! slowly than sorted ones. So new nodes are held here, encoded, and written
+//! at commit (or when the buffer grows large): records in id order, keys
+//! sorted. Until then every read of the write transaction sees them through
+//! `WriteView`, which consults this buffer before the tables.
+
+use rustc_hash::FxHashMap;
+
+use super::NodeId;
+use super::codec::write_version_key;
+
+/// `FreshNode::prev` of an entity's first buffered version.
+const NONE: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+struct FreshNode {
+    /// Where the encoded record starts in `Fresh::bytes`.
+    start: usize,
+    len: u32,
+    /// Index of the entity's previous buffered version, or `NONE`.
+    prev: u32,
+    version: u64,
+}
+
+/// New nodes with consecutive ids, `first` upwards.
+#[derive(Default)]
+pub(super) struct Fresh {
+    first: NodeId,
+    bytes: Vec<u8>,
+    nodes: Vec<FreshNode>,
+    /// Entity prefix (`type_id BE4 | name | 0`) -> index of its latest
+    /// buffered version; earlier ones are chained through `prev`.
+    entities: FxHashMap<Box<[u8]>, u32>,
+    /// Records rewritten after their creation (a node created and deleted
+    /// in one transaction), by index: their current bytes. `nodes` keeps
+    /// the spans as created, which the batch digest covers.
+    replaced: FxHashMap<u32, (usize, u32)>,
+    scratch: Vec<u8>,
+}
+
+impl Fresh {
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Bytes held, roughly.
+    pub fn size(&self) -> usize {
+        self.bytes.len() + self.nodes.len() * std::mem::size_of::<FreshNode>() + self.entities.len() * 48
+    }
+
+    /// Whether node `id` can be appended: the buffer holds consecutive ids.
+    pub fn accepts(&self, id: NodeId) -> bool {
+        self.nodes.is_empty() || id == self.first + self.nodes.len() as u64
+    }
+
+    /// Appends a new node; the caller checked `accepts(id)`.
+    pub fn push(&mut self, id: NodeId, type_id: u32, name: &str, version: u64, record: &[u8]) {
+        debug_assert!(self.accepts(id));
+        if self.nodes.is_empty() {
+            self.first = id;
+        }
+        let index = self.nodes.len() as u32;
+        entity_prefix_into(&mut self.scratch, type_id, name);
+        let prev = match self.entities.get_mut(self.scratch.as_slice()) {
+            Some(latest) => std::mem::replace(latest, index),
+            None => {
+                self.entities.insert(self.scratch.as_slice().into(), index);
+                NONE
+            }
+        };
+        self.nodes.push(FreshNode { start: self.bytes.len(), len: record.len() as u32, prev, version });
+        self.bytes.extend_from_slice(record);
+    }
+
+    fn index(&self, id: NodeId) -> Option<usize> {
+        let offset = id.checked_sub(self.first)?;
+        (offset < self.nodes.len() as u64).then_some(offset as usize)
+    }
+
+    fn current(&self, index: usize) -> &[u8] {
+        let n = &self.nodes[index];
+        let (start, len) = self.replaced.get(&(index as u32)).copied().unwrap_or((n.start, n.len));
+        &self.bytes[start..start + len as usize]
+    }
+
+    /// The encoded record of buffered node `id`.
+    pub fn record(&self, id: NodeId) -> Option<&[u8]> {
+        Some(self.current(self.index(id)?))
+    }
+
+    /// Replaces the record of buffered node `id` (its key does not change);
+    /// false if `id` is not buffered.
+    pub fn replace(&mut self, id: NodeId, record: &[u8]) -> bool {
+        let Some(index) = self.index(id) else { return false };
+        self.replaced.insert(index as u32, (self.bytes.len(), record.len() as u32));
+        self.bytes.extend_from_slice(record);
+        true
+    }
+
+    fn latest(&self, type_id: u32, name: &str) -> Option<u32> {
+        // The entity prefix, built on the stack for the usual short names.
+        let mut stack = [0u8; 128];
+        let len = 5 + name.len();
+        if len <= stack.len() {
+            stack[..4].copy_from_slice(&type_id.to_be_bytes());
+            stack[4..4 + name.len()].copy_from_slice(name.as_bytes());
+            return self.entities.get(&stack[..len]).copied();
+        }
+        let mut prefix = Vec::with_capacity(len);
+        entity_prefix_into(&mut prefix, type_id, name);
+        self.entities.get(prefix.as_slice()).copied()
+    }
+
+    /// The highest buffered version of the entity, if any (every buffered
+    /// version is newer than every stored one).
+    pub fn max_version(&self, type_id: u32, name: &str) -> Option<u64> {
+        self.latest(type_id, name).map(|i| self.nodes[i as usize].version)
+    }
+
+    /// The entity's buffered versions with their ids, ascending.
+    pub fn versions(&self, type_id: u32, name: &str) -> Vec<(u64, NodeId)> {
+        let mut out = Vec::new();
+        let mut next = self.latest(type_id, name).unwrap_or(NONE);
+        while next != NONE {
+            let n = self.nodes[next as usize];
+            out.push((n.version, self.first + u64::from(next)));
+            next = n.prev;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The id of one buffered version of the entity.
+    pub fn version_id(&self, type_id: u32, name: &str, version: u64) -> Option<NodeId> {
+        let mut next = self.latest(type_id, name).unwrap_or(NONE);
+        while next != NONE {
+            let n = self.nodes[next as usize];
+            if n.version == version {
+                return Some(self.first + u64::from(next));
+            }
+            if n.version < version {
+                return None;
+            }
+            next = n.prev;
+        }
+        None
+    }
+
+    /// The id of a buffered version whose record was not rewritten since
+    /// its creation (so it is live), if any.
+    pub fn unchanged_version_id(&self, type_id: u32, name: &str, version: u64) -> Option<NodeId> {
+        let id = self.version_id(type_id, name, version)?;
+        (!self.replaced.contains_key(&((id - self.first) as u32))).then_some(id)
+    }
+
+    /// Every buffered (entity prefix, version, id), in `keys` table order.
+    pub fn sorted_keys(&self) -> Vec<(&[u8], u64, NodeId)> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        for (prefix, &latest) in &self.entities {
+            let mut next = latest;
+            while next != NONE {
+                let n = self.nodes[next as usize];
+                out.push((&prefix[..], n.version, self.first + u64::from(next)));
+                next = n.prev;
+            }
+        }
+        // Entity prefixes end with their only NUL after the type id, so no
+        // prefix is a proper prefix of another: ordering by (prefix, version)
+        // is the byte order of `prefix | version BE8`.
+        out.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        out
+    }
+
+    /// Buffered keys under a byte prefix of the `keys` table, sorted, with
+    /// their ids.
+    pub fn keys_with_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, NodeId)> {
+        let mut out = Vec::new();
+        let mut key = Vec::new();
+        for (entity, &latest) in &self.entities {
+            let mut next = latest;
+            while next != NONE {
+                let n = self.nodes[next as usize];
+                key.clear();
+                key.extend_from_slice(entity);
+                key.extend_from_slice(&n.version.to_be_bytes());
+                if key.starts_with(prefix) {
+                    out.push((key.clone(), self.first + u64::from(next)));
+                }
+                next = n.prev;
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Every buffered record as it is now, in id order.
+    pub fn records(&self) -> impl Iterator<Item = (NodeId, &[u8])> + '_ {
+        (0..self.nodes.len()).map(|i| (self.first + i as u64, self.current(i)))
+    }
+
+    /// Every buffered record as it was created, in id order.
+    pub fn created_records(&self) -> impl Iterator<Item = (NodeId, &[u8])> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (self.first + i as u64, &self.bytes[n.start..n.start + n.len as usize]))
+    }
+}
+
+/// `type_id BE4 | name | 0` into `buf` (the `keys` table key without its version).
+fn entity_prefix_into(buf: &mut Vec<u8>, type_id: u32, name: &str) {
+    write_version_key(buf, type_id, name, 0);
+    buf.truncate(buf.len() - 8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::codec::version_key;
+
+    #[test]
+    fn buffered_versions_are_found_by_entity_and_sorted_as_the_keys_table() {
+        let mut f = Fresh::default();
+        f.push(10, 1, "b", 1, b"r10");
+        f.push(11, 1, "a", 1, b"r11");
+        f.push(12, 1, "b", 2, b"r12");
+        f.push(13, 2, "a", 1, b"r13");
+        assert!(f.accepts(14) && !f.accepts(16));
+        assert_eq!(f.record(12), Some(&b"r12"[..]));
+        assert_eq!(f.record(14), None);
+        assert_eq!(f.max_version(1, "b"), Some(2));
+        assert_eq!(f.max_version(1, "c"), None);
+        assert_eq!(f.versions(1, "b"), vec![(1, 10), (2, 12)]);
+        assert_eq!(f.version_id(1, "b", 1), Some(10));
+        assert_eq!(f.version_id(1, "b", 3), None);
+        assert_eq!(f.unchanged_version_id(1, "a", 1), Some(11));
+        let sorted: Vec<(Vec<u8>, NodeId)> = f
+            .sorted_keys()
+            .into_iter()
+            .map(|(p, v, id)| {
+                let mut k = p.to_vec();
+                k.extend_from_slice(&v.to_be_bytes());
+                (k, id)
+            })
+            .collect();
+        let mut expected = vec![
+            (version_key(1, "b", 1), 10),
+            (version_key(1, "a", 1), 11),
+            (version_key(1, "b", 2), 12),
+            (version_key(2, "a", 1), 13),
+        ];
+        expected.sort();
+        assert_eq!(sorted, expected);
+        assert_eq!(f.keys_with_prefix(&1u32.to_be_bytes()).len(), 3);
+        assert!(f.replace(11, b"new"));
+        assert!(!f.replace(14, b"new"));
+        assert_eq!(f.unchanged_version_id(1, "a", 1), None);
+        assert_eq!(f.version_id(1, "a", 1), Some(11));
+        assert_eq!(f.record(11), Some(&b"new"[..]));
+        let now: Vec<_> = f.records().collect();
+        assert_eq!(now, vec![(10, &b"r10"[..]), (11, &b"new"[..]), (12, &b"r12"[..]), (13, &b"r13"[..])]);
+        assert_eq!(f.created_records().nth(1), Some((11, &b"r11"[..])));
+    }
+}
