@@ -97,6 +97,18 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A file of an older format, opened read-only: upgrading it writes to it.
+    #[error(
+        "{path} uses format version {found} and must be upgraded to format {current} before it can be read, which a read-only open cannot do: open it read-write once (`Database::open`; every lineagedb command does so on its own) to upgrade it in place"
+    )]
+    NeedsUpgrade {
+        /// The file.
+        path: PathBuf,
+        /// The format version in the file.
+        found: u32,
+        /// The format this build writes.
+        current: u32,
+    },
     /// A bad line of an archive: nothing of it was imported.
     #[error("{archive}:{line}: {reason}")]
     BadArchive {

@@ -133,9 +133,17 @@ pub(crate) fn verify(tables: &dyn StoreRead, dict: &Dict, progress: &mut dyn FnM
 
     // 2. Nodes and the key dictionary.
     let mut nodes: HashMap<NodeId, NodeRecord> = HashMap::new();
+    let damaged = tables.node_store_problems()?;
+    let blocks_damaged = !damaged.is_empty();
+    problems.extend(damaged);
     for id in 1..counters.next_node {
         tick(progress);
-        match tables.node(id)? {
+        let record = match tables.node(id) {
+            // Reported above, block by block.
+            Err(crate::error::Error::Corrupt { .. }) if blocks_damaged => continue,
+            other => other?,
+        };
+        match record {
             Some(record) => {
                 let key = match dict.type_name(record.type_id) {
                     Ok(t) => crate::key::NodeKey {

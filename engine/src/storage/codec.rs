@@ -206,17 +206,6 @@ pub fn write_version_key(buf: &mut Vec<u8>, type_id: u32, name: &str, version: u
     buf.extend_from_slice(&version.to_be_bytes());
 }
 
-/// Splits a `keys` table key back into (type id, name, version).
-pub fn split_version_key(key: &[u8]) -> Option<(u32, &str, u64)> {
-    if key.len() < 4 + 1 + 8 {
-        return None;
-    }
-    let type_id = be32(&key[0..4]);
-    let name = std::str::from_utf8(&key[4..key.len() - 9]).ok()?;
-    let version = be64(&key[key.len() - 8..]);
-    Some((type_id, name, version))
-}
-
 /// Key of table `aliases`: entity prefix, alias, 0x00, snapshot BE8.
 pub fn alias_key(type_id: u32, name: &str, alias: &str, snapshot: SnapshotId) -> Vec<u8> {
     let mut k = alias_prefix(type_id, name, alias);
@@ -314,9 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn version_keys_split_back() {
-        let k = version_key(2, "s3://b/x", 41);
-        assert_eq!(split_version_key(&k), Some((2, "s3://b/x", 41)));
+    fn version_keys_sort_by_entity_then_version() {
         assert!(version_key(2, "a", 1) < version_key(2, "a", 2));
         assert!(version_key(2, "a", u64::MAX) < version_key(2, "a.", 1));
     }

@@ -7,6 +7,7 @@
 pub mod blocks;
 pub mod codec;
 mod fresh;
+pub mod node_blocks;
 
 use std::fs::File;
 use std::io::Read;
@@ -24,9 +25,11 @@ use rustc_hash::FxHashMap;
 /// Written into the `meta` table; a redb file without it is not ours.
 pub const MAGIC: &[u8] = b"lineagedb";
 /// The on-disk format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this build reads. Formats 1 and 2 (development builds:
-/// one redb entry per node and per edge end) cannot be read.
+/// one redb entry per node and per edge end) cannot be read; format 3 (one
+/// entry per node in `nodes` and per version in `keys`) is upgraded in place
+/// when opened read-write.
 pub const OLDEST_FORMAT: u32 = 3;
 
 macro_rules! storage_from {
@@ -50,8 +53,13 @@ storage_from!(
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub const TYPES: TableDefinition<&str, u32> = TableDefinition::new("types");
 pub const LABELS: TableDefinition<&str, u32> = TableDefinition::new("labels");
-pub const KEYS: TableDefinition<&[u8], u64> = TableDefinition::new("keys");
-pub const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("nodes");
+/// Entity prefix -> its (version, node id) pairs (`node_blocks.rs`).
+pub const ENTITIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entities");
+/// Node id / 64 -> the records of those 64 ids (`node_blocks.rs`).
+pub const NODE_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("node_blocks");
+/// Format 3's key dictionary and node records, read only to upgrade a file.
+const KEYS_V3: TableDefinition<&[u8], u64> = TableDefinition::new("keys");
+const NODES_V3: TableDefinition<u64, &[u8]> = TableDefinition::new("nodes");
 pub const ANNOTATIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("annotations");
 /// Outgoing adjacency in blocks of 16 source ids (`blocks` module).
 pub const OUT_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("out_blocks");
@@ -167,8 +175,12 @@ impl Store {
             Ok(Err(e)) => return Err(not_ours(path, &format!("the storage layer refused it: {e}"))),
             Err(_) => return Err(not_ours(path, "the file is truncated or damaged")),
         };
-        if !check_marker(&db, path)? {
-            return Err(not_ours(path, "a redb file without LineageDB's marker"));
+        match check_marker(&db, path)? {
+            None => return Err(not_ours(path, "a redb file without LineageDB's marker")),
+            Some(found) if found < FORMAT_VERSION => {
+                return Err(Error::NeedsUpgrade { path: path.to_owned(), found, current: FORMAT_VERSION });
+            }
+            Some(_) => {}
         }
         Ok(Store { db: Backend::ReadOnly(db, path.to_owned()) })
     }
@@ -185,8 +197,10 @@ impl Store {
 
     fn init_or_check(&self, path: &Path, existing: bool) -> Result<()> {
         let Backend::ReadWrite(db) = &self.db else { return Ok(()) };
-        if check_marker(db, path)? {
-            return Ok(());
+        match check_marker(db, path)? {
+            Some(3) => return upgrade_from_format_3(db),
+            Some(_) => return Ok(()),
+            None => {}
         }
         if existing && db.begin_read()?.list_tables()?.next().is_some() {
             return Err(not_ours(path, "a redb file without LineageDB's marker"));
@@ -199,8 +213,8 @@ impl Store {
             // Create every table up front so readers never meet a missing one.
             tx.open_table(TYPES)?;
             tx.open_table(LABELS)?;
-            tx.open_table(KEYS)?;
-            tx.open_table(NODES)?;
+            tx.open_table(ENTITIES)?;
+            tx.open_table(NODE_BLOCKS)?;
             tx.open_table(ANNOTATIONS)?;
             tx.open_table(OUT_BLOCKS)?;
             tx.open_table(IN_BLOCKS)?;
@@ -233,13 +247,13 @@ impl Store {
     }
 }
 
-/// Checks LineageDB's marker and format version. `Ok(false)`: the file has no
-/// `meta` table yet (a new database).
-fn check_marker(db: &impl ReadableDatabase, path: &Path) -> Result<bool> {
+/// Checks LineageDB's marker and format version, and returns the version.
+/// `Ok(None)`: the file has no `meta` table yet (a new database).
+fn check_marker(db: &impl ReadableDatabase, path: &Path) -> Result<Option<u32>> {
     let read = db.begin_read()?;
     let meta = match read.open_table(META) {
         Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     let magic = meta.get("magic")?.map(|v| v.value().to_vec());
@@ -256,7 +270,73 @@ fn check_marker(db: &impl ReadableDatabase, path: &Path) -> Result<bool> {
     if format < OLDEST_FORMAT {
         return Err(Error::OlderFormat { path: path.to_owned(), found: format, oldest: OLDEST_FORMAT });
     }
-    Ok(true)
+    Ok(Some(format))
+}
+
+/// Rewrites a format 3 file as format 4 in one transaction (a crash leaves
+/// it at format 3): the records of `nodes` into `node_blocks`, the versions
+/// of `keys` into `entities`; the two old tables are dropped.
+fn upgrade_from_format_3(db: &redb::Database) -> Result<()> {
+    let tx = db.begin_write()?;
+    {
+        let old_nodes = tx.open_table(NODES_V3)?;
+        let mut blocks = tx.open_table(NODE_BLOCKS)?;
+        let mut slots: Vec<Option<Vec<u8>>> = Vec::new();
+        let mut block = None;
+        let mut write = |block: u64, slots: &mut Vec<Option<Vec<u8>>>| -> Result<()> {
+            let refs: Vec<Option<&[u8]>> = slots.iter().map(|s| s.as_deref()).collect();
+            blocks.insert(block, node_blocks::encode(&refs).as_slice())?;
+            slots.clear();
+            Ok(())
+        };
+        for item in old_nodes.iter()? {
+            let (id, record) = item?;
+            let id = id.value();
+            let b = node_blocks::node_block_of(id);
+            if block != Some(b) {
+                if let Some(done) = block {
+                    write(done, &mut slots)?;
+                }
+                block = Some(b);
+            }
+            let slot = (id % node_blocks::NODES_PER_BLOCK) as usize;
+            slots.resize(slot, None);
+            slots.push(Some(record.value().to_vec()));
+        }
+        if let Some(done) = block {
+            write(done, &mut slots)?;
+        }
+        let old_keys = tx.open_table(KEYS_V3)?;
+        let mut entities = tx.open_table(ENTITIES)?;
+        let mut current: Option<Vec<u8>> = None;
+        let mut value = Vec::new();
+        for item in old_keys.iter()? {
+            let (key, id) = item?;
+            let key = key.value();
+            let bad = || Error::Corrupt { detail: "a key of the format 3 key dictionary is malformed".into() };
+            let (entity, version) = key.split_at_checked(key.len().checked_sub(8).ok_or_else(bad)?).ok_or_else(bad)?;
+            if current.as_deref() != Some(entity) {
+                if let Some(done) = current.take() {
+                    entities.insert(done.as_slice(), value.as_slice())?;
+                }
+                current = Some(entity.to_vec());
+                value.clear();
+            }
+            node_blocks::push_version(
+                &mut value,
+                u64::from_be_bytes(version.try_into().map_err(|_| bad())?),
+                id.value(),
+            );
+        }
+        if let Some(done) = current {
+            entities.insert(done.as_slice(), value.as_slice())?;
+        }
+        tx.open_table(META)?.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+    }
+    tx.delete_table(NODES_V3)?;
+    tx.delete_table(KEYS_V3)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Checks an existing file read-only before it is opened for writing, so a
@@ -339,8 +419,8 @@ table_accessors! {
     meta: META => &'static str, &'static [u8];
     types: TYPES => &'static str, u32;
     labels: LABELS => &'static str, u32;
-    keys: KEYS => &'static [u8], u64;
-    nodes: NODES => u64, &'static [u8];
+    entities: ENTITIES => &'static [u8], &'static [u8];
+    node_blocks: NODE_BLOCKS => u64, &'static [u8];
     annotations: ANNOTATIONS => &'static [u8; 16], &'static [u8];
     out_blocks: OUT_BLOCKS => u64, &'static [u8];
     in_blocks: IN_BLOCKS => u64, &'static [u8];
@@ -363,8 +443,8 @@ pub struct OpenTables<'t> {
     meta: redb::Table<'t, &'static str, &'static [u8]>,
     types: redb::Table<'t, &'static str, u32>,
     labels: redb::Table<'t, &'static str, u32>,
-    keys: redb::Table<'t, &'static [u8], u64>,
-    nodes: redb::Table<'t, u64, &'static [u8]>,
+    entities: redb::Table<'t, &'static [u8], &'static [u8]>,
+    node_blocks: redb::Table<'t, u64, &'static [u8]>,
     annotations: redb::Table<'t, &'static [u8; 16], &'static [u8]>,
     out_blocks: redb::Table<'t, u64, &'static [u8]>,
     in_blocks: redb::Table<'t, u64, &'static [u8]>,
@@ -382,8 +462,8 @@ impl<'t> OpenTables<'t> {
             meta: tx.open_table(META)?,
             types: tx.open_table(TYPES)?,
             labels: tx.open_table(LABELS)?,
-            keys: tx.open_table(KEYS)?,
-            nodes: tx.open_table(NODES)?,
+            entities: tx.open_table(ENTITIES)?,
+            node_blocks: tx.open_table(NODE_BLOCKS)?,
             annotations: tx.open_table(ANNOTATIONS)?,
             out_blocks: tx.open_table(OUT_BLOCKS)?,
             in_blocks: tx.open_table(IN_BLOCKS)?,
@@ -508,6 +588,8 @@ pub trait StoreRead {
     /// What is wrong with the stored adjacency blocks of a direction (see
     /// `blocks::block_problem`), one line per bad block.
     fn adjacency_block_problems(&self, dir: Dir) -> Result<Vec<String>>;
+    /// Node blocks that do not decode, and entity entries that are malformed.
+    fn node_store_problems(&self) -> Result<Vec<String>>;
 }
 
 macro_rules! impl_store_read {
@@ -541,8 +623,11 @@ macro_rules! impl_store_read {
             if let Some(bytes) = self.fresh().and_then(|f| f.record(id)) {
                 return Ok(Some(decode(bytes, "node record")?));
             }
-            match self.nodes()?.get(id)? {
-                Some(v) => Ok(Some(decode(v.value(), "node record")?)),
+            match self.node_blocks()?.get(node_blocks::node_block_of(id))? {
+                Some(block) => match node_blocks::record(block.value(), id)? {
+                    Some(bytes) => Ok(Some(decode(bytes, "node record")?)),
+                    None => Ok(None),
+                },
                 None => Ok(None),
             }
         }
@@ -556,8 +641,11 @@ macro_rules! impl_store_read {
             if let Some(bytes) = self.fresh().and_then(|f| f.record(id)) {
                 return Ok(Some(header(bytes)?));
             }
-            match self.nodes()?.get(id)? {
-                Some(v) => Ok(Some(header(v.value())?)),
+            match self.node_blocks()?.get(node_blocks::node_block_of(id))? {
+                Some(block) => match node_blocks::record(block.value(), id)? {
+                    Some(bytes) => Ok(Some(header(bytes)?)),
+                    None => Ok(None),
+                },
                 None => Ok(None),
             }
         }
@@ -566,20 +654,19 @@ macro_rules! impl_store_read {
             if let Some(id) = self.fresh().and_then(|f| f.version_id(type_id, name, version)) {
                 return Ok(Some(id));
             }
-            let key = version_key(type_id, name, version);
-            Ok(self.keys()?.get(key.as_slice())?.map(|v| v.value()))
+            let key = entity_prefix(type_id, name);
+            match self.entities()?.get(key.as_slice())? {
+                Some(v) => Ok(node_blocks::versions(v.value()).find(|(v, _)| *v == version).map(|(_, id)| id)),
+                None => Ok(None),
+            }
         }
 
         fn versions(&self, type_id: u32, name: &str) -> Result<Vec<(u64, NodeId)>> {
-            let lo = entity_prefix(type_id, name);
-            let hi = prefix_end(&lo);
-            let mut out = Vec::new();
-            for item in self.keys()?.range(lo.as_slice()..hi.as_slice())? {
-                let (k, v) = item?;
-                if let Some((_, _, version)) = split_version_key(k.value()) {
-                    out.push((version, v.value()));
-                }
-            }
+            let key = entity_prefix(type_id, name);
+            let mut out: Vec<(u64, NodeId)> = match self.entities()?.get(key.as_slice())? {
+                Some(v) => node_blocks::versions(v.value()).collect(),
+                None => Vec::new(),
+            };
             // Buffered versions are newer than every stored one.
             if let Some(fresh) = self.fresh() {
                 out.extend(fresh.versions(type_id, name));
@@ -596,14 +683,9 @@ macro_rules! impl_store_read {
             if self.no_stored_keys() {
                 return Ok(0);
             }
-            let lo = entity_prefix(type_id, name);
-            let hi = prefix_end(&lo);
-            let last = self.keys()?.range(lo.as_slice()..hi.as_slice())?.next_back();
-            match last {
-                Some(item) => {
-                    let (k, _) = item?;
-                    Ok(split_version_key(k.value()).map(|(_, _, v)| v).unwrap_or(0))
-                }
+            let key = entity_prefix(type_id, name);
+            match self.entities()?.get(key.as_slice())? {
+                Some(v) => Ok(node_blocks::versions(v.value()).last().map_or(0, |(version, _)| version)),
                 None => Ok(0),
             }
         }
@@ -612,19 +694,21 @@ macro_rules! impl_store_read {
             let mut lo = type_id.to_be_bytes().to_vec();
             lo.extend_from_slice(name_prefix.as_bytes());
             let hi = prefix_end(&lo);
-            let mut out = Vec::new();
-            let fresh = self.fresh().map(|f| f.keys_with_prefix(&lo)).unwrap_or_default();
-            let mut fresh = fresh.into_iter().peekable();
-            for item in self.keys()?.range(lo.as_slice()..hi.as_slice())? {
+            let mut stored = Vec::new();
+            for item in self.entities()?.range(lo.as_slice()..hi.as_slice())? {
                 let (k, v) = item?;
-                // Merge the buffered keys in, keeping key order.
-                while let Some((_, id)) = fresh.next_if(|(key, _)| key.as_slice() < k.value()) {
-                    out.push(id);
+                for (version, id) in node_blocks::versions(v.value()) {
+                    stored.push((k.value().to_vec(), version, id));
                 }
-                out.push(v.value());
             }
-            out.extend(fresh.map(|(_, id)| id));
-            Ok(out)
+            // Merge the buffered nodes in, keeping key order (entity, version).
+            let Some(fresh) = self.fresh() else { return Ok(stored.into_iter().map(|(_, _, id)| id).collect()) };
+            stored.extend(fresh.keys_with_prefix(&lo).into_iter().map(|(key, id)| {
+                let (entity, version) = key.split_at(key.len() - 8);
+                (entity.to_vec(), u64::from_be_bytes(version.try_into().expect("8 bytes")), id)
+            }));
+            stored.sort_unstable();
+            Ok(stored.into_iter().map(|(_, _, id)| id).collect())
         }
 
         fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>> {
@@ -770,6 +854,32 @@ macro_rules! impl_store_read {
             let mut out = Vec::new();
             for block in self.block_ids(dir)? {
                 self.with_block(dir, block, |b| out.extend(blocks::decode_entries(b)))?;
+            }
+            Ok(out)
+        }
+
+        fn node_store_problems(&self) -> Result<Vec<String>> {
+            let mut out = Vec::new();
+            for item in self.node_blocks()?.iter()? {
+                let (block, bytes) = item?;
+                if let Err(e) = node_blocks::slots(bytes.value()) {
+                    out.push(format!(
+                        "node block {} (node ids {} to {}): {e}",
+                        block.value(),
+                        block.value() * 64,
+                        block.value() * 64 + 63
+                    ));
+                }
+            }
+            for item in self.entities()?.iter()? {
+                let (key, value) = item?;
+                let key = key.value();
+                if key.len() < 5 || key.last() != Some(&0) || !node_blocks::entity_value_ok(value.value()) {
+                    out.push(format!(
+                        "the key dictionary entry {:?} is malformed",
+                        String::from_utf8_lossy(key.get(4..).unwrap_or(key))
+                    ));
+                }
             }
             Ok(out)
         }
@@ -920,7 +1030,7 @@ impl WriteTables {
     fn new(tx: redb::WriteTransaction) -> Result<WriteTables> {
         let cell = TxCell::new(tx, |tx| OpenTables::open(tx));
         let no_stored_keys = cell.with_dependent(|_, tables| match tables {
-            Ok(t) => Ok(redb::ReadableTableMetadata::len(&t.keys)? == 0),
+            Ok(t) => Ok(redb::ReadableTableMetadata::len(&t.entities)? == 0),
             Err(e) => Err(Error::Storage(e.to_string())),
         })?;
         Ok(WriteTables {
@@ -1017,7 +1127,13 @@ impl WriteTables {
         if self.fresh.replace(id, &bytes) {
             return Ok(());
         }
-        self.with(|t| Ok(t.nodes.insert(id, bytes.as_slice()).map(|_| ())?))
+        self.with(|t| {
+            let block = node_blocks::node_block_of(id);
+            let stored = t.node_blocks.get(block)?.map(|v| v.value().to_vec());
+            let new = node_blocks::with_record(stored.as_deref(), id, &bytes)?;
+            t.node_blocks.insert(block, new.as_slice())?;
+            Ok(())
+        })
     }
 
     /// Stores a new node whose record is already encoded. It is buffered and
@@ -1088,16 +1204,47 @@ impl WriteTables {
         if fresh.is_empty() {
             return Ok(());
         }
+        let no_stored_keys = self.no_stored_keys;
         self.with(|t| {
+            // Records by block. Only the first block can hold nodes of
+            // earlier transactions (new ids are consecutive).
+            let first = fresh.records().next().map_or(0, |(id, _)| id);
+            let stored_first = match first % node_blocks::NODES_PER_BLOCK {
+                0 => None,
+                _ => t.node_blocks.get(node_blocks::node_block_of(first))?.map(|v| v.value().to_vec()),
+            };
+            let mut slots: Vec<Option<&[u8]>> = match &stored_first {
+                Some(bytes) => node_blocks::slots(bytes)?,
+                None => Vec::new(),
+            };
+            let mut block = node_blocks::node_block_of(first);
             for (id, record) in fresh.records() {
-                t.nodes.insert(id, record)?;
+                if node_blocks::node_block_of(id) != block {
+                    t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
+                    slots.clear();
+                    block = node_blocks::node_block_of(id);
+                }
+                let slot = (id % node_blocks::NODES_PER_BLOCK) as usize;
+                slots.resize(slot, None);
+                slots.push(Some(record));
             }
-            let mut key = Vec::new();
-            for (prefix, version, id) in fresh.sorted_keys() {
-                key.clear();
-                key.extend_from_slice(prefix);
-                key.extend_from_slice(&version.to_be_bytes());
-                t.keys.insert(key.as_slice(), id)?;
+            t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
+            // Versions by entity, in key order; a stored entity gets its new
+            // versions appended.
+            let keys = fresh.sorted_keys();
+            let mut value = Vec::new();
+            for group in keys.chunk_by(|a, b| a.0 == b.0) {
+                let entity = group[0].0;
+                value.clear();
+                if !no_stored_keys {
+                    if let Some(v) = t.entities.get(entity)? {
+                        value.extend_from_slice(v.value());
+                    }
+                }
+                for &(_, version, id) in group {
+                    node_blocks::push_version(&mut value, version, id);
+                }
+                t.entities.insert(entity, value.as_slice())?;
             }
             Ok(())
         })?;
@@ -1234,15 +1381,18 @@ pub fn tamper_node(path: &Path, id: NodeId, edit: impl FnOnce(&mut crate::value:
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
     let tx = db.begin_write()?;
     {
-        let mut nodes = tx.open_table(NODES)?;
-        let record: Option<NodeRecord> = match nodes.get(id)? {
-            Some(v) => Some(decode(v.value(), "node record")?),
-            None => None,
-        };
+        let mut blocks = tx.open_table(NODE_BLOCKS)?;
+        let block = blocks.get(node_blocks::node_block_of(id))?.map(|v| v.value().to_vec());
+        let record: Option<NodeRecord> =
+            match block.as_deref().map(|b| node_blocks::record(b, id)).transpose()?.flatten() {
+                Some(bytes) => Some(decode(bytes, "node record")?),
+                None => None,
+            };
         let mut record = record.ok_or_else(|| Error::Corrupt { detail: format!("no node {id}") })?;
         edit(&mut record.props);
         let bytes = encode(&record)?;
-        nodes.insert(id, bytes.as_slice())?;
+        let new = node_blocks::with_record(block.as_deref(), id, &bytes)?;
+        blocks.insert(node_blocks::node_block_of(id), new.as_slice())?;
     }
     tx.commit()?;
     Ok(())
@@ -1252,13 +1402,30 @@ pub fn tamper_node(path: &Path, id: NodeId, edit: impl FnOnce(&mut crate::value:
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub fn tamper_adjacency_block(path: &Path, outgoing: bool, block: u64, edit: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+    tamper_block(path, if outgoing { OUT_BLOCKS } else { IN_BLOCKS }, block, edit)
+}
+
+/// Test-only: rewrites the bytes of a node block behind the engine's back.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub fn tamper_node_block(path: &Path, block: u64, edit: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+    tamper_block(path, NODE_BLOCKS, block, edit)
+}
+
+#[cfg(any(test, feature = "testing"))]
+fn tamper_block(
+    path: &Path,
+    def: TableDefinition<u64, &[u8]>,
+    block: u64,
+    edit: impl FnOnce(&mut Vec<u8>),
+) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
     let tx = db.begin_write()?;
     {
-        let mut table = tx.open_table(if outgoing { OUT_BLOCKS } else { IN_BLOCKS })?;
+        let mut table = tx.open_table(def)?;
         let mut bytes = match table.get(block)? {
             Some(v) => v.value().to_vec(),
-            None => return Err(Error::Corrupt { detail: format!("no adjacency block {block}") }),
+            None => return Err(Error::Corrupt { detail: format!("no block {block} in {def}") }),
         };
         edit(&mut bytes);
         table.insert(block, bytes.as_slice())?;
@@ -1285,6 +1452,40 @@ pub fn tamper_format(path: &Path, format: u32) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
     let tx = db.begin_write()?;
     tx.open_table(META)?.insert("format", format.to_le_bytes().as_slice())?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Test-only: rewrites a format 4 file as format 3 wrote it (one `nodes`
+/// entry per node, one `keys` entry per version), to test the upgrade.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub fn downgrade_to_format_3(path: &Path) -> Result<()> {
+    let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let tx = db.begin_write()?;
+    {
+        let mut nodes = tx.open_table(NODES_V3)?;
+        for item in tx.open_table(NODE_BLOCKS)?.iter()? {
+            let (block, bytes) = item?;
+            for (slot, record) in node_blocks::slots(bytes.value())?.into_iter().enumerate() {
+                if let Some(record) = record {
+                    nodes.insert(block.value() * node_blocks::NODES_PER_BLOCK + slot as u64, record)?;
+                }
+            }
+        }
+        let mut keys = tx.open_table(KEYS_V3)?;
+        for item in tx.open_table(ENTITIES)?.iter()? {
+            let (entity, value) = item?;
+            for (version, id) in node_blocks::versions(value.value()) {
+                let mut key = entity.value().to_vec();
+                key.extend_from_slice(&version.to_be_bytes());
+                keys.insert(key.as_slice(), id)?;
+            }
+        }
+        tx.open_table(META)?.insert("format", 3u32.to_le_bytes().as_slice())?;
+    }
+    tx.delete_table(NODE_BLOCKS)?;
+    tx.delete_table(ENTITIES)?;
     tx.commit()?;
     Ok(())
 }

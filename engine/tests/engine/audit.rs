@@ -260,6 +260,17 @@ fn a_reordered_or_misplaced_adjacency_block_is_detected() {
     );
 }
 
+#[test]
+fn a_damaged_node_block_is_reported_by_verify() {
+    let (dir, db) = fresh_db();
+    crate::support::build(&db, &["dataset:a", "run:r"], &[("dataset:a", "run:r", "input")]);
+    drop(db);
+    // Node ids 1 and 2 share block 0; cut it inside the second record.
+    lineagedb_engine::tamper_node_block(&db_path(&dir), 0, |bytes| bytes.truncate(bytes.len() - 3)).unwrap();
+    let problems = problems_after(&dir);
+    assert!(problems.iter().any(|p| p.contains("node block 0 (node ids 0 to 63)")), "{problems:?}");
+}
+
 /// A bulk load's nodes are buffered until commit; reads, links and deletes in
 /// the same transaction see them, and the batch digest covers them as created.
 #[test]

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use lineagedb_engine::{AuditFilter, Database, EntityKey, Error, FORMAT_VERSION, Props, Value, tamper_format};
+use lineagedb_engine::{
+    AuditFilter, Database, EntityKey, Error, FORMAT_VERSION, Props, Value, downgrade_to_format_3, tamper_format,
+};
 
 use crate::support::{build, db_path, fresh_db, k, props, r};
 
@@ -224,4 +226,68 @@ fn a_read_only_open_reads_everything_writes_nothing_and_shares_the_file() {
     drop((first, second));
     assert!(before == std::fs::read(&path).unwrap(), "a read-only open changed the file");
     assert!(matches!(Database::open_read_only(dir.path().join("missing.redb")), Err(Error::Io { .. })));
+}
+
+/// Everything a format 3 file holds reads the same after the in-place
+/// upgrade; a read-only open says the upgrade is needed and writes nothing.
+#[test]
+fn a_format_3_file_is_upgraded_in_place_by_a_read_write_open() {
+    let (dir, db) = fresh_db();
+    // More than one node block (64 ids), several versions, a deletion, a
+    // node created and deleted in one commit.
+    let names: Vec<String> = (0..150).map(|i| format!("dataset:d{}", i % 40)).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    build(&db, &refs[..100], &[]);
+    build(&db, &refs[100..], &[("dataset:d1@3", "dataset:d2@3", "derived")]);
+    let mut tx = db.begin_write().unwrap();
+    tx.create_node("model", "m", props(&[("auc", Value::Float(0.9))])).unwrap();
+    tx.link(&r("dataset:d2@3"), &r("model:m"), "input", Props::new()).unwrap();
+    tx.create_node("model", "gone", Props::new()).unwrap();
+    tx.delete(&r("model:gone"), false).unwrap();
+    tx.delete(&r("dataset:d5@1"), false).unwrap();
+    tx.commit().unwrap();
+    let answers = |db: &Database| {
+        let read = db.begin_read().unwrap();
+        let history: Vec<String> = read
+            .versions(&EntityKey::new("dataset", "d1").unwrap())
+            .unwrap()
+            .iter()
+            .map(|n| n.key.to_string())
+            .collect();
+        let up: Vec<String> =
+            read.ancestors(&r("model:m")).collect().unwrap().iter().map(|n| n.node.key.to_string()).collect();
+        let old = db.begin_read_at(2).unwrap().node(&r("dataset:d5@1")).map(|n| n.key.to_string());
+        let now = read.node(&r("dataset:d5@1")).map(|n| n.key.to_string()).map_err(|e| e.to_string());
+        let m = read.node(&r("model:m")).unwrap();
+        assert!(read.verify().unwrap().is_ok());
+        format!(
+            "{history:?} {up:?} {old:?} {now:?} {:?} {:?}",
+            m.props,
+            read.resolve(&r("dataset:d39")).map(|k| k.to_string())
+        )
+    };
+    let before = answers(&db);
+    drop(db);
+    let path = db_path(&dir);
+    downgrade_to_format_3(&path).unwrap();
+
+    let untouched = bytes(&path);
+    match Database::open_read_only(&path) {
+        Err(e @ Error::NeedsUpgrade { found: 3, current: FORMAT_VERSION, .. }) => {
+            assert!(e.to_string().contains("read-write"), "{e}");
+        }
+        other => panic!("expected NeedsUpgrade, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(bytes(&path), untouched, "a read-only open must not write");
+
+    let db = Database::open(&path).unwrap();
+    assert_eq!(answers(&db), before);
+    // Writing after the upgrade continues the same entities and ids.
+    let mut tx = db.begin_write().unwrap();
+    assert_eq!(tx.create_node("dataset", "d1", Props::new()).unwrap(), k("dataset:d1@5"));
+    tx.commit().unwrap();
+    drop(db);
+    let db = Database::open_read_only(&path).unwrap();
+    assert_eq!(db.begin_read().unwrap().resolve(&r("dataset:d1")).unwrap(), k("dataset:d1@5"));
+    assert!(db.begin_read().unwrap().verify().unwrap().is_ok());
 }
