@@ -427,7 +427,11 @@ impl WriteTx {
         }
         let type_id = self.type_id(&new.type_name)?;
         let id = self.counters.next_node;
-        let encoded = crate::storage::encode(&NodeRecordRef {
+        // Encoded into the scratch buffer: the record is copied into the
+        // transaction's buffer of new nodes.
+        let mut encoded = std::mem::take(&mut self.scratch);
+        encoded.clear();
+        let record = NodeRecordRef {
             type_id,
             version: next,
             created_in: self.snapshot,
@@ -437,10 +441,11 @@ impl WriteTx {
             created_at: self.time,
             created_by: &self.author,
             props: &new.props,
-        })?;
-        write_version_key(&mut self.scratch, type_id, &new.name, next);
+        };
+        let encoded = postcard::to_extend(&record, encoded)?;
         let tables = self.tables.as_mut().ok_or_else(finished)?;
         tables.put_new_node(id, type_id, &new.name, next, &encoded)?;
+        self.scratch = encoded;
         if let Some(label) = &new.label {
             tables.put_ext_label(type_id, &new.name, label, next)?;
         }

@@ -12,17 +12,35 @@ use rustc_hash::FxHashMap;
 use super::NodeId;
 use super::codec::write_version_key;
 
-/// `FreshNode::prev` of an entity's first buffered version.
-const NONE: u32 = u32::MAX;
-
 #[derive(Clone, Copy)]
 struct FreshNode {
     /// Where the encoded record starts in `Fresh::bytes`.
     start: usize,
     len: u32,
-    /// Index of the entity's previous buffered version, or `NONE`.
-    prev: u32,
-    version: u64,
+}
+
+/// An entity's buffered versions as (version, index), ascending: the first
+/// inline (most entities get one version per import), the others in `rest`.
+struct Versions {
+    first: (u64, u32),
+    rest: Vec<(u64, u32)>,
+}
+
+impl Versions {
+    fn latest(&self) -> (u64, u32) {
+        self.rest.last().copied().unwrap_or(self.first)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        std::iter::once(self.first).chain(self.rest.iter().copied())
+    }
+
+    fn find(&self, version: u64) -> Option<u32> {
+        if self.first.0 == version {
+            return Some(self.first.1);
+        }
+        self.rest.binary_search_by_key(&version, |(v, _)| *v).ok().map(|i| self.rest[i].1)
+    }
 }
 
 /// New nodes with consecutive ids, `first` upwards.
@@ -31,9 +49,8 @@ pub(super) struct Fresh {
     first: NodeId,
     bytes: Vec<u8>,
     nodes: Vec<FreshNode>,
-    /// Entity prefix (`type_id BE4 | name | 0`) -> index of its latest
-    /// buffered version; earlier ones are chained through `prev`.
-    entities: FxHashMap<Box<[u8]>, u32>,
+    /// Entity prefix (`type_id BE4 | name | 0`) -> its buffered versions.
+    entities: FxHashMap<Box<[u8]>, Versions>,
     /// Records rewritten after their creation (a node created and deleted
     /// in one transaction), by index: their current bytes. `nodes` keeps
     /// the spans as created, which the batch digest covers.
@@ -48,7 +65,7 @@ impl Fresh {
 
     /// Bytes held, roughly.
     pub fn size(&self) -> usize {
-        self.bytes.len() + self.nodes.len() * std::mem::size_of::<FreshNode>() + self.entities.len() * 48
+        self.bytes.len() + self.nodes.len() * std::mem::size_of::<FreshNode>() + self.entities.len() * 64
     }
 
     /// Whether node `id` can be appended: the buffer holds consecutive ids.
@@ -64,14 +81,24 @@ impl Fresh {
         }
         let index = self.nodes.len() as u32;
         entity_prefix_into(&mut self.scratch, type_id, name);
-        let prev = match self.entities.get_mut(self.scratch.as_slice()) {
-            Some(latest) => std::mem::replace(latest, index),
-            None => {
-                self.entities.insert(self.scratch.as_slice().into(), index);
-                NONE
+        match self.entities.get_mut(self.scratch.as_slice()) {
+            // Versions are created in ascending order; keep them sorted anyway.
+            Some(versions) => {
+                versions.rest.push((version, index));
+                if versions.rest.len() > 1 && versions.rest[versions.rest.len() - 2].0 > version {
+                    versions.rest.sort_unstable();
+                }
+                if versions.rest[0].0 < versions.first.0 {
+                    std::mem::swap(&mut versions.first, &mut versions.rest[0]);
+                    versions.rest.sort_unstable();
+                }
             }
-        };
-        self.nodes.push(FreshNode { start: self.bytes.len(), len: record.len() as u32, prev, version });
+            None => {
+                let versions = Versions { first: (version, index), rest: Vec::new() };
+                self.entities.insert(self.scratch.as_slice().into(), versions);
+            }
+        }
+        self.nodes.push(FreshNode { start: self.bytes.len(), len: record.len() as u32 });
         self.bytes.extend_from_slice(record);
     }
 
@@ -100,53 +127,35 @@ impl Fresh {
         true
     }
 
-    fn latest(&self, type_id: u32, name: &str) -> Option<u32> {
+    fn entity(&self, type_id: u32, name: &str) -> Option<&Versions> {
         // The entity prefix, built on the stack for the usual short names.
         let mut stack = [0u8; 128];
         let len = 5 + name.len();
         if len <= stack.len() {
             stack[..4].copy_from_slice(&type_id.to_be_bytes());
             stack[4..4 + name.len()].copy_from_slice(name.as_bytes());
-            return self.entities.get(&stack[..len]).copied();
+            return self.entities.get(&stack[..len]);
         }
         let mut prefix = Vec::with_capacity(len);
         entity_prefix_into(&mut prefix, type_id, name);
-        self.entities.get(prefix.as_slice()).copied()
+        self.entities.get(prefix.as_slice())
     }
 
     /// The highest buffered version of the entity, if any (every buffered
     /// version is newer than every stored one).
     pub fn max_version(&self, type_id: u32, name: &str) -> Option<u64> {
-        self.latest(type_id, name).map(|i| self.nodes[i as usize].version)
+        self.entity(type_id, name).map(|v| v.latest().0)
     }
 
     /// The entity's buffered versions with their ids, ascending.
     pub fn versions(&self, type_id: u32, name: &str) -> Vec<(u64, NodeId)> {
-        let mut out = Vec::new();
-        let mut next = self.latest(type_id, name).unwrap_or(NONE);
-        while next != NONE {
-            let n = self.nodes[next as usize];
-            out.push((n.version, self.first + u64::from(next)));
-            next = n.prev;
-        }
-        out.reverse();
-        out
+        let first = self.first;
+        self.entity(type_id, name).map_or_else(Vec::new, |v| v.iter().map(|(v, i)| (v, first + u64::from(i))).collect())
     }
 
     /// The id of one buffered version of the entity.
     pub fn version_id(&self, type_id: u32, name: &str, version: u64) -> Option<NodeId> {
-        let mut next = self.latest(type_id, name).unwrap_or(NONE);
-        while next != NONE {
-            let n = self.nodes[next as usize];
-            if n.version == version {
-                return Some(self.first + u64::from(next));
-            }
-            if n.version < version {
-                return None;
-            }
-            next = n.prev;
-        }
-        None
+        self.entity(type_id, name)?.find(version).map(|i| self.first + u64::from(i))
     }
 
     /// The id of a buffered version whose record was not rewritten since
@@ -158,19 +167,15 @@ impl Fresh {
 
     /// Every buffered (entity prefix, version, id), in `keys` table order.
     pub fn sorted_keys(&self) -> Vec<(&[u8], u64, NodeId)> {
-        let mut out = Vec::with_capacity(self.nodes.len());
-        for (prefix, &latest) in &self.entities {
-            let mut next = latest;
-            while next != NONE {
-                let n = self.nodes[next as usize];
-                out.push((&prefix[..], n.version, self.first + u64::from(next)));
-                next = n.prev;
-            }
-        }
+        let mut entities: Vec<(&[u8], &Versions)> = self.entities.iter().map(|(p, v)| (&p[..], v)).collect();
         // Entity prefixes end with their only NUL after the type id, so no
         // prefix is a proper prefix of another: ordering by (prefix, version)
         // is the byte order of `prefix | version BE8`.
-        out.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        entities.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::with_capacity(self.nodes.len());
+        for (prefix, versions) in entities {
+            out.extend(versions.iter().map(|(v, i)| (prefix, v, self.first + u64::from(i))));
+        }
         out
     }
 
@@ -179,17 +184,14 @@ impl Fresh {
     pub fn keys_with_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, NodeId)> {
         let mut out = Vec::new();
         let mut key = Vec::new();
-        for (entity, &latest) in &self.entities {
-            let mut next = latest;
-            while next != NONE {
-                let n = self.nodes[next as usize];
+        for (entity, versions) in &self.entities {
+            for (version, index) in versions.iter() {
                 key.clear();
                 key.extend_from_slice(entity);
-                key.extend_from_slice(&n.version.to_be_bytes());
+                key.extend_from_slice(&version.to_be_bytes());
                 if key.starts_with(prefix) {
-                    out.push((key.clone(), self.first + u64::from(next)));
+                    out.push((key.clone(), self.first + u64::from(index)));
                 }
-                next = n.prev;
             }
         }
         out.sort_unstable();

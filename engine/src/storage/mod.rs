@@ -656,7 +656,7 @@ macro_rules! impl_store_read {
             }
             let key = entity_prefix(type_id, name);
             match self.entities()?.get(key.as_slice())? {
-                Some(v) => Ok(node_blocks::versions(v.value()).find(|(v, _)| *v == version).map(|(_, id)| id)),
+                Some(v) => Ok(node_blocks::find_version(v.value(), version)),
                 None => Ok(None),
             }
         }
@@ -1206,47 +1206,60 @@ impl WriteTables {
         }
         let no_stored_keys = self.no_stored_keys;
         self.with(|t| {
-            // Records by block. Only the first block can hold nodes of
-            // earlier transactions (new ids are consecutive).
-            let first = fresh.records().next().map_or(0, |(id, _)| id);
-            let stored_first = match first % node_blocks::NODES_PER_BLOCK {
-                0 => None,
-                _ => t.node_blocks.get(node_blocks::node_block_of(first))?.map(|v| v.value().to_vec()),
-            };
-            let mut slots: Vec<Option<&[u8]>> = match &stored_first {
-                Some(bytes) => node_blocks::slots(bytes)?,
-                None => Vec::new(),
-            };
-            let mut block = node_blocks::node_block_of(first);
-            for (id, record) in fresh.records() {
-                if node_blocks::node_block_of(id) != block {
-                    t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
-                    slots.clear();
-                    block = node_blocks::node_block_of(id);
+            // The entities' keys are sorted by a second thread while the
+            // records are written.
+            std::thread::scope(|scope| {
+                let sorter = scope.spawn(|| fresh.sorted_keys());
+                // Records by block. Only the first block can hold nodes of
+                // earlier transactions (new ids are consecutive).
+                let first = fresh.records().next().map_or(0, |(id, _)| id);
+                let stored_first = match first % node_blocks::NODES_PER_BLOCK {
+                    0 => None,
+                    _ => t.node_blocks.get(node_blocks::node_block_of(first))?.map(|v| v.value().to_vec()),
+                };
+                let mut slots: Vec<Option<&[u8]>> = match &stored_first {
+                    Some(bytes) => node_blocks::slots(bytes)?,
+                    None => Vec::new(),
+                };
+                let mut block = node_blocks::node_block_of(first);
+                for (id, record) in fresh.records() {
+                    if node_blocks::node_block_of(id) != block {
+                        t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
+                        slots.clear();
+                        block = node_blocks::node_block_of(id);
+                    }
+                    let slot = (id % node_blocks::NODES_PER_BLOCK) as usize;
+                    slots.resize(slot, None);
+                    slots.push(Some(record));
                 }
-                let slot = (id % node_blocks::NODES_PER_BLOCK) as usize;
-                slots.resize(slot, None);
-                slots.push(Some(record));
-            }
-            t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
-            // Versions by entity, in key order; a stored entity gets its new
-            // versions appended.
-            let keys = fresh.sorted_keys();
-            let mut value = Vec::new();
-            for group in keys.chunk_by(|a, b| a.0 == b.0) {
-                let entity = group[0].0;
-                value.clear();
-                if !no_stored_keys {
-                    if let Some(v) = t.entities.get(entity)? {
-                        value.extend_from_slice(v.value());
+                t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
+                // Versions by entity, in key order; a stored entity gets its new
+                // versions appended.
+                let keys = sorter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                let mut value = Vec::new();
+                let mut merged = Vec::new();
+                for group in keys.chunk_by(|a, b| a.0 == b.0) {
+                    let entity = group[0].0;
+                    value.clear();
+                    for &(_, version, id) in group {
+                        node_blocks::push_version(&mut value, version, id);
+                    }
+                    // Most entities are new: insert, and merge only if one was there.
+                    let existed = match t.entities.insert(entity, value.as_slice())? {
+                        Some(old) if !no_stored_keys => {
+                            merged.clear();
+                            merged.extend_from_slice(old.value());
+                            true
+                        }
+                        _ => false,
+                    };
+                    if existed {
+                        merged.extend_from_slice(&value);
+                        t.entities.insert(entity, merged.as_slice())?;
                     }
                 }
-                for &(_, version, id) in group {
-                    node_blocks::push_version(&mut value, version, id);
-                }
-                t.entities.insert(entity, value.as_slice())?;
-            }
-            Ok(())
+                Ok(())
+            })
         })?;
         self.no_stored_keys = false;
         Ok(())

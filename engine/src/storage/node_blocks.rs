@@ -115,6 +115,34 @@ pub fn versions(value: &[u8]) -> impl Iterator<Item = (u64, NodeId)> + '_ {
     })
 }
 
+/// The node id of `version` in an entity value. Versions are numbered 1, 2,
+/// 3, ... so version `v` is usually pair `v - 1`; otherwise binary search.
+pub fn find_version(value: &[u8], version: u64) -> Option<NodeId> {
+    let pair = |i: usize| -> (u64, NodeId) {
+        let p = &value[16 * i..16 * i + 16];
+        (
+            u64::from_le_bytes(p[..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(p[8..].try_into().expect("8 bytes")),
+        )
+    };
+    let n = value.len() / 16;
+    if let Some(guess) = version.checked_sub(1).filter(|g| *g < n as u64) {
+        if pair(guess as usize).0 == version {
+            return Some(pair(guess as usize).1);
+        }
+    }
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match pair(mid).0.cmp(&version) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return Some(pair(mid).1),
+        }
+    }
+    None
+}
+
 /// Appends a (version, node id) pair to an entity value.
 pub fn push_version(value: &mut Vec<u8>, version: u64, id: NodeId) {
     value.extend_from_slice(&version.to_le_bytes());
@@ -167,6 +195,8 @@ mod tests {
         push_version(&mut v, 1, 10);
         push_version(&mut v, 3, 42);
         assert_eq!(versions(&v).collect::<Vec<_>>(), vec![(1, 10), (3, 42)]);
+        assert_eq!((find_version(&v, 1), find_version(&v, 3), find_version(&v, 2)), (Some(10), Some(42), None));
+        assert_eq!((find_version(&v, 0), find_version(&v, 4)), (None, None));
         assert!(entity_value_ok(&v));
         push_version(&mut v, 2, 43);
         assert!(!entity_value_ok(&v));
