@@ -108,15 +108,15 @@ pub struct WriteTx {
     first_new: NodeId,
     /// See `assert_created`.
     created_asserted_by: Option<String>,
-    /// Edges between two new nodes, not yet written: written in key order at
-    /// the next read of adjacency or at commit, because redb inserts sorted
-    /// keys much faster than scattered ones.
+    /// Edges to or from a new node, not yet written: added to their blocks in
+    /// key order at the next read of adjacency or at commit (in parallel with
+    /// the writing of the new nodes), each block written once.
     pending: Vec<(EdgeId, Props)>,
     /// Whether this transaction tombstoned an edge (which a later link of the
     /// same key may revive).
     unlinked_any: bool,
-    /// Edges linked by this transaction between two of its own nodes: an
-    /// edge between two new nodes that is not here cannot exist.
+    /// Edges linked by this transaction to or from one of its own nodes: such
+    /// an edge that is not here cannot exist.
     fresh_edges: FxHashSet<(NodeId, NodeId, u32)>,
 }
 
@@ -499,11 +499,13 @@ impl WriteTx {
         let (from_id, from_type) = self.resolve_exact(from)?;
         let (to_id, to_type) = self.resolve_exact(to)?;
         let at = self.snapshot;
-        // The same live edge? Between two nodes of this transaction only an
-        // edge it linked itself can exist.
-        let both_new = from_id >= self.first_new && to_id >= self.first_new;
+        // The same live edge? An edge to or from a node of this transaction
+        // exists only if this transaction linked it.
+        let new_end = from_id >= self.first_new || to_id >= self.first_new;
         let known_label = self.dict.label_ids.get(label).copied();
-        let maybe = known_label.filter(|lid| !both_new || self.fresh_edges.contains(&(from_id, to_id, *lid)));
+        // (Noted in `fresh_edges` now, before it is known to be added: an
+        // entry there only means "look before linking again".)
+        let maybe = known_label.filter(|lid| !new_end || !self.fresh_edges.insert((from_id, to_id, *lid)));
         if let Some(lid) = maybe {
             self.flush_pending()?;
             let existing = self.tables()?.read(|t| {
@@ -558,7 +560,7 @@ impl WriteTx {
                 LinkAudit::Own(detail.to_string(), vec![from_key, to_key])
             }
         };
-        if both_new {
+        if new_end {
             self.pending.push((edge, props));
             self.fresh_edges.insert((from_id, to_id, label_id));
         } else {
@@ -589,12 +591,12 @@ impl WriteTx {
     fn resolve_exact(&mut self, r: Endpoint<'_>) -> Result<(NodeId, u32)> {
         if let Some(k) = r.exact() {
             if let Some(&type_id) = self.dict.type_ids.get(k.type_name) {
+                if let Some(id) = self.tables()?.created_id(type_id, k.name, k.version) {
+                    return Ok((id, type_id));
+                }
                 write_version_key(&mut self.scratch, type_id, k.name, k.version);
                 if let Some(found) = self.resolved.get(self.scratch.as_slice()).filter(|found| !found.deleted) {
                     return Ok((found.id, found.type_id));
-                }
-                if let Some(id) = self.tables()?.created_id(type_id, k.name, k.version) {
-                    return Ok((id, type_id));
                 }
             }
         }
@@ -845,13 +847,13 @@ impl WriteTx {
             return Ok(self.counters.last_snapshot);
         }
         self.tables = Some(tables);
-        self.flush_pending()?;
         if let Some(batch) = self.batch.take() {
             // The writer writes the buffered nodes and blocks while a second
             // thread hashes the new nodes, then the new edges.
             let mut edges = batch.edges;
+            let (pending, clear_stale) = (std::mem::take(&mut self.pending), self.unlinked_any);
             let tables = self.tables_mut()?;
-            let (edges_digest, edges_created) = tables.write_buffered(move || {
+            let (edges_digest, edges_created) = tables.write_buffered(pending, clear_stale, move || {
                 // An edge linked, unlinked and linked again here is one stored
                 // edge: keep its last content, as `verify` will see it.
                 // Reversed then stably sorted, the last link of a key comes first.
@@ -876,6 +878,8 @@ impl WriteTx {
                 map.insert("content_sha256".into(), crate::audit::hex(&content).into());
             }
             self.append_audit(&batch.op, Vec::new(), detail.to_string())?;
+        } else {
+            self.flush_pending()?;
         }
         let mut tables = self.tables.take().ok_or_else(finished)?;
         let snapshot = SnapshotRecord {

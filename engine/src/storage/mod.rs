@@ -1007,6 +1007,23 @@ struct Dirty {
 }
 
 impl Dirty {
+    /// Adds new edges to their buffered blocks (every stored block they go
+    /// into must be buffered already): outgoing entries sorted by source,
+    /// then incoming ones sorted by target, so each block is appended to.
+    fn add_edges(&mut self, edges: &mut [(EdgeId, Props)]) {
+        edges.sort_unstable_by_key(|(e, _)| (e.from, e.to, e.label, e.created_in));
+        for (e, _) in edges.iter() {
+            let block = self.out.entry(adj_block_of(e.from)).or_default();
+            block.put(&adj_key(e.from, e.to, e.label, e.created_in), &adj_value(LIVE, e.to_type));
+        }
+        edges.sort_unstable_by_key(|(e, _)| (e.to, e.from, e.label, e.created_in));
+        for (e, _) in edges.iter() {
+            let block = self.inn.entry(adj_block_of(e.to)).or_default();
+            block.put(&adj_key(e.to, e.from, e.label, e.created_in), &adj_value(LIVE, e.from_type));
+        }
+        self.bytes += 2 * blocks::ENTRY * edges.len();
+    }
+
     fn map(&self, dir: Dir) -> &FxHashMap<u64, AdjBlockBuf> {
         match dir {
             Dir::Out => &self.out,
@@ -1172,19 +1189,35 @@ impl WriteTables {
 
     /// Writes the buffered new nodes to redb.
     pub fn flush_fresh(&mut self) -> Result<()> {
-        if self.fresh.is_empty() { Ok(()) } else { self.write_buffered(|| ()) }
+        if self.fresh.is_empty() { Ok(()) } else { self.write_buffered(Vec::new(), false, || ()) }
     }
 
     /// Writes everything buffered to redb: the new nodes (records in id
-    /// order, keys in key order) and the changed adjacency blocks. Meanwhile
-    /// a second thread hashes the new nodes into the batch digest, if one is
-    /// fed, then runs `side` (the caller's own hashing); its result is returned.
-    pub fn write_buffered<R: Send>(&mut self, side: impl FnOnce() -> R + Send) -> Result<R> {
+    /// order, keys in key order), the new edges `edges` (as `put_edges_sorted`
+    /// would) and the changed adjacency blocks. This thread does the redb
+    /// writes; meanwhile one more thread adds `edges` to their blocks and
+    /// another hashes the new nodes into the batch digest, if one is fed,
+    /// then runs `side` (the caller's own hashing), whose result is returned.
+    pub fn write_buffered<R: Send>(
+        &mut self,
+        mut edges: Vec<(EdgeId, Props)>,
+        clear_stale: bool,
+        side: impl FnOnce() -> R + Send,
+    ) -> Result<R> {
+        // What of the edges touches redb is done here first: their
+        // properties, and loading the stored blocks they go into.
+        self.put_edge_props(&edges, clear_stale)?;
+        self.load_blocks_of(&edges)?;
         let fresh = std::mem::take(&mut self.fresh);
+        let mut dirty = std::mem::take(&mut self.dirty);
         let mut digest = self.node_digest.take();
         let (written, side) = std::thread::scope(|scope| {
             let (fresh, digest) = (&fresh, &mut digest);
-            let worker = scope.spawn(move || {
+            let blocks = scope.spawn(move || {
+                dirty.add_edges(&mut edges);
+                dirty
+            });
+            let hasher = scope.spawn(move || {
                 if let Some((from, digest)) = digest {
                     for (id, record) in fresh.created_records().filter(|(id, _)| id >= from) {
                         sha2::Digest::update(digest, crate::verify::encoded_node_hash(id, record));
@@ -1192,12 +1225,58 @@ impl WriteTables {
                 }
                 side()
             });
-            let written = self.write_fresh(fresh).and_then(|()| self.flush_blocks());
-            (written, worker.join())
+            let written = self.write_fresh(fresh);
+            self.dirty = blocks.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let written = written.and_then(|()| self.flush_blocks());
+            (written, hasher.join())
         });
         self.node_digest = digest;
         written?;
         Ok(side.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    }
+
+    /// Stores the properties of new edges (or, with `clear_stale`, removes
+    /// those an earlier link of the same key in this transaction left).
+    fn put_edge_props(&mut self, edges: &[(EdgeId, Props)], clear_stale: bool) -> Result<()> {
+        for (e, props) in edges {
+            let key = adj_key(e.from, e.to, e.label, e.created_in);
+            if !props.is_empty() {
+                let p = encode(props)?;
+                self.with(|t| Ok(t.edge_props.insert(&key, p.as_slice()).map(|_| ())?))?;
+            } else if clear_stale {
+                self.with(|t| Ok(t.edge_props.remove(&key).map(|_| ())?))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Buffers every stored adjacency block that `edges` go into and that is
+    /// not buffered yet, so they can be added to the buffer alone.
+    fn load_blocks_of(&mut self, edges: &[(EdgeId, Props)]) -> Result<()> {
+        for dir in [Dir::Out, Dir::In] {
+            let last_stored = self.cell.with_dependent(|_, tables| -> Result<Option<u64>> {
+                let t = tables.as_ref().map_err(|e| Error::Storage(e.to_string()))?;
+                let table = match dir {
+                    Dir::Out => &t.out_blocks,
+                    Dir::In => &t.in_blocks,
+                };
+                Ok(table.last()?.map(|(k, _)| k.value()))
+            })?;
+            let Some(last_stored) = last_stored else { continue };
+            let mut wanted: Vec<u64> = edges
+                .iter()
+                .map(|(e, _)| adj_block_of(if dir == Dir::Out { e.from } else { e.to }))
+                .filter(|b| *b <= last_stored && !self.dirty.map(dir).contains_key(b))
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            for block in wanted {
+                let buf = self.stored_block(dir, block)?;
+                self.dirty.bytes += buf.len();
+                self.dirty.map_mut(dir).insert(block, buf);
+            }
+        }
+        Ok(())
     }
 
     fn write_fresh(&mut self, fresh: &Fresh) -> Result<()> {
@@ -1289,21 +1368,9 @@ impl WriteTables {
     /// `clear_stale`: an edge with no properties also removes properties left
     /// by an earlier link of the same key in this transaction.
     pub fn put_edges_sorted(&mut self, edges: &mut [(EdgeId, Props)], clear_stale: bool) -> Result<()> {
-        edges.sort_unstable_by_key(|(e, _)| (e.from, e.to, e.label, e.created_in));
-        for (e, props) in edges.iter() {
-            let out_key = adj_key(e.from, e.to, e.label, e.created_in);
-            self.put_adj(Dir::Out, &out_key, &adj_value(LIVE, e.to_type))?;
-            if !props.is_empty() {
-                let p = encode(props)?;
-                self.with(|t| Ok(t.edge_props.insert(&out_key, p.as_slice()).map(|_| ())?))?;
-            } else if clear_stale {
-                self.with(|t| Ok(t.edge_props.remove(&out_key).map(|_| ())?))?;
-            }
-        }
-        edges.sort_unstable_by_key(|(e, _)| (e.to, e.from, e.label, e.created_in));
-        for (e, _) in edges.iter() {
-            self.put_adj(Dir::In, &adj_key(e.to, e.from, e.label, e.created_in), &adj_value(LIVE, e.from_type))?;
-        }
+        self.put_edge_props(edges, clear_stale)?;
+        self.load_blocks_of(edges)?;
+        self.dirty.add_edges(edges);
         self.flush_if_large()
     }
 

@@ -235,3 +235,60 @@ fn edge_labels_must_not_be_empty_and_endpoints_must_exist() {
     assert!(matches!(tx.commit(), Err(Error::Aborted { .. })));
     assert_eq!(snapshot_count(&db), 1);
 }
+
+/// Edges between a committed node and a node of the running transaction are
+/// buffered until commit; duplicates, relinks and unlinks among them behave
+/// as for any edge, before and after the commit.
+#[test]
+fn edges_between_old_and_new_nodes_are_checked_before_they_are_written() {
+    let (_dir, db) = fresh_db();
+    build(&db, &["dataset:raw", "model:old"], &[]);
+    let mut tx = db.begin_write().unwrap();
+    tx.create_node("run", "train", Props::new()).unwrap();
+    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
+    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
+    let twice = tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new());
+    assert!(matches!(twice, Err(Error::DuplicateEdge { .. })), "{twice:?}");
+    tx.rollback().unwrap();
+
+    let mut tx = db.begin_write().unwrap();
+    tx.create_node("run", "train", Props::new()).unwrap();
+    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
+    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
+    // The same edge again, idempotently: unchanged when equal, refused when not.
+    assert!(!tx.link_idempotent(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap());
+    let other = tx.link_idempotent(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(2))]));
+    assert!(matches!(other, Err(Error::DuplicateEdge { .. })), "{other:?}");
+    tx.rollback().unwrap();
+
+    let mut tx = db.begin_write().unwrap();
+    tx.create_node("run", "train", Props::new()).unwrap();
+    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
+    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
+    assert_eq!(tx.unlink(&r("run:train@1"), &r("model:old@1"), None).unwrap(), 1);
+    tx.link(&r("run:train@1"), &r("model:old@1"), "output", Props::new()).unwrap();
+    // Closing a cycle through the buffered edges is refused.
+    let cycle = tx.link(&r("model:old@1"), &r("dataset:raw@1"), "feeds", Props::new());
+    assert!(matches!(cycle, Err(Error::Cycle { .. })), "{cycle:?}");
+    tx.rollback().unwrap();
+
+    let mut tx = db.begin_write().unwrap();
+    tx.create_node("run", "train", Props::new()).unwrap();
+    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
+    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
+    assert_eq!(tx.unlink(&r("run:train@1"), &r("model:old@1"), None).unwrap(), 1);
+    tx.link(&r("run:train@1"), &r("model:old@1"), "output", Props::new()).unwrap();
+    tx.commit().unwrap();
+    let read = db.begin_read().unwrap();
+    let up: Vec<String> =
+        read.ancestors(&r("model:old@1")).collect().unwrap().iter().map(|n| n.node.key.to_string()).collect();
+    assert_eq!(up, vec!["run:train@1".to_owned(), "dataset:raw@1".to_owned()]);
+    let edges = read.node_detail(&r("run:train@1")).unwrap().outgoing;
+    assert_eq!(edges.len(), 1);
+    assert!(
+        edges[0].props.keys().all(|k| k.starts_with("asserted_")),
+        "the relinked edge has no properties of its own: {:?}",
+        edges[0].props
+    );
+    assert!(read.verify().unwrap().is_ok());
+}
