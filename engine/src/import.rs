@@ -404,6 +404,35 @@ mod tests {
         assert!(err.to_string().starts_with("lineage.jsonl:1: invalid JSON"), "{err}");
     }
 
+    /// Positions, escaped strings (serde hands those back owned, not
+    /// borrowed) and CRLF endings, over more lines than one read buffer.
+    #[test]
+    fn long_files_keep_line_positions_escapes_and_crlf_endings() {
+        const LINES: usize = 4096;
+        let mut text = String::new();
+        for i in 0..LINES + 10 {
+            text.push_str(&format!("{{\"node\": {{\"type\": \"dataset\", \"name\": \"d{i}\", \"version\": 1}}}}\r\n"));
+        }
+        // JSON escapes make serde hand back owned strings instead of borrowed ones.
+        text.push_str("{\"edge\": {\"from\": \"dataset:\\u0064\\u0030@1\", \"to\": \"dataset:d4100@1\", \"label\": \"in\\u0070ut\"}}\n");
+        text.push_str("{\"edge\": {\"from\": \"dataset:d1@1\", \"to\": \"dataset:d4101@1\"}}\n");
+        let db = Database::in_memory().expect("db");
+        let bad = format!("{text}{{\"edge\": {{\"from\": \"dataset:d1@1\", \"to\": \"dataset:nope@1\"}}}}\n");
+        let err = import(&db, &bad, false).expect_err("must fail");
+        assert_eq!(err.line, LINES as u64 + 13, "{err}");
+        assert_eq!(db.begin_read().expect("read").latest_snapshot(), 0);
+
+        let report = import(&db, &text, false).expect("import");
+        assert_eq!((report.nodes_created, report.edges_created), (LINES as u64 + 10, 2));
+        let read = db.begin_read().expect("read");
+        let detail = read.node_detail(&"dataset:d4100@1".parse().expect("ref")).expect("node");
+        assert_eq!(detail.incoming[0].from.to_string(), "dataset:d0@1");
+        assert_eq!(detail.incoming[0].label, "input");
+        let skipped = import(&db, &format!("not json\r\n{text}"), true).expect("import");
+        assert_eq!((skipped.rejected.len(), skipped.rejected[0].line), (1, 1));
+        assert_eq!(skipped.rejected[0].text, "not json");
+    }
+
     #[test]
     fn skip_invalid_commits_the_valid_lines_and_reports_the_rest() {
         let db = Database::in_memory().expect("db");
