@@ -243,42 +243,39 @@ fn edge_labels_must_not_be_empty_and_endpoints_must_exist() {
 fn edges_between_old_and_new_nodes_are_checked_before_they_are_written() {
     let (_dir, db) = fresh_db();
     build(&db, &["dataset:raw", "model:old"], &[]);
-    let mut tx = db.begin_write().unwrap();
-    tx.create_node("run", "train", Props::new()).unwrap();
-    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
-    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
+    // A transaction that creates a run and links it to the two committed nodes.
+    let begin = || {
+        let mut tx = db.begin_write().unwrap();
+        tx.create_node("run", "train", Props::new()).unwrap();
+        tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
+        tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
+        tx
+    };
+    let mut tx = begin();
     let twice = tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new());
     assert!(matches!(twice, Err(Error::DuplicateEdge { .. })), "{twice:?}");
     tx.rollback().unwrap();
 
-    let mut tx = db.begin_write().unwrap();
-    tx.create_node("run", "train", Props::new()).unwrap();
-    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
-    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
+    let mut tx = begin();
     // The same edge again, idempotently: unchanged when equal, refused when not.
     assert!(!tx.link_idempotent(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap());
     let other = tx.link_idempotent(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(2))]));
     assert!(matches!(other, Err(Error::DuplicateEdge { .. })), "{other:?}");
     tx.rollback().unwrap();
 
-    let mut tx = db.begin_write().unwrap();
-    tx.create_node("run", "train", Props::new()).unwrap();
-    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
-    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
-    assert_eq!(tx.unlink(&r("run:train@1"), &r("model:old@1"), None).unwrap(), 1);
-    tx.link(&r("run:train@1"), &r("model:old@1"), "output", Props::new()).unwrap();
-    // Closing a cycle through the buffered edges is refused.
-    let cycle = tx.link(&r("model:old@1"), &r("dataset:raw@1"), "feeds", Props::new());
-    assert!(matches!(cycle, Err(Error::Cycle { .. })), "{cycle:?}");
-    tx.rollback().unwrap();
-
-    let mut tx = db.begin_write().unwrap();
-    tx.create_node("run", "train", Props::new()).unwrap();
-    tx.link(&r("dataset:raw@1"), &r("run:train@1"), "input", Props::new()).unwrap();
-    tx.link(&r("run:train@1"), &r("model:old@1"), "output", props(&[("w", Value::Int(1))])).unwrap();
-    assert_eq!(tx.unlink(&r("run:train@1"), &r("model:old@1"), None).unwrap(), 1);
-    tx.link(&r("run:train@1"), &r("model:old@1"), "output", Props::new()).unwrap();
-    tx.commit().unwrap();
+    for commit in [false, true] {
+        let mut tx = begin();
+        assert_eq!(tx.unlink(&r("run:train@1"), &r("model:old@1"), None).unwrap(), 1);
+        tx.link(&r("run:train@1"), &r("model:old@1"), "output", Props::new()).unwrap();
+        if commit {
+            tx.commit().unwrap();
+        } else {
+            // Closing a cycle through the buffered edges is refused.
+            let cycle = tx.link(&r("model:old@1"), &r("dataset:raw@1"), "feeds", Props::new());
+            assert!(matches!(cycle, Err(Error::Cycle { .. })), "{cycle:?}");
+            tx.rollback().unwrap();
+        }
+    }
     let read = db.begin_read().unwrap();
     let up: Vec<String> =
         read.ancestors(&r("model:old@1")).collect().unwrap().iter().map(|n| n.node.key.to_string()).collect();
