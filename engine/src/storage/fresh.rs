@@ -63,6 +63,11 @@ impl Fresh {
         self.nodes.is_empty()
     }
 
+    /// Buffered nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Bytes held, roughly.
     pub fn size(&self) -> usize {
         self.bytes.len() + self.nodes.len() * std::mem::size_of::<FreshNode>() + self.entities.len() * 64

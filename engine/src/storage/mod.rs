@@ -1195,9 +1195,10 @@ impl WriteTables {
     /// Writes everything buffered to redb: the new nodes (records in id
     /// order, keys in key order), the new edges `edges` (as `put_edges_sorted`
     /// would) and the changed adjacency blocks. This thread does the redb
-    /// writes; meanwhile one more thread adds `edges` to their blocks and
-    /// another hashes the new nodes into the batch digest, if one is fed,
-    /// then runs `side` (the caller's own hashing), whose result is returned.
+    /// writes; meanwhile, for a large batch, one more thread adds `edges` to
+    /// their blocks and another hashes the new nodes into the batch digest,
+    /// if one is fed, then runs `side` (the caller's own hashing), whose
+    /// result is returned. A small batch does all of it on this thread.
     pub fn write_buffered<R: Send>(
         &mut self,
         mut edges: Vec<(EdgeId, Props)>,
@@ -1211,28 +1212,28 @@ impl WriteTables {
         let fresh = std::mem::take(&mut self.fresh);
         let mut dirty = std::mem::take(&mut self.dirty);
         let mut digest = self.node_digest.take();
-        let (written, side) = std::thread::scope(|scope| {
-            let (fresh, digest) = (&fresh, &mut digest);
-            let blocks = scope.spawn(move || {
+        let parallel = fresh.len() + edges.len() >= PARALLEL_FROM;
+        let (fresh, digest_ref) = (&fresh, &mut digest);
+        let hash = move || {
+            if let Some((from, digest)) = digest_ref {
+                for (id, record) in fresh.created_records().filter(|(id, _)| id >= from) {
+                    sha2::Digest::update(digest, crate::verify::encoded_node_hash(id, record));
+                }
+            }
+            side()
+        };
+        let (side, written) = alongside(parallel, hash, || {
+            let add_edges = move || {
                 dirty.add_edges(&mut edges);
                 dirty
-            });
-            let hasher = scope.spawn(move || {
-                if let Some((from, digest)) = digest {
-                    for (id, record) in fresh.created_records().filter(|(id, _)| id >= from) {
-                        sha2::Digest::update(digest, crate::verify::encoded_node_hash(id, record));
-                    }
-                }
-                side()
-            });
-            let written = self.write_fresh(fresh);
-            self.dirty = blocks.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            let written = written.and_then(|()| self.flush_blocks());
-            (written, hasher.join())
+            };
+            let (dirty, written) = alongside(parallel, add_edges, || self.write_fresh(fresh));
+            self.dirty = dirty;
+            written.and_then(|()| self.flush_blocks())
         });
         self.node_digest = digest;
         written?;
-        Ok(side.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        Ok(side)
     }
 
     /// Stores the properties of new edges (or, with `clear_stale`, removes
@@ -1285,60 +1286,12 @@ impl WriteTables {
         }
         let no_stored_keys = self.no_stored_keys;
         self.with(|t| {
-            // The entities' keys are sorted by a second thread while the
-            // records are written.
-            std::thread::scope(|scope| {
-                let sorter = scope.spawn(|| fresh.sorted_keys());
-                // Records by block. Only the first block can hold nodes of
-                // earlier transactions (new ids are consecutive).
-                let first = fresh.records().next().map_or(0, |(id, _)| id);
-                let stored_first = match first % node_blocks::NODES_PER_BLOCK {
-                    0 => None,
-                    _ => t.node_blocks.get(node_blocks::node_block_of(first))?.map(|v| v.value().to_vec()),
-                };
-                let mut slots: Vec<Option<&[u8]>> = match &stored_first {
-                    Some(bytes) => node_blocks::slots(bytes)?,
-                    None => Vec::new(),
-                };
-                let mut block = node_blocks::node_block_of(first);
-                for (id, record) in fresh.records() {
-                    if node_blocks::node_block_of(id) != block {
-                        t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
-                        slots.clear();
-                        block = node_blocks::node_block_of(id);
-                    }
-                    let slot = (id % node_blocks::NODES_PER_BLOCK) as usize;
-                    slots.resize(slot, None);
-                    slots.push(Some(record));
-                }
-                t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
-                // Versions by entity, in key order; a stored entity gets its new
-                // versions appended.
-                let keys = sorter.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                let mut value = Vec::new();
-                let mut merged = Vec::new();
-                for group in keys.chunk_by(|a, b| a.0 == b.0) {
-                    let entity = group[0].0;
-                    value.clear();
-                    for &(_, version, id) in group {
-                        node_blocks::push_version(&mut value, version, id);
-                    }
-                    // Most entities are new: insert, and merge only if one was there.
-                    let existed = match t.entities.insert(entity, value.as_slice())? {
-                        Some(old) if !no_stored_keys => {
-                            merged.clear();
-                            merged.extend_from_slice(old.value());
-                            true
-                        }
-                        _ => false,
-                    };
-                    if existed {
-                        merged.extend_from_slice(&value);
-                        t.entities.insert(entity, merged.as_slice())?;
-                    }
-                }
-                Ok(())
-            })
+            // The entities' keys are sorted (on another thread, for a large
+            // batch) while the records are written.
+            let parallel = fresh.len() >= PARALLEL_FROM;
+            let (keys, written) = alongside(parallel, || fresh.sorted_keys(), || write_node_blocks(t, fresh));
+            written?;
+            write_entities(t, &keys, no_stored_keys)
         })?;
         self.no_stored_keys = false;
         Ok(())
@@ -1451,6 +1404,79 @@ pub fn tamper_audit(path: &Path, seq: u64, edit: impl FnOnce(&mut AuditRecord)) 
         }
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Below this many new nodes and edges, a commit does its work on one
+/// thread: a helper thread would cost more than it saves.
+const PARALLEL_FROM: usize = 4096;
+
+/// Runs `side` on another thread while `main` runs on this one (or, when not
+/// `parallel`, one after the other here) and returns both results.
+fn alongside<S: Send, M>(parallel: bool, side: impl FnOnce() -> S + Send, main: impl FnOnce() -> M) -> (S, M) {
+    if !parallel {
+        let side = side();
+        return (side, main());
+    }
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(side);
+        let main = main();
+        (helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), main)
+    })
+}
+
+/// Writes the buffered records block by block. Only the first block can hold
+/// nodes of earlier transactions (new ids are consecutive).
+fn write_node_blocks(t: &mut OpenTables<'_>, fresh: &Fresh) -> Result<()> {
+    let first = fresh.records().next().map_or(0, |(id, _)| id);
+    let stored_first = match first % node_blocks::NODES_PER_BLOCK {
+        0 => None,
+        _ => t.node_blocks.get(node_blocks::node_block_of(first))?.map(|v| v.value().to_vec()),
+    };
+    let mut slots: Vec<Option<&[u8]>> = match &stored_first {
+        Some(bytes) => node_blocks::slots(bytes)?,
+        None => Vec::new(),
+    };
+    let mut block = node_blocks::node_block_of(first);
+    for (id, record) in fresh.records() {
+        if node_blocks::node_block_of(id) != block {
+            t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
+            slots.clear();
+            block = node_blocks::node_block_of(id);
+        }
+        let slot = (id % node_blocks::NODES_PER_BLOCK) as usize;
+        slots.resize(slot, None);
+        slots.push(Some(record));
+    }
+    t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
+    Ok(())
+}
+
+/// Writes the buffered versions by entity, in key order; a stored entity
+/// gets its new versions appended.
+fn write_entities(t: &mut OpenTables<'_>, keys: &[(&[u8], u64, NodeId)], no_stored_keys: bool) -> Result<()> {
+    let mut value = Vec::new();
+    let mut merged = Vec::new();
+    for group in keys.chunk_by(|a, b| a.0 == b.0) {
+        let entity = group[0].0;
+        value.clear();
+        for &(_, version, id) in group {
+            node_blocks::push_version(&mut value, version, id);
+        }
+        // Most entities are new: insert, and merge only if one was there.
+        let existed = match t.entities.insert(entity, value.as_slice())? {
+            Some(old) if !no_stored_keys => {
+                merged.clear();
+                merged.extend_from_slice(old.value());
+                true
+            }
+            _ => false,
+        };
+        if existed {
+            merged.extend_from_slice(&value);
+            t.entities.insert(entity, merged.as_slice())?;
+        }
+    }
     Ok(())
 }
 
