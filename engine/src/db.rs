@@ -91,11 +91,14 @@ pub struct DatabaseBuilder {
     cache_budget: usize,
     page_cache: usize,
     author: Option<String>,
+    /// See `write_buffer` (test builds only).
+    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
+    write_buffer: Option<usize>,
 }
 
 impl Default for DatabaseBuilder {
     fn default() -> Self {
-        DatabaseBuilder { cache_budget: DEFAULT_CACHE_BUDGET, page_cache: 256 << 20, author: None }
+        DatabaseBuilder { cache_budget: DEFAULT_CACHE_BUDGET, page_cache: 256 << 20, author: None, write_buffer: None }
     }
 }
 
@@ -115,6 +118,16 @@ impl DatabaseBuilder {
     /// Author recorded on commits that do not name one.
     pub fn author(mut self, author: impl Into<String>) -> Self {
         self.author = Some(author.into());
+        self
+    }
+
+    /// Test-only: write transactions write their buffered new nodes and
+    /// adjacency blocks to redb whenever they hold more than `bytes` (by
+    /// default 512 MiB), so tests exercise mid-transaction flushes.
+    #[cfg(any(test, feature = "testing"))]
+    #[doc(hidden)]
+    pub fn write_buffer(mut self, bytes: usize) -> Self {
+        self.write_buffer = Some(bytes);
         self
     }
 
@@ -157,6 +170,14 @@ impl DatabaseBuilder {
     }
 
     fn finish(self, store: Store, path: Option<PathBuf>) -> Result<Database> {
+        #[cfg(any(test, feature = "testing"))]
+        let store = {
+            let mut store = store;
+            if let Some(bytes) = self.write_buffer {
+                store.set_write_buffer(bytes);
+            }
+            store
+        };
         let head = store.begin_read()?.counters()?.last_snapshot;
         let inner = Inner {
             store,

@@ -102,6 +102,9 @@ pub fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Res
 #[derive(Debug)]
 pub struct Store {
     db: Backend,
+    /// Buffered bytes at which a write transaction writes its buffers to
+    /// redb before commit (`FLUSH_BYTES`; lowered by tests).
+    write_buffer: usize,
 }
 
 enum Backend {
@@ -149,7 +152,7 @@ impl Store {
             Ok(Err(e)) => return Err(not_ours(path, &format!("the storage layer refused it: {e}"))),
             Err(_) => return Err(not_ours(path, "the file is truncated or damaged")),
         };
-        let store = Store { db: Backend::ReadWrite(db) };
+        let store = Store { db: Backend::ReadWrite(db), write_buffer: FLUSH_BYTES };
         store.init_or_check(path, existing)?;
         Ok(store)
     }
@@ -182,7 +185,7 @@ impl Store {
             }
             Some(_) => {}
         }
-        Ok(Store { db: Backend::ReadOnly(db, path.to_owned()) })
+        Ok(Store { db: Backend::ReadOnly(db, path.to_owned()), write_buffer: FLUSH_BYTES })
     }
 
     /// A database that lives in memory only, for tests and scratch work.
@@ -190,7 +193,7 @@ impl Store {
         let db = redb::Builder::new()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| Error::Storage(e.to_string()))?;
-        let store = Store { db: Backend::ReadWrite(db) };
+        let store = Store { db: Backend::ReadWrite(db), write_buffer: FLUSH_BYTES };
         store.init_or_check(Path::new(":memory:"), false)?;
         Ok(store)
     }
@@ -238,10 +241,21 @@ impl Store {
         Ok(ReadTables::new(tx))
     }
 
+    /// Test-only: makes write transactions write their buffers to redb
+    /// whenever they hold more than `bytes`, to exercise mid-transaction flushes.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn set_write_buffer(&mut self, bytes: usize) {
+        self.write_buffer = bytes;
+    }
+
     /// Starts the single write transaction; blocks while another is open.
     pub fn begin_write(&self) -> Result<WriteTables> {
         match &self.db {
-            Backend::ReadWrite(db) => WriteTables::new(db.begin_write()?),
+            Backend::ReadWrite(db) => {
+                let mut tables = WriteTables::new(db.begin_write()?)?;
+                tables.flush_bytes = self.write_buffer;
+                Ok(tables)
+            }
             Backend::ReadOnly(_, path) => Err(Error::ReadOnly { path: path.clone() }),
         }
     }

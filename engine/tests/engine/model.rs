@@ -167,6 +167,8 @@ impl State {
 /// One run: the engine, the model's snapshots, and the open transaction.
 struct Run<'db> {
     db: &'db Database,
+    /// Transactions are bulk loads (one batch audit entry, `batch_audit`).
+    batch: bool,
     tx: Option<WriteTx>,
     /// `snapshots[i]` is the state at snapshot `i + 1`.
     snapshots: Vec<State>,
@@ -182,7 +184,11 @@ impl Run<'_> {
 
     fn tx(&mut self) -> &mut WriteTx {
         if self.tx.is_none() {
-            self.tx = Some(self.db.begin_write().expect("begin write"));
+            let mut tx = self.db.begin_write().expect("begin write");
+            if self.batch {
+                tx.batch_audit("bulk_load", serde_json::json!({})).expect("batch audit");
+            }
+            self.tx = Some(tx);
         }
         self.tx.as_mut().expect("open transaction")
     }
@@ -440,11 +446,24 @@ fn check_snapshot(db: &Database, s: u64, state: &State) {
     }
 }
 
+/// Applies `ops` twice: with plain transactions, and as bulk loads whose
+/// write buffers are so small that every transaction writes its new nodes
+/// and blocks to redb several times before it commits.
 fn run(ops: &[Op]) {
+    run_with(ops, false, None);
+    run_with(ops, true, Some(100));
+}
+
+fn run_with(ops: &[Op], batch: bool, write_buffer: Option<usize>) {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
-    let db = Database::create(&path).unwrap();
-    let mut run = Run { db: &db, tx: None, snapshots: Vec::new(), pending: State::default(), dirty: false, aborted: 0 };
+    let builder = match write_buffer {
+        Some(bytes) => Database::builder().write_buffer(bytes),
+        None => Database::builder(),
+    };
+    let db = builder.create(&path).unwrap();
+    let mut run =
+        Run { db: &db, batch, tx: None, snapshots: Vec::new(), pending: State::default(), dirty: false, aborted: 0 };
     for op in ops {
         run.apply(op);
     }
