@@ -31,3 +31,20 @@ fn verify_of_a_missing_database_exits_2() {
     assert!(out.stderr.starts_with("lineagedb: no database at"), "{}", out.stderr);
     assert!(!f.db().exists());
 }
+
+/// A file of the previous storage format is upgraded in place by the first
+/// command that opens it, a read-only `query` included, and nothing is lost.
+#[test]
+fn a_format_3_file_is_upgraded_by_any_command() {
+    let f = Fixture::new();
+    f.query("CREATE dataset:a; CREATE dataset:a; CREATE model:m; LINK dataset:a@2 -> model:m@1").ok();
+    lineagedb_engine::downgrade_to_format_3(&f.db()).expect("downgrade");
+    assert!(matches!(
+        lineagedb_engine::Database::open_read_only(f.db()),
+        Err(lineagedb_engine::Error::NeedsUpgrade { found: 3, .. })
+    ));
+    let out = f.run(&["query", "--db", &f.db_arg(), "--format", "csv", "ANCESTORS OF model:m"]);
+    assert!(out.ok().contains("dataset:a@2"), "{}", out.stdout);
+    assert!(lineagedb_engine::Database::open_read_only(f.db()).is_ok(), "the file is at the current format now");
+    assert!(f.run(&["verify", "--db", &f.db_arg()]).ok().starts_with("ok: "));
+}
