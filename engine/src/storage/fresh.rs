@@ -1,11 +1,12 @@
 //! Nodes created by a write transaction and not yet written to redb.
 //!
-//! A bulk load creates nodes in id order but their keys in no useful order,
-//! and redb inserts scattered keys into the `keys` B-tree several times more
-//! slowly than sorted ones. So new nodes are held here, encoded, and written
-//! at commit (or when the buffer grows large): records in id order, keys
-//! sorted. Until then every read of the write transaction sees them through
-//! `WriteView`, which consults this buffer before the tables.
+//! A bulk load creates many nodes of many entities, and redb pays per entry
+//! written. So new nodes are held here, encoded, and written at commit (or
+//! when the buffer grows large): records in blocks of consecutive ids
+//! (`node_blocks`), each entity's new versions once, in key order
+//! (`entities`). Until then every read of the write transaction sees them
+//! through `WriteView`, which consults this buffer before the tables, and
+//! resolving a key the transaction created costs one hash lookup here.
 
 use rustc_hash::FxHashMap;
 
