@@ -29,6 +29,7 @@ mod error;
 mod import;
 mod key;
 mod model;
+mod new_edges;
 mod read;
 mod report;
 mod resolve;

@@ -18,6 +18,7 @@ use crate::cache::AdjCache;
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
 use crate::key::{EntityKey, KeyRef, NodeKey, NodeRef, VersionSel, check_name, check_type};
+use crate::new_edges::NewEdges;
 use crate::resolve::{header_key, key_of, resolve, resolve_header};
 use crate::storage::codec::{
     AdjEntry, AdjKey, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, NodeRecordRef, SnapshotId, SnapshotRecord,
@@ -117,7 +118,7 @@ pub struct WriteTx {
     unlinked_any: bool,
     /// Edges linked by this transaction to or from one of its own nodes: such
     /// an edge that is not here cannot exist.
-    fresh_edges: FxHashSet<(NodeId, NodeId, u32)>,
+    new_edges: NewEdges,
 }
 
 /// Batch audit mode: node creations and links are covered by one audit
@@ -148,6 +149,7 @@ impl WriteTx {
         let author = inner.default_author.clone();
         Ok(WriteTx {
             first_new: counters.next_node,
+            new_edges: NewEdges::new(counters.next_node),
             snapshot: counters.last_snapshot + 1,
             inner,
             tables: Some(tables),
@@ -164,7 +166,6 @@ impl WriteTx {
             scratch: Vec::new(),
             deleted_nodes: false,
             batch: None,
-            fresh_edges: FxHashSet::default(),
             created_asserted_by: None,
             pending: Vec::new(),
             unlinked_any: false,
@@ -503,9 +504,9 @@ impl WriteTx {
         // exists only if this transaction linked it.
         let new_end = from_id >= self.first_new || to_id >= self.first_new;
         let known_label = self.dict.label_ids.get(label).copied();
-        // (Noted in `fresh_edges` now, before it is known to be added: an
+        // (Noted in `new_edges` now, before it is known to be added: an
         // entry there only means "look before linking again".)
-        let maybe = known_label.filter(|lid| !new_end || !self.fresh_edges.insert((from_id, to_id, *lid)));
+        let maybe = known_label.filter(|lid| !new_end || self.new_edges.note(from_id, to_id, *lid));
         if let Some(lid) = maybe {
             self.flush_pending()?;
             let existing = self.tables()?.read(|t| {
@@ -562,7 +563,9 @@ impl WriteTx {
         };
         if new_end {
             self.pending.push((edge, props));
-            self.fresh_edges.insert((from_id, to_id, label_id));
+            if known_label.is_none() {
+                self.new_edges.note(from_id, to_id, label_id);
+            }
         } else {
             self.tables_mut()?.put_edge(&edge, &props)?;
         }
