@@ -315,6 +315,19 @@ impl Run<'_> {
                         self.pending.nodes[i].deleted = true;
                         self.pending.edges.retain(|&(f, t, _)| f != i && t != i);
                         self.dirty = true;
+                        // Inside the open transaction, the entity's latest
+                        // live version is what the model says (its versions
+                        // may be stored, buffered, or both).
+                        let entity = key.entity();
+                        let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest).unwrap();
+                        let want = self.pending.latest(&entity).cloned();
+                        match (self.tx().resolve(&latest), want) {
+                            (Ok(got), Some(want)) => assert_eq!(got, want, "latest of {entity} in the transaction"),
+                            (Err(Error::NoSuchNode { .. } | Error::Deleted { .. }), None) => {}
+                            (got, want) => {
+                                panic!("latest of {entity} in the transaction: engine {got:?}, model {want:?}")
+                            }
+                        }
                     }
                     Err(e) => self.refused(op, expected, e),
                 }
