@@ -549,6 +549,9 @@ impl WriteTx {
         // What the audit records: the edge's content hash for the batch entry,
         // or an entry of its own.
         let audit = match self.batch {
+            // A buffered edge is hashed at commit from the buffer (or when the
+            // buffer is written early, see `flush_pending`).
+            Some(_) if new_end => LinkAudit::Buffered,
             Some(_) => {
                 let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
                 LinkAudit::InBatch(key, props.clone())
@@ -581,6 +584,7 @@ impl WriteTx {
                 }
                 self.changes += 1;
             }
+            LinkAudit::Buffered => self.changes += 1,
             LinkAudit::Own(detail, subjects) => {
                 self.append_audit("link", subjects, detail)?;
             }
@@ -703,6 +707,12 @@ impl WriteTx {
             return Ok(());
         }
         let mut pending = std::mem::take(&mut self.pending);
+        if let Some(batch) = &mut self.batch {
+            let keys = pending
+                .iter()
+                .map(|(e, p)| (crate::storage::codec::adj_key(e.from, e.to, e.label, e.created_in), p.clone()));
+            batch.edges.extend(keys);
+        }
         let clear_stale = self.unlinked_any;
         self.tables_mut()?.put_edges_sorted(&mut pending, clear_stale)
     }
@@ -856,19 +866,22 @@ impl WriteTx {
             let mut edges = batch.edges;
             let (pending, clear_stale) = (std::mem::take(&mut self.pending), self.unlinked_any);
             let tables = self.tables_mut()?;
-            let (edges_digest, edges_created) = tables.write_buffered(pending, clear_stale, move || {
+            let (written_early, buffered) = tables.write_buffered(pending, clear_stale, true, move || {
                 // An edge linked, unlinked and linked again here is one stored
                 // edge: keep its last content, as `verify` will see it.
                 // Reversed then stably sorted, the last link of a key comes first.
                 edges.reverse();
                 edges.sort_by_key(|(key, _)| *key);
                 edges.dedup_by_key(|(key, _)| *key);
-                let mut hashes = edges
+                edges
                     .iter()
                     .map(|(key, props)| Ok((*key, crate::verify::edge_content_hash(key, props)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok::<_, Error>((crate::verify::edges_digest(&mut hashes), hashes.len()))
-            })??;
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            // The buffered edges were linked after every edge written early:
+            // for a key in both, theirs is the content stored.
+            let mut hashes = merge_edge_hashes(written_early?, buffered?);
+            let (edges_digest, edges_created) = (crate::verify::edges_digest(&mut hashes), hashes.len());
             let nodes_digest = match tables.take_node_digest()? {
                 Some(digest) => digest,
                 None => sha2::Digest::finalize(sha2::Sha256::default()).into(),
@@ -940,10 +953,33 @@ impl<'a> Endpoint<'a> {
     }
 }
 
+/// Edge hashes sorted by key, `later` winning for a key in both.
+fn merge_edge_hashes(
+    earlier: Vec<crate::verify::EdgeHash>,
+    later: Vec<crate::verify::EdgeHash>,
+) -> Vec<crate::verify::EdgeHash> {
+    let mut out = Vec::with_capacity(earlier.len() + later.len());
+    let (mut a, mut b) = (earlier.into_iter().peekable(), later.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 < y.0 => out.extend(a.next()),
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                a.next();
+                out.extend(b.next());
+            }
+            (_, Some(_)) => out.extend(b.next()),
+            (Some(_), None) => out.extend(a.next()),
+            (None, None) => return out,
+        }
+    }
+}
+
 /// How a link is audited.
 enum LinkAudit {
     /// Covered by the batch entry, which hashes this key and these properties.
     InBatch(AdjKey, Props),
+    /// Covered by the batch entry; the edge is in `WriteTx::pending`.
+    Buffered,
     /// An entry of its own, with this detail and these subjects.
     Own(String, Vec<String>),
 }

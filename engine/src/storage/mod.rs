@@ -1203,7 +1203,7 @@ impl WriteTables {
 
     /// Writes the buffered new nodes to redb.
     pub fn flush_fresh(&mut self) -> Result<()> {
-        if self.fresh.is_empty() { Ok(()) } else { self.write_buffered(Vec::new(), false, || ()) }
+        if self.fresh.is_empty() { Ok(()) } else { self.write_buffered(Vec::new(), false, false, || ()).map(|_| ()) }
     }
 
     /// Writes everything buffered to redb: the new nodes (records in id
@@ -1213,12 +1213,15 @@ impl WriteTables {
     /// their blocks and another hashes the new nodes into the batch digest,
     /// if one is fed, then runs `side` (the caller's own hashing), whose
     /// result is returned. A small batch does all of it on this thread.
+    /// With `hash_edges`, the content hashes of `edges` (for the batch
+    /// digest) are returned too, sorted by key.
     pub fn write_buffered<R: Send>(
         &mut self,
         mut edges: Vec<(EdgeId, Props)>,
         clear_stale: bool,
+        hash_edges: bool,
         side: impl FnOnce() -> R + Send,
-    ) -> Result<R> {
+    ) -> Result<(R, Result<Vec<crate::verify::EdgeHash>>)> {
         // What of the edges touches redb is done here first: their
         // properties, and loading the stored blocks they go into.
         self.put_edge_props(&edges, clear_stale)?;
@@ -1237,17 +1240,37 @@ impl WriteTables {
             side()
         };
         let (side, written) = alongside(parallel, hash, || {
-            let add_edges = move || {
+            if !parallel {
                 dirty.add_edges(&mut edges);
-                dirty
-            };
-            let (dirty, written) = alongside(parallel, add_edges, || self.write_fresh(fresh));
-            self.dirty = dirty;
-            written.and_then(|()| self.flush_blocks())
+                self.dirty = dirty;
+                let written = self.write_fresh(fresh).and_then(|()| self.flush_blocks());
+                return written.map(|()| edge_hashes(&edges, hash_edges));
+            }
+            // The helper hands the blocks over as soon as the edges are in
+            // them, and hashes the edges while this thread writes the blocks.
+            std::thread::scope(|scope| {
+                let (blocks_done, blocks) = std::sync::mpsc::sync_channel(1);
+                let helper = scope.spawn(move || {
+                    dirty.add_edges(&mut edges);
+                    let _ = blocks_done.send(dirty);
+                    edge_hashes(&edges, hash_edges)
+                });
+                let written = self.write_fresh(fresh);
+                let join = |helper: std::thread::ScopedJoinHandle<'_, _>| {
+                    helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                };
+                match blocks.recv() {
+                    Ok(dirty) => self.dirty = dirty,
+                    // The helper panicked before sending: re-raise its panic.
+                    Err(_) => return Ok(join(helper)),
+                }
+                let written = written.and_then(|()| self.flush_blocks());
+                let hashes = join(helper);
+                written.map(|()| hashes)
+            })
         });
         self.node_digest = digest;
-        written?;
-        Ok(side)
+        Ok((side, written?))
     }
 
     /// Stores the properties of new edges (or, with `clear_stale`, removes
@@ -1437,6 +1460,23 @@ fn alongside<S: Send, M>(parallel: bool, side: impl FnOnce() -> S + Send, main: 
         let main = main();
         (helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), main)
     })
+}
+
+/// The batch-digest content hashes of new edges, sorted by key (none
+/// unless `wanted`).
+fn edge_hashes(edges: &[(EdgeId, Props)], wanted: bool) -> Result<Vec<crate::verify::EdgeHash>> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    let mut hashes = edges
+        .iter()
+        .map(|(e, props)| {
+            let key = adj_key(e.from, e.to, e.label, e.created_in);
+            Ok((key, crate::verify::edge_content_hash(&key, props)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    hashes.sort_unstable_by_key(|(key, _)| *key);
+    Ok(hashes)
 }
 
 /// Writes the buffered records block by block. Only the first block can hold
