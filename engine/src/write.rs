@@ -128,9 +128,11 @@ struct Batch {
     op: String,
     detail: serde_json::Value,
     first_node: NodeId,
-    /// Every edge created, by adjacency key, with its properties: hashed at
-    /// commit, while the writer thread writes. (The nodes are hashed as they
-    /// are written: `WriteTables::digest_new_nodes_from`.)
+    /// Every edge created and written before commit (linked between two
+    /// stored nodes, or buffered and flushed early by a read), by adjacency
+    /// key, with its properties: hashed at commit while the writer thread
+    /// writes. The edges still buffered at commit are hashed from the buffer,
+    /// and the nodes as they are written (`WriteTables::write_buffered`).
     edges: Vec<(AdjKey, Props)>,
 }
 
