@@ -863,8 +863,9 @@ impl WriteTx {
         }
         self.tables = Some(tables);
         if let Some(batch) = self.batch.take() {
-            // The writer writes the buffered nodes and blocks while a second
-            // thread hashes the new nodes, then the new edges.
+            // The writer writes the buffered nodes and blocks while helper
+            // threads hash the new nodes, the edges written early (below)
+            // and the buffered edges (in `write_buffered`).
             let mut edges = batch.edges;
             let (pending, clear_stale) = (std::mem::take(&mut self.pending), self.unlinked_any);
             let tables = self.tables_mut()?;
