@@ -11,6 +11,8 @@ mod env;
 mod exec;
 mod formats;
 mod import;
+#[path = "../../../query/tests/support/markdown.rs"]
+mod markdown;
 mod pipe;
 mod query;
 mod repl_piped;

@@ -5,6 +5,7 @@
 //! recipe with the real commit, input hash and command; usage errors exit 2.
 
 use crate::common::{Fixture, Outcome, git};
+use crate::markdown::md_row_with;
 
 /// A fixture holding the demo database (snapshots 1 to 8, see shell/src/demo.lql).
 fn demo() -> Fixture {
@@ -64,43 +65,6 @@ fn stated_digest(document: &str) -> String {
     } else {
         digest_after(document, "Report digest:")
     }
-}
-
-/// The text of the Markdown section `## title`, up to the next `## `.
-#[track_caller]
-fn md_section<'a>(md: &'a str, title: &str) -> &'a str {
-    let start = md.find(&format!("\n## {title}\n")).unwrap_or_else(|| panic!("no ## {title}:\n{md}"));
-    let rest = &md[start + 1..];
-    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
-    &rest[..end]
-}
-
-/// The cells of a Markdown table row, unescaped.
-fn md_cells(row: &str) -> Vec<String> {
-    let mut cells = vec![String::new()];
-    let mut chars = row.trim().trim_start_matches('|').chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => cells.last_mut().unwrap().extend(chars.next()),
-            '|' => cells.push(String::new()),
-            _ => cells.last_mut().unwrap().push(c),
-        }
-    }
-    if cells.last().is_some_and(|c| c.trim().is_empty()) {
-        cells.pop();
-    }
-    cells.into_iter().map(|c| c.trim().to_owned()).collect()
-}
-
-/// The cells of the first table row of section `title` with a cell equal to `cell`.
-#[track_caller]
-fn md_row_with(md: &str, title: &str, cell: &str) -> Vec<String> {
-    md_section(md, title)
-        .lines()
-        .filter(|l| l.starts_with('|'))
-        .map(md_cells)
-        .find(|cells| cells.iter().any(|c| c == cell))
-        .unwrap_or_else(|| panic!("no row with {cell:?} under ## {title}:\n{md}"))
 }
 
 /// The lines of the ```sh block of a Markdown report.
