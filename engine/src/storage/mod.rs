@@ -708,21 +708,26 @@ macro_rules! impl_store_read {
             let mut lo = type_id.to_be_bytes().to_vec();
             lo.extend_from_slice(name_prefix.as_bytes());
             let hi = prefix_end(&lo);
-            let mut stored = Vec::new();
+            // Buffered nodes (`entity prefix | version BE8` keys, sorted) are
+            // merged in, keeping the order (entity, version).
+            let fresh = self.fresh().map(|f| f.keys_with_prefix(&lo)).unwrap_or_default();
+            let mut fresh = fresh.into_iter().peekable();
+            fn split(key: &[u8]) -> (&[u8], u64) {
+                let (entity, version) = key.split_at(key.len() - 8);
+                (entity, u64::from_be_bytes(version.try_into().expect("8 bytes")))
+            }
+            let mut out = Vec::new();
             for item in self.entities()?.range(lo.as_slice()..hi.as_slice())? {
                 let (k, v) = item?;
                 for (version, id) in node_blocks::versions(v.value()) {
-                    stored.push((k.value().to_vec(), version, id));
+                    while let Some((_, fresh_id)) = fresh.next_if(|(key, _)| split(key) < (k.value(), version)) {
+                        out.push(fresh_id);
+                    }
+                    out.push(id);
                 }
             }
-            // Merge the buffered nodes in, keeping key order (entity, version).
-            let Some(fresh) = self.fresh() else { return Ok(stored.into_iter().map(|(_, _, id)| id).collect()) };
-            stored.extend(fresh.keys_with_prefix(&lo).into_iter().map(|(key, id)| {
-                let (entity, version) = key.split_at(key.len() - 8);
-                (entity.to_vec(), u64::from_be_bytes(version.try_into().expect("8 bytes")), id)
-            }));
-            stored.sort_unstable();
-            Ok(stored.into_iter().map(|(_, _, id)| id).collect())
+            out.extend(fresh.map(|(_, id)| id));
+            Ok(out)
         }
 
         fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>> {
