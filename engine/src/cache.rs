@@ -78,7 +78,7 @@ impl Slots {
 pub(crate) struct CacheState {
     out: Slots,
     inn: Slots,
-    /// Remembered query starts by exact key (`keys` table bytes), see
+    /// Remembered query starts by exact key (`version_key` bytes), see
     /// `AdjCache::start`.
     starts: rustc_hash::FxHashMap<Box<[u8]>, StartNode>,
     pub(crate) latest_known: SnapshotId,

@@ -96,9 +96,9 @@ pub struct WriteTx {
     failed: Option<String>,
     keep_going: bool,
     /// Exact keys of stored nodes resolved in this transaction, by their
-    /// `keys` table bytes (nodes it created are found in `WriteTables`).
+    /// `version_key` bytes (nodes it created are found in `WriteTables`).
     resolved: FxHashMap<Box<[u8]>, Resolved>,
-    /// Scratch buffer for building `keys` table bytes without allocating.
+    /// Scratch buffer for building `version_key` bytes without allocating.
     scratch: Vec<u8>,
     /// Whether this transaction deleted a node (remembered query starts are
     /// then forgotten at commit).

@@ -190,7 +190,9 @@ pub fn entity_prefix(type_id: u32, name: &str) -> Vec<u8> {
     k
 }
 
-/// Key of table `keys`: entity prefix then version BE8.
+/// An exact key as bytes: entity prefix then version BE8. Byte order is
+/// (entity, version) order; in-memory maps of exact keys use it (format 3
+/// stored it in its `keys` table).
 pub fn version_key(type_id: u32, name: &str, version: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + name.len() + 8);
     write_version_key(&mut k, type_id, name, version);

@@ -171,7 +171,7 @@ impl Fresh {
         (!self.replaced.contains_key(&((id - self.first) as u32))).then_some(id)
     }
 
-    /// Every buffered (entity prefix, version, id), in `keys` table order.
+    /// Every buffered (entity prefix, version, id), in (entity, version) order.
     pub fn sorted_keys(&self) -> Vec<(&[u8], u64, NodeId)> {
         let mut entities: Vec<(&[u8], &Versions)> = self.entities.iter().map(|(p, v)| (&p[..], v)).collect();
         // Entity prefixes end with their only NUL after the type id, so no
@@ -185,7 +185,7 @@ impl Fresh {
         out
     }
 
-    /// Buffered keys under a byte prefix of the `keys` table, sorted, with
+    /// Buffered keys (`version_key` bytes) under a byte prefix, sorted, with
     /// their ids.
     pub fn keys_with_prefix(&self, prefix: &[u8]) -> Vec<(Vec<u8>, NodeId)> {
         let mut out = Vec::new();
@@ -218,7 +218,7 @@ impl Fresh {
     }
 }
 
-/// `type_id BE4 | name | 0` into `buf` (the `keys` table key without its version).
+/// `type_id BE4 | name | 0` into `buf` (the key of table `entities`).
 fn entity_prefix_into(buf: &mut Vec<u8>, type_id: u32, name: &str) {
     write_version_key(buf, type_id, name, 0);
     buf.truncate(buf.len() - 8);

@@ -518,7 +518,7 @@ pub struct WriteTables {
     dirty: Dirty,
     /// New nodes not yet written (see `fresh.rs`).
     fresh: Fresh,
-    /// The `keys` table was empty when the transaction began and nothing
+    /// The `entities` table was empty when the transaction began and nothing
     /// has been written to it since: no entity has a stored version.
     no_stored_keys: bool,
     /// A batch digest being fed: SHA-256 over `encoded_node_hash` of every
