@@ -295,7 +295,7 @@ impl Database {
                 w.line(&Line::Annotation { node: id, snapshot, props: props_json(&props) })?;
             }
         }
-        for (from, e) in t.all_adjacency(Dir::Out)? {
+        for (from, e) in t.all_adjacency(Dir::Out, false)? {
             let props = t.edge_props(&adj_key(from, e.neighbor, e.label, e.created_in))?;
             w.line(&Line::Edge(ArchEdge {
                 from,

@@ -63,8 +63,8 @@ pub use storage::codec::{NodeId, SnapshotId};
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub use storage::{
-    downgrade_to_format_3, tamper_adjacency_block, tamper_audit, tamper_format, tamper_node, tamper_node_block,
-    tamper_remove_audit,
+    downgrade_to_format_3, downgrade_to_format_4, tamper_adjacency_block, tamper_audit, tamper_format, tamper_node,
+    tamper_node_block, tamper_remove_audit,
 };
 pub use value::{Props, Timestamp, Value, props_from_json, props_to_json};
 pub use write::{ANNOTATION_KEYS, ASSERTION_KEYS, Created, NewNode, RESERVED_KEYS, WriteTx, same_content};

@@ -17,7 +17,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{Error, Result};
 use crate::value::Props;
-use blocks::{AdjBlockBuf, adj_block_of};
+use blocks::{AdjBlockBuf, BlockBytes, adj_block_of};
 use codec::*;
 use fresh::Fresh;
 use rustc_hash::FxHashMap;
@@ -25,11 +25,12 @@ use rustc_hash::FxHashMap;
 /// Written into the `meta` table; a redb file without it is not ours.
 pub const MAGIC: &[u8] = b"lineagedb";
 /// The on-disk format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format this build reads. Formats 1 and 2 (development builds:
-/// one redb entry per node and per edge end) cannot be read; format 3 (one
-/// entry per node in `nodes` and per version in `keys`) is upgraded in place
-/// when opened read-write.
+/// one redb entry per node and per edge end) cannot be read; formats 3 (one
+/// entry per node in `nodes` and per version in `keys`) and 4 (adjacency
+/// blocks of fixed 40-byte entries) are upgraded in place when opened
+/// read-write.
 pub const OLDEST_FORMAT: u32 = 3;
 
 macro_rules! storage_from {
@@ -201,7 +202,7 @@ impl Store {
     fn init_or_check(&self, path: &Path, existing: bool) -> Result<()> {
         let Backend::ReadWrite(db) = &self.db else { return Ok(()) };
         match check_marker(db, path)? {
-            Some(3) => return upgrade_from_format_3(db),
+            Some(found) if found < FORMAT_VERSION => return upgrade(db, found),
             Some(_) => return Ok(()),
             None => {}
         }
@@ -287,11 +288,51 @@ fn check_marker(db: &impl ReadableDatabase, path: &Path) -> Result<Option<u32>> 
     Ok(Some(format))
 }
 
-/// Rewrites a format 3 file as format 4 in one transaction (a crash leaves
-/// it at format 3): the records of `nodes` into `node_blocks`, the versions
-/// of `keys` into `entities`; the two old tables are dropped.
-fn upgrade_from_format_3(db: &redb::Database) -> Result<()> {
+/// Rewrites a format 3 or 4 file as the current format in one transaction
+/// (a crash leaves it as it was). From format 3: the records of `nodes` into
+/// `node_blocks`, the versions of `keys` into `entities`, the two old tables
+/// dropped. From formats 3 and 4: the adjacency blocks stored compactly.
+fn upgrade(db: &redb::Database, from: u32) -> Result<()> {
     let tx = db.begin_write()?;
+    if from == 3 {
+        nodes_from_format_3(&tx)?;
+        tx.delete_table(NODES_V3)?;
+        tx.delete_table(KEYS_V3)?;
+    }
+    if from <= 4 {
+        for (def, name) in [(OUT_BLOCKS, "out_blocks"), (IN_BLOCKS, "in_blocks")] {
+            rewrite_blocks(&tx, def, |block, bytes| {
+                AdjBlockBuf::from_fixed(block, bytes).map(|b| b.encode(block)).map_err(|problem| Error::Corrupt {
+                    detail: format!("adjacency block {block} of {name} (format {from}) is damaged: {problem}"),
+                })
+            })?;
+        }
+    }
+    tx.open_table(META)?.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rewrites every entry of a block table with `f`.
+fn rewrite_blocks(
+    tx: &redb::WriteTransaction,
+    def: TableDefinition<u64, &[u8]>,
+    f: impl Fn(u64, &[u8]) -> Result<Vec<u8>>,
+) -> Result<()> {
+    let mut table = tx.open_table(def)?;
+    let mut rewritten = Vec::new();
+    for item in table.iter()? {
+        let (block, bytes) = item?;
+        rewritten.push((block.value(), f(block.value(), bytes.value())?));
+    }
+    for (block, bytes) in rewritten {
+        table.insert(block, bytes.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Format 3's node records and key dictionary, in format 4's tables.
+fn nodes_from_format_3(tx: &redb::WriteTransaction) -> Result<()> {
     {
         let old_nodes = tx.open_table(NODES_V3)?;
         let mut blocks = tx.open_table(NODE_BLOCKS)?;
@@ -345,11 +386,7 @@ fn upgrade_from_format_3(db: &redb::Database) -> Result<()> {
         if let Some(done) = current {
             entities.insert(done.as_slice(), value.as_slice())?;
         }
-        tx.open_table(META)?.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
     }
-    tx.delete_table(NODES_V3)?;
-    tx.delete_table(KEYS_V3)?;
-    tx.commit()?;
     Ok(())
 }
 
@@ -597,8 +634,10 @@ pub trait StoreRead {
         })?;
         Ok(out)
     }
-    /// Every adjacency entry of a direction, with the node it belongs to.
-    fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>>;
+    /// Every adjacency entry of a direction, with the node it belongs to. A
+    /// block that does not decode is an error, or with `skip_damaged` left
+    /// out (`verify` reports it through `adjacency_block_problems`).
+    fn all_adjacency(&self, dir: Dir, skip_damaged: bool) -> Result<Vec<(NodeId, AdjEntry)>>;
     /// What is wrong with the stored adjacency blocks of a direction (see
     /// `blocks::block_problem`), one line per bad block.
     fn adjacency_block_problems(&self, dir: Dir) -> Result<Vec<String>>;
@@ -732,21 +771,14 @@ macro_rules! impl_store_read {
 
         fn adjacency(&self, node: NodeId, dir: Dir) -> Result<Vec<AdjEntry>> {
             let block = adj_block_of(node);
-            let entries = self.with_block(dir, block, |b| {
-                blocks::decode_entries(blocks::adj_run(b, node)).map(|(_, e)| e).collect::<Vec<_>>()
-            })?;
-            Ok(entries.unwrap_or_default())
+            let entries = self.with_block(dir, block, |b| b.run(node).map_err(|p| damaged_block(dir, block, p)))?;
+            Ok(entries.transpose()?.unwrap_or_default())
         }
 
         fn edges_between(&self, from: NodeId, to: NodeId) -> Result<Vec<AdjEntry>> {
-            let block = adj_block_of(from);
-            let prefix = adj_key(from, to, 0, 0);
-            let entries = self.with_block(Dir::Out, block, |b| {
-                blocks::decode_entries(blocks::entries_with_prefix(b, &prefix[..16]))
-                    .map(|(_, e)| e)
-                    .collect::<Vec<_>>()
-            })?;
-            Ok(entries.unwrap_or_default())
+            let mut entries = self.adjacency(from, Dir::Out)?;
+            entries.retain(|e| e.neighbor == to);
+            Ok(entries)
         }
 
         fn edge_props(&self, key: &AdjKey) -> Result<Props> {
@@ -869,10 +901,17 @@ macro_rules! impl_store_read {
             Ok(())
         }
 
-        fn all_adjacency(&self, dir: Dir) -> Result<Vec<(NodeId, AdjEntry)>> {
+        fn all_adjacency(&self, dir: Dir, skip_damaged: bool) -> Result<Vec<(NodeId, AdjEntry)>> {
             let mut out = Vec::new();
             for block in self.block_ids(dir)? {
-                self.with_block(dir, block, |b| out.extend(blocks::decode_entries(b)))?;
+                let len = out.len();
+                let decoded = self.with_block(dir, block, |b| b.all(block, &mut out))?.transpose();
+                if let Err(problem) = decoded {
+                    if !skip_damaged {
+                        return Err(damaged_block(dir, block, problem));
+                    }
+                    out.truncate(len);
+                }
             }
             Ok(out)
         }
@@ -910,7 +949,7 @@ macro_rules! impl_store_read {
             };
             let mut out = Vec::new();
             for block in self.block_ids(dir)? {
-                if let Some(Some(problem)) = self.with_block(dir, block, |b| blocks::block_problem(block, b))? {
+                if let Some(Some(problem)) = self.with_block(dir, block, |b| b.problem(block))? {
                     out.push(format!("adjacency block {block} of {table} is damaged: {problem}"));
                 }
             }
@@ -937,6 +976,15 @@ impl ReadTables {
     }
 }
 
+/// A stored adjacency block that does not decode, as an error naming it.
+fn damaged_block(dir: Dir, block: u64, problem: String) -> Error {
+    let table = match dir {
+        Dir::Out => "out_blocks",
+        Dir::In => "in_blocks",
+    };
+    Error::Corrupt { detail: format!("adjacency block {block} of {table} is damaged: {problem}") }
+}
+
 /// Block reads shared by read and write transactions.
 macro_rules! impl_with_block {
     () => {
@@ -958,15 +1006,15 @@ macro_rules! impl_with_block {
             Ok(ids)
         }
 
-        fn with_block<R>(&self, dir: Dir, block: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        fn with_block<R>(&self, dir: Dir, block: u64, f: impl FnOnce(BlockBytes<'_>) -> R) -> Result<Option<R>> {
             if let Some(bytes) = self.dirty_block(dir, block) {
-                return Ok(Some(f(bytes)));
+                return Ok(Some(f(BlockBytes::Buffered(bytes))));
             }
             let table = match dir {
                 Dir::Out => self.out_blocks()?,
                 Dir::In => self.in_blocks()?,
             };
-            Ok(table.get(block)?.map(|v| f(v.value())))
+            Ok(table.get(block)?.map(|v| f(BlockBytes::Stored(v.value()))))
         }
     };
 }
@@ -1103,7 +1151,10 @@ impl WriteTables {
                 Dir::Out => &t.out_blocks,
                 Dir::In => &t.in_blocks,
             };
-            Ok(table.get(block)?.map(|v| AdjBlockBuf::from_bytes(v.value())).unwrap_or_default())
+            match table.get(block)? {
+                Some(v) => AdjBlockBuf::decode(block, v.value()).map_err(|p| damaged_block(dir, block, p)),
+                None => Ok(AdjBlockBuf::default()),
+            }
         })
     }
 
@@ -1133,9 +1184,11 @@ impl WriteTables {
             for (map, table) in [(dirty.out, &mut t.out_blocks), (dirty.inn, &mut t.in_blocks)] {
                 let mut blocks: Vec<_> = map.into_iter().collect();
                 blocks.sort_unstable_by_key(|(b, _)| *b);
+                let mut out = Ascending::new(table)?;
                 for (block, buf) in blocks {
-                    table.insert(block, buf.as_bytes())?;
+                    out.put(block, buf.encode(block).as_slice())?;
                 }
+                out.finish()?;
             }
             Ok(())
         })
@@ -1484,6 +1537,55 @@ fn edge_hashes(edges: &[(EdgeId, Props)], wanted: bool) -> Result<Vec<crate::ver
     Ok(hashes)
 }
 
+/// Writes entries in strictly ascending key order into a table. Keys up to
+/// the table's last key at the start are inserted one by one (they may
+/// replace entries); the keys after it are appended through one cursor run,
+/// which redb packs into full leaves with one tree update per megabyte (one
+/// insert at a time splits each full leaf in half and descends the tree for
+/// every key).
+struct Ascending<'a, 't, K: redb::Key + 'static, V: redb::Value + 'static> {
+    table: Option<&'a mut redb::Table<'t, K, V>>,
+    last: Option<Vec<u8>>,
+    cursor: Option<redb::CursorMut<'a, K, V>>,
+}
+
+impl<'a, 't, K: redb::Key + 'static, V: redb::Value + 'static> Ascending<'a, 't, K, V> {
+    fn new(table: &'a mut redb::Table<'t, K, V>) -> Result<Self> {
+        let last = table.last()?.map(|(k, _)| K::as_bytes(&k.value()).as_ref().to_vec());
+        Ok(Ascending { table: Some(table), last, cursor: None })
+    }
+
+    /// The table, while `key` is not after its last key at the start (and
+    /// nothing was appended yet): an entry with `key` may be stored.
+    fn stored_range(&mut self, key: &K::SelfType<'_>) -> Option<&mut redb::Table<'t, K, V>> {
+        let last = self.last.as_deref()?;
+        if K::compare(K::as_bytes(key).as_ref(), last).is_le() { self.table.as_deref_mut() } else { None }
+    }
+
+    fn put<'k, 'v>(&mut self, key: K::SelfType<'k>, value: V::SelfType<'v>) -> Result<()> {
+        if let Some(table) = self.stored_range(&key) {
+            table.insert(key, value)?;
+            return Ok(());
+        }
+        if let Some(table) = self.table.take() {
+            self.cursor = Some(table.upper_bound_mut(std::ops::Bound::<K::SelfType<'_>>::Unbounded)?);
+        }
+        let cursor = self.cursor.as_mut().ok_or_else(|| Error::Storage("no table to append to".into()))?;
+        cursor.insert_before(key, value).map_err(|e| match e {
+            redb::CursorError::UnorderedKey => Error::Storage("entries appended out of key order".into()),
+            other => Error::Storage(other.to_string()),
+        })
+    }
+
+    /// Applies the appended entries.
+    fn finish(self) -> Result<()> {
+        match self.cursor {
+            Some(cursor) => Ok(cursor.close()?),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Writes the buffered records block by block. Only the first block can hold
 /// nodes of earlier transactions (new ids are consecutive).
 fn write_node_blocks(t: &mut OpenTables<'_>, fresh: &Fresh) -> Result<()> {
@@ -1497,9 +1599,10 @@ fn write_node_blocks(t: &mut OpenTables<'_>, fresh: &Fresh) -> Result<()> {
         None => Vec::new(),
     };
     let mut block = node_blocks::node_block_of(first);
+    let mut out = Ascending::new(&mut t.node_blocks)?;
     for (id, record) in fresh.records() {
         if node_blocks::node_block_of(id) != block {
-            t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
+            out.put(block, node_blocks::encode(&slots).as_slice())?;
             slots.clear();
             block = node_blocks::node_block_of(id);
         }
@@ -1507,8 +1610,8 @@ fn write_node_blocks(t: &mut OpenTables<'_>, fresh: &Fresh) -> Result<()> {
         slots.resize(slot, None);
         slots.push(Some(record));
     }
-    t.node_blocks.insert(block, node_blocks::encode(&slots).as_slice())?;
-    Ok(())
+    out.put(block, node_blocks::encode(&slots).as_slice())?;
+    out.finish()
 }
 
 /// Writes the buffered versions by entity, in key order; a stored entity
@@ -1516,27 +1619,35 @@ fn write_node_blocks(t: &mut OpenTables<'_>, fresh: &Fresh) -> Result<()> {
 fn write_entities(t: &mut OpenTables<'_>, keys: &[(&[u8], u64, NodeId)], no_stored_keys: bool) -> Result<()> {
     let mut value = Vec::new();
     let mut merged = Vec::new();
+    let mut out = Ascending::new(&mut t.entities)?;
     for group in keys.chunk_by(|a, b| a.0 == b.0) {
         let entity = group[0].0;
         value.clear();
         for &(_, version, id) in group {
             node_blocks::push_version(&mut value, version, id);
         }
+        let table = match out.stored_range(&entity) {
+            Some(table) if !no_stored_keys => table,
+            _ => {
+                out.put(entity, value.as_slice())?;
+                continue;
+            }
+        };
         // Most entities are new: insert, and merge only if one was there.
-        let existed = match t.entities.insert(entity, value.as_slice())? {
-            Some(old) if !no_stored_keys => {
+        let existed = match table.insert(entity, value.as_slice())? {
+            Some(old) => {
                 merged.clear();
                 merged.extend_from_slice(old.value());
                 true
             }
-            _ => false,
+            None => false,
         };
         if existed {
             merged.extend_from_slice(&value);
-            t.entities.insert(entity, merged.as_slice())?;
+            table.insert(entity, merged.as_slice())?;
         }
     }
-    Ok(())
+    out.finish()
 }
 
 /// Test-only: rewrites a node record behind the engine's back.
@@ -1621,13 +1732,39 @@ pub fn tamper_format(path: &Path, format: u32) -> Result<()> {
     Ok(())
 }
 
-/// Test-only: rewrites a format 4 file as format 3 wrote it (one `nodes`
-/// entry per node, one `keys` entry per version), to test the upgrade.
+/// Test-only: rewrites a current file as format 4 wrote it (adjacency blocks
+/// of fixed 40-byte entries), to test the upgrade.
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub fn downgrade_to_format_4(path: &Path) -> Result<()> {
+    let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
+    let tx = db.begin_write()?;
+    fixed_adjacency(&tx)?;
+    tx.open_table(META)?.insert("format", 4u32.to_le_bytes().as_slice())?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(any(test, feature = "testing"))]
+fn fixed_adjacency(tx: &redb::WriteTransaction) -> Result<()> {
+    for def in [OUT_BLOCKS, IN_BLOCKS] {
+        rewrite_blocks(tx, def, |block, bytes| {
+            let buf = AdjBlockBuf::decode(block, bytes).map_err(|p| Error::Corrupt { detail: p })?;
+            Ok(buf.as_bytes().to_vec())
+        })?;
+    }
+    Ok(())
+}
+
+/// Test-only: rewrites a current file as format 3 wrote it (one `nodes`
+/// entry per node, one `keys` entry per version, fixed adjacency entries),
+/// to test the upgrade.
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub fn downgrade_to_format_3(path: &Path) -> Result<()> {
     let db = redb::Database::open(path).map_err(|e| Error::Storage(e.to_string()))?;
     let tx = db.begin_write()?;
+    fixed_adjacency(&tx)?;
     {
         let mut nodes = tx.open_table(NODES_V3)?;
         for item in tx.open_table(NODE_BLOCKS)?.iter()? {
@@ -1700,7 +1837,7 @@ mod tests {
             for ((node, dir), want) in &expected {
                 assert_eq!(&neighbours(t, *node, *dir), want, "node {node} {dir:?}");
             }
-            let stored: usize = [Dir::Out, Dir::In].iter().map(|d| t.all_adjacency(*d).unwrap().len()).sum();
+            let stored: usize = [Dir::Out, Dir::In].iter().map(|d| t.all_adjacency(*d, false).unwrap().len()).sum();
             assert_eq!(stored, 2 * 55);
         };
         w.read(|t| {

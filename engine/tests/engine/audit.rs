@@ -241,8 +241,16 @@ fn a_reordered_or_misplaced_adjacency_block_is_detected() {
         &[("dataset:a", "run:r", "input"), ("run:r", "model:m", "output")],
     );
     drop(db);
-    // Nodes 1 and 2 each have one outgoing edge, both in block 0: swap them.
-    lineagedb_engine::tamper_adjacency_block(&db_path(&dir), true, 0, |bytes| bytes[..80].rotate_left(40)).unwrap();
+    // Nodes 1 and 2 each have one outgoing edge, both in block 0 (stored as
+    // a slot count, three run lengths, then two 5-byte runs of one-byte
+    // numbers): repeat node 1's entry in its run (a neighbor delta of 0).
+    lineagedb_engine::tamper_adjacency_block(&db_path(&dir), true, 0, |bytes| {
+        assert_eq!(bytes[..4], [3, 0, 5, 5]);
+        let repeat: Vec<u8> = std::iter::once(0).chain(bytes[5..9].iter().copied()).collect();
+        bytes[2] = 10;
+        bytes.splice(9..9, repeat);
+    })
+    .unwrap();
     let problems = problems_after(&dir);
     assert!(
         problems.iter().any(|p| p.contains("adjacency block 0 of out_blocks is damaged") && p.contains("out of order")),
@@ -252,10 +260,11 @@ fn a_reordered_or_misplaced_adjacency_block_is_detected() {
     let (dir, db) = fresh_db();
     crate::support::build(&db, &["dataset:a", "run:r"], &[("dataset:a", "run:r", "input")]);
     drop(db);
-    lineagedb_engine::tamper_adjacency_block(&db_path(&dir), false, 0, |bytes| bytes.truncate(30)).unwrap();
+    lineagedb_engine::tamper_adjacency_block(&db_path(&dir), false, 0, |bytes| bytes.truncate(bytes.len() - 1))
+        .unwrap();
     let problems = problems_after(&dir);
     assert!(
-        problems.iter().any(|p| p.contains("of in_blocks is damaged") && p.contains("whole number")),
+        problems.iter().any(|p| p.contains("of in_blocks is damaged") && p.contains("runs add up to")),
         "{problems:?}"
     );
 }

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use lineagedb_engine::{
-    AuditFilter, Database, EntityKey, Error, FORMAT_VERSION, Props, Value, downgrade_to_format_3, tamper_format,
+    AuditFilter, Database, EntityKey, Error, FORMAT_VERSION, Props, Value, downgrade_to_format_3,
+    downgrade_to_format_4, tamper_format,
 };
 
 use crate::support::{build, db_path, fresh_db, k, props, r};
@@ -232,16 +233,33 @@ fn a_read_only_open_reads_everything_writes_nothing_and_shares_the_file() {
 /// upgrade; a read-only open says the upgrade is needed and writes nothing.
 #[test]
 fn a_format_3_file_is_upgraded_in_place_by_a_read_write_open() {
+    upgraded_in_place(3, downgrade_to_format_3);
+}
+
+/// The same for a format 4 file (adjacency blocks of fixed entries).
+#[test]
+fn a_format_4_file_is_upgraded_in_place_by_a_read_write_open() {
+    upgraded_in_place(4, downgrade_to_format_4);
+}
+
+fn upgraded_in_place(found: u32, downgrade: fn(&std::path::Path) -> lineagedb_engine::Result<()>) {
     let (dir, db) = fresh_db();
     // More than one node block (64 ids), several versions, a deletion, a
-    // node created and deleted in one commit.
+    // node created and deleted in one commit; edges within and across
+    // adjacency blocks (16 ids), one of them unlinked.
     let names: Vec<String> = (0..150).map(|i| format!("dataset:d{}", i % 40)).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    build(&db, &refs[..100], &[]);
-    build(&db, &refs[100..], &[("dataset:d1@3", "dataset:d2@3", "derived")]);
+    build(
+        &db,
+        &refs[..100],
+        &[("dataset:d3@1", "dataset:d4@1", "derived"), ("dataset:d3@1", "dataset:d30@2", "derived")],
+    );
+    build(&db, &refs[100..], &[("dataset:d1@3", "dataset:d2@3", "derived"), ("dataset:d3@1", "dataset:d39@3", "copy")]);
     let mut tx = db.begin_write().unwrap();
+    tx.unlink(&r("dataset:d3@1"), &r("dataset:d4@1"), None).unwrap();
     tx.create_node("model", "m", props(&[("auc", Value::Float(0.9))])).unwrap();
     tx.link(&r("dataset:d2@3"), &r("model:m"), "input", Props::new()).unwrap();
+    tx.link(&r("dataset:d3@1"), &r("model:m"), "input", Props::new()).unwrap();
     tx.create_node("model", "gone", Props::new()).unwrap();
     tx.delete(&r("model:gone"), false).unwrap();
     tx.delete(&r("dataset:d5@1"), false).unwrap();
@@ -256,12 +274,23 @@ fn a_format_3_file_is_upgraded_in_place_by_a_read_write_open() {
             .collect();
         let up: Vec<String> =
             read.ancestors(&r("model:m")).collect().unwrap().iter().map(|n| n.node.key.to_string()).collect();
+        let down: Vec<String> =
+            read.descendants(&r("dataset:d3@1")).collect().unwrap().iter().map(|n| n.node.key.to_string()).collect();
+        let was: Vec<String> = db
+            .begin_read_at(2)
+            .unwrap()
+            .descendants(&r("dataset:d3@1"))
+            .collect()
+            .unwrap()
+            .iter()
+            .map(|n| n.node.key.to_string())
+            .collect();
         let old = db.begin_read_at(2).unwrap().node(&r("dataset:d5@1")).map(|n| n.key.to_string());
         let now = read.node(&r("dataset:d5@1")).map(|n| n.key.to_string()).map_err(|e| e.to_string());
         let m = read.node(&r("model:m")).unwrap();
         assert!(read.verify().unwrap().is_ok());
         format!(
-            "{history:?} {up:?} {old:?} {now:?} {:?} {:?}",
+            "{history:?} {up:?} {down:?} {was:?} {old:?} {now:?} {:?} {:?}",
             m.props,
             read.resolve(&r("dataset:d39")).map(|k| k.to_string())
         )
@@ -269,11 +298,12 @@ fn a_format_3_file_is_upgraded_in_place_by_a_read_write_open() {
     let before = answers(&db);
     drop(db);
     let path = db_path(&dir);
-    downgrade_to_format_3(&path).unwrap();
+    downgrade(&path).unwrap();
 
     let untouched = bytes(&path);
     match Database::open_read_only(&path) {
-        Err(e @ Error::NeedsUpgrade { found: 3, current: FORMAT_VERSION, .. }) => {
+        Err(e @ Error::NeedsUpgrade { current: FORMAT_VERSION, .. }) => {
+            assert!(matches!(e, Error::NeedsUpgrade { found: f, .. } if f == found), "{e}");
             assert!(e.to_string().contains("read-write"), "{e}");
         }
         other => panic!("expected NeedsUpgrade, got {:?}", other.map(|_| ())),
