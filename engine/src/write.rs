@@ -24,7 +24,7 @@ use crate::storage::codec::{
     AdjEntry, AdjKey, AliasRecord, AuditRecord, Dir, NodeId, NodeRecord, NodeRecordRef, SnapshotId, SnapshotRecord,
     write_version_key,
 };
-use crate::storage::{Counters, EdgeId, WriteTables};
+use crate::storage::{Counters, EdgeId, StoredEntity, WriteTables};
 use crate::traverse::Walk;
 use crate::value::{Props, Timestamp, Value, props_to_json};
 
@@ -388,7 +388,7 @@ impl WriteTx {
         let existing_type = self.dict.type_ids.get(&new.type_name).copied();
         // The highest version so far: of a new entity, or of one this
         // transaction created, it is answered from memory (see `WriteTables`).
-        let (max, label_holder) = match existing_type {
+        let (max, stored, label_holder) = match existing_type {
             Some(tid) => {
                 let (name, label) = (&new.name, &new.label);
                 self.tables()?.read(|t| {
@@ -396,10 +396,11 @@ impl WriteTx {
                         Some(l) => t.label_version(tid, name, l)?,
                         None => None,
                     };
-                    Ok((t.max_version(tid, name)?, holder))
+                    let (max, stored) = t.max_version_for_create(tid, name)?;
+                    Ok((max, stored, holder))
                 })?
             }
-            None => (0, None),
+            None => (0, StoredEntity::Absent, None),
         };
         let next = max + 1;
         if let Some(v) = new.version {
@@ -447,7 +448,7 @@ impl WriteTx {
         };
         let encoded = postcard::to_extend(&record, encoded)?;
         let tables = self.tables.as_mut().ok_or_else(finished)?;
-        tables.put_new_node(id, type_id, &new.name, next, &encoded)?;
+        tables.put_new_node(id, type_id, &new.name, next, &encoded, stored)?;
         self.scratch = encoded;
         if let Some(label) = &new.label {
             tables.put_ext_label(type_id, &new.name, label, next)?;

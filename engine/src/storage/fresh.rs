@@ -20,11 +20,26 @@ struct FreshNode {
     len: u32,
 }
 
+/// What a write transaction read of an entity's stored dictionary entry
+/// (table `entities`) before it buffered the entity's first version, so the
+/// entry is written at commit without reading it again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StoredEntity {
+    /// Not looked up: read it at commit.
+    #[default]
+    Unknown,
+    /// No stored entry.
+    Absent,
+    /// The stored entry's value: (version, id) pairs.
+    Versions(Box<[u8]>),
+}
+
 /// An entity's buffered versions as (version, index), ascending: the first
 /// inline (most entities get one version per import), the others in `rest`.
 struct Versions {
     first: (u64, u32),
     rest: Vec<(u64, u32)>,
+    stored: StoredEntity,
 }
 
 impl Versions {
@@ -79,8 +94,10 @@ impl Fresh {
         self.nodes.is_empty() || id == self.first + self.nodes.len() as u64
     }
 
-    /// Appends a new node; the caller checked `accepts(id)`.
-    pub fn push(&mut self, id: NodeId, type_id: u32, name: &str, version: u64, record: &[u8]) {
+    /// Appends a new node; the caller checked `accepts(id)`. `stored` is
+    /// what the caller read of the entity's stored entry, if the entity has
+    /// no buffered version yet (ignored otherwise).
+    pub fn push(&mut self, id: NodeId, type_id: u32, name: &str, version: u64, record: &[u8], stored: StoredEntity) {
         debug_assert!(self.accepts(id));
         if self.nodes.is_empty() {
             self.first = id;
@@ -100,7 +117,7 @@ impl Fresh {
                 }
             }
             None => {
-                let versions = Versions { first: (version, index), rest: Vec::new() };
+                let versions = Versions { first: (version, index), rest: Vec::new(), stored };
                 self.entities.insert(self.scratch.as_slice().into(), versions);
             }
         }
@@ -171,8 +188,9 @@ impl Fresh {
         (!self.replaced.contains_key(&((id - self.first) as u32))).then_some(id)
     }
 
-    /// Every buffered (entity prefix, version, id), in (entity, version) order.
-    pub fn sorted_keys(&self) -> Vec<(&[u8], u64, NodeId)> {
+    /// Every buffered (entity prefix, version, id, what was read of the
+    /// entity's stored entry), in (entity, version) order.
+    pub fn sorted_keys(&self) -> Vec<(&[u8], u64, NodeId, &StoredEntity)> {
         let mut entities: Vec<(&[u8], &Versions)> = self.entities.iter().map(|(p, v)| (&p[..], v)).collect();
         // Entity prefixes end with their only NUL after the type id, so no
         // prefix is a proper prefix of another: ordering by (prefix, version)
@@ -180,7 +198,7 @@ impl Fresh {
         entities.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut out = Vec::with_capacity(self.nodes.len());
         for (prefix, versions) in entities {
-            out.extend(versions.iter().map(|(v, i)| (prefix, v, self.first + u64::from(i))));
+            out.extend(versions.iter().map(|(v, i)| (prefix, v, self.first + u64::from(i), &versions.stored)));
         }
         out
     }
@@ -232,10 +250,10 @@ mod tests {
     #[test]
     fn buffered_versions_are_found_by_entity_and_sorted_as_the_keys_table() {
         let mut f = Fresh::default();
-        f.push(10, 1, "b", 1, b"r10");
-        f.push(11, 1, "a", 1, b"r11");
-        f.push(12, 1, "b", 2, b"r12");
-        f.push(13, 2, "a", 1, b"r13");
+        f.push(10, 1, "b", 1, b"r10", StoredEntity::Unknown);
+        f.push(11, 1, "a", 1, b"r11", StoredEntity::Unknown);
+        f.push(12, 1, "b", 2, b"r12", StoredEntity::Unknown);
+        f.push(13, 2, "a", 1, b"r13", StoredEntity::Unknown);
         assert!(f.accepts(14) && !f.accepts(16));
         assert_eq!(f.record(12), Some(&b"r12"[..]));
         assert_eq!(f.record(14), None);
@@ -248,7 +266,7 @@ mod tests {
         let sorted: Vec<(Vec<u8>, NodeId)> = f
             .sorted_keys()
             .into_iter()
-            .map(|(p, v, id)| {
+            .map(|(p, v, id, _)| {
                 let mut k = p.to_vec();
                 k.extend_from_slice(&v.to_be_bytes());
                 (k, id)

@@ -20,6 +20,7 @@ use crate::value::Props;
 use blocks::{AdjBlockBuf, BlockBytes, adj_block_of};
 use codec::*;
 use fresh::Fresh;
+pub use fresh::StoredEntity;
 use rustc_hash::FxHashMap;
 
 /// Written into the `meta` table; a redb file without it is not ours.
@@ -589,6 +590,12 @@ pub trait StoreRead {
     fn versions(&self, type_id: u32, name: &str) -> Result<Vec<(u64, NodeId)>>;
     /// The highest version ever created for an entity (0 if none).
     fn max_version(&self, type_id: u32, name: &str) -> Result<u64>;
+    /// The highest version of an entity, as `max_version`, and what was
+    /// read of its stored dictionary entry, for a write transaction that
+    /// holds no version of it yet (see `WriteTables::put_new_node`).
+    fn max_version_for_create(&self, type_id: u32, name: &str) -> Result<(u64, StoredEntity)> {
+        Ok((self.max_version(type_id, name)?, StoredEntity::Unknown))
+    }
     /// All node ids of a type whose name starts with `name_prefix` (all of
     /// them for ""), in (name, version) order.
     fn nodes_of_type(&self, type_id: u32, name_prefix: &str) -> Result<Vec<NodeId>>;
@@ -1057,6 +1064,26 @@ impl WriteView<'_, '_> {
 }
 
 impl StoreRead for WriteView<'_, '_> {
+    fn max_version_for_create(&self, type_id: u32, name: &str) -> Result<(u64, StoredEntity)> {
+        if let Some(version) = self.fresh().and_then(|f| f.max_version(type_id, name)) {
+            return Ok((version, StoredEntity::Unknown));
+        }
+        if self.no_stored_keys {
+            return Ok((0, StoredEntity::Absent));
+        }
+        let key = entity_prefix(type_id, name);
+        match self.entities()?.get(key.as_slice())? {
+            Some(v) => {
+                let value = v.value();
+                Ok((
+                    node_blocks::versions(value).last().map_or(0, |(version, _)| version),
+                    StoredEntity::Versions(value.into()),
+                ))
+            }
+            None => Ok((0, StoredEntity::Absent)),
+        }
+    }
+
     impl_store_read!();
 }
 
@@ -1211,7 +1238,7 @@ impl WriteTables {
     pub fn put_node(&mut self, id: NodeId, record: &NodeRecord, new_key: bool) -> Result<()> {
         let bytes = encode(record)?;
         if new_key {
-            return self.put_new_node(id, record.type_id, &record.name, record.version, &bytes);
+            return self.put_new_node(id, record.type_id, &record.name, record.version, &bytes, StoredEntity::Unknown);
         }
         if self.fresh.replace(id, &bytes) {
             return Ok(());
@@ -1227,11 +1254,19 @@ impl WriteTables {
 
     /// Stores a new node whose record is already encoded. It is buffered and
     /// written with the others at commit (see `fresh.rs`).
-    pub fn put_new_node(&mut self, id: NodeId, type_id: u32, name: &str, version: u64, bytes: &[u8]) -> Result<()> {
+    pub fn put_new_node(
+        &mut self,
+        id: NodeId,
+        type_id: u32,
+        name: &str,
+        version: u64,
+        bytes: &[u8],
+        stored: StoredEntity,
+    ) -> Result<()> {
         if !self.fresh.accepts(id) {
             self.flush_fresh()?;
         }
-        self.fresh.push(id, type_id, name, version, bytes);
+        self.fresh.push(id, type_id, name, version, bytes, stored);
         if self.fresh.size() > self.flush_bytes {
             self.flush_fresh()?;
         }
@@ -1616,18 +1651,26 @@ fn write_node_blocks(t: &mut OpenTables<'_>, fresh: &Fresh) -> Result<()> {
 
 /// Writes the buffered versions by entity, in key order; a stored entity
 /// gets its new versions appended.
-fn write_entities(t: &mut OpenTables<'_>, keys: &[(&[u8], u64, NodeId)], no_stored_keys: bool) -> Result<()> {
+fn write_entities(
+    t: &mut OpenTables<'_>,
+    keys: &[(&[u8], u64, NodeId, &StoredEntity)],
+    no_stored_keys: bool,
+) -> Result<()> {
     let mut value = Vec::new();
     let mut merged = Vec::new();
     let mut out = Ascending::new(&mut t.entities)?;
     for group in keys.chunk_by(|a, b| a.0 == b.0) {
-        let entity = group[0].0;
+        let (entity, stored) = (group[0].0, group[0].3);
         value.clear();
-        for &(_, version, id) in group {
+        if let StoredEntity::Versions(old) = stored {
+            // Read when the first version was created: written once.
+            value.extend_from_slice(old);
+        }
+        for &(_, version, id, _) in group {
             node_blocks::push_version(&mut value, version, id);
         }
         let table = match out.stored_range(&entity) {
-            Some(table) if !no_stored_keys => table,
+            Some(table) if !no_stored_keys && *stored == StoredEntity::Unknown => table,
             _ => {
                 out.put(entity, value.as_slice())?;
                 continue;
