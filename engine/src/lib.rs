@@ -30,6 +30,7 @@ mod import;
 mod key;
 mod model;
 mod new_edges;
+mod prehash;
 mod read;
 mod report;
 mod resolve;

@@ -131,8 +131,8 @@ struct Batch {
     /// Every edge created and written before commit (linked between two
     /// stored nodes, or buffered and flushed early by a read), by adjacency
     /// key, with its properties: hashed at commit while the writer thread
-    /// writes. The edges still buffered at commit are hashed from the buffer,
-    /// and the nodes as they are written (`WriteTables::write_buffered`).
+    /// writes. The new nodes and the edges still buffered at commit are
+    /// hashed as they are created, on a worker thread (`crate::prehash`).
     edges: Vec<(AdjKey, Props)>,
 }
 
@@ -218,7 +218,7 @@ impl WriteTx {
             return Err(Error::Misuse { what: "batch audit must be chosen before the first change" });
         }
         let first_node = self.counters.next_node;
-        self.tables_mut()?.digest_new_nodes_from(first_node)?;
+        self.tables_mut()?.digest_new_nodes();
         self.batch = Some(Batch { op: op.to_owned(), detail, first_node, edges: Vec::new() });
         Ok(self)
     }
@@ -568,6 +568,10 @@ impl WriteTx {
             }
         };
         if new_end {
+            if matches!(audit, LinkAudit::Buffered) {
+                let key = crate::storage::codec::adj_key(from_id, to_id, label_id, at);
+                self.tables_mut()?.prehash_edge(key, &props);
+            }
             self.pending.push((edge, props));
             if known_label.is_none() {
                 self.new_edges.note(from_id, to_id, label_id);
@@ -715,6 +719,7 @@ impl WriteTx {
                 .iter()
                 .map(|(e, p)| (crate::storage::codec::adj_key(e.from, e.to, e.label, e.created_in), p.clone()));
             batch.edges.extend(keys);
+            self.tables_mut()?.forget_prehashed_edges();
         }
         let clear_stale = self.unlinked_any;
         self.tables_mut()?.put_edges_sorted(&mut pending, clear_stale)
@@ -864,13 +869,15 @@ impl WriteTx {
         }
         self.tables = Some(tables);
         if let Some(batch) = self.batch.take() {
-            // The writer writes the buffered nodes and blocks while helper
-            // threads hash the new nodes, the edges written early (below)
-            // and the buffered edges (in `write_buffered`).
+            // The writer writes the buffered nodes and blocks while a helper
+            // thread hashes the edges written early (below). The new nodes
+            // and the buffered edges were hashed as they were created; the
+            // prehashing worker finishes meanwhile.
             let mut edges = batch.edges;
             let (pending, clear_stale) = (std::mem::take(&mut self.pending), self.unlinked_any);
             let tables = self.tables_mut()?;
-            let (written_early, buffered) = tables.write_buffered(pending, clear_stale, true, move || {
+            let prehashed = tables.close_prehash();
+            let written_early = tables.write_buffered(pending, clear_stale, move || {
                 // An edge linked, unlinked and linked again here is one stored
                 // edge: keep its last content, as `verify` will see it.
                 // Reversed then stably sorted, the last link of a key comes first.
@@ -884,12 +891,11 @@ impl WriteTx {
             })?;
             // The buffered edges were linked after every edge written early:
             // for a key in both, theirs is the content stored.
-            let mut hashes = merge_edge_hashes(written_early?, buffered?);
+            let (nodes_digest, buffered) = prehashed.join()?;
+            let mut hashes = merge_edge_hashes(written_early?, buffered);
             let (edges_digest, edges_created) = (crate::verify::edges_digest(&mut hashes), hashes.len());
-            let nodes_digest = match tables.take_node_digest()? {
-                Some(digest) => digest,
-                None => sha2::Digest::finalize(sha2::Sha256::default()).into(),
-            };
+            let nodes_digest =
+                nodes_digest.ok_or_else(|| Error::Storage("the batch's node digest was not started".into()))?;
             let content = crate::verify::combine_digests(&nodes_digest, &edges_digest);
             let mut detail = batch.detail;
             if let serde_json::Value::Object(map) = &mut detail {

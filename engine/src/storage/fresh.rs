@@ -68,8 +68,8 @@ pub(super) struct Fresh {
     /// Entity prefix (`type_id BE4 | name | 0`) -> its buffered versions.
     entities: FxHashMap<Box<[u8]>, Versions>,
     /// Records rewritten after their creation (a node created and deleted
-    /// in one transaction), by index: their current bytes. `nodes` keeps
-    /// the spans as created, which the batch digest covers.
+    /// in one transaction), by index: their current bytes (`nodes` keeps
+    /// the spans as created; the batch digest hashed them then).
     replaced: FxHashMap<u32, (usize, u32)>,
     scratch: Vec<u8>,
 }
@@ -226,14 +226,6 @@ impl Fresh {
     pub fn records(&self) -> impl Iterator<Item = (NodeId, &[u8])> + '_ {
         (0..self.nodes.len()).map(|i| (self.first + i as u64, self.current(i)))
     }
-
-    /// Every buffered record as it was created, in id order.
-    pub fn created_records(&self) -> impl Iterator<Item = (NodeId, &[u8])> + '_ {
-        self.nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (self.first + i as u64, &self.bytes[n.start..n.start + n.len as usize]))
-    }
 }
 
 /// `type_id BE4 | name | 0` into `buf` (the key of table `entities`).
@@ -288,6 +280,5 @@ mod tests {
         assert_eq!(f.record(11), Some(&b"new"[..]));
         let now: Vec<_> = f.records().collect();
         assert_eq!(now, vec![(10, &b"r10"[..]), (11, &b"new"[..]), (12, &b"r12"[..]), (13, &b"r13"[..])]);
-        assert_eq!(f.created_records().nth(1), Some((11, &b"r11"[..])));
     }
 }

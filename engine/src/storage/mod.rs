@@ -559,9 +559,9 @@ pub struct WriteTables {
     /// The `entities` table was empty when the transaction began and nothing
     /// has been written to it since: no entity has a stored version.
     no_stored_keys: bool,
-    /// A batch digest being fed: SHA-256 over `encoded_node_hash` of every
-    /// new node from this id on, in id order, as the nodes are written.
-    node_digest: Option<(NodeId, sha2::Sha256)>,
+    /// The batch digest's hashing of new nodes and buffered edges, fed as
+    /// they are created (`crate::prehash`).
+    prehash: crate::prehash::Prehasher,
     /// `FLUSH_BYTES`, lowered by tests to exercise mid-transaction flushes.
     flush_bytes: usize,
 }
@@ -1149,7 +1149,7 @@ impl WriteTables {
             dirty: Dirty::default(),
             fresh: Fresh::default(),
             no_stored_keys,
-            node_digest: None,
+            prehash: Default::default(),
             flush_bytes: FLUSH_BYTES,
         })
     }
@@ -1266,6 +1266,7 @@ impl WriteTables {
         if !self.fresh.accepts(id) {
             self.flush_fresh()?;
         }
+        self.prehash.add_node(id, bytes);
         self.fresh.push(id, type_id, name, version, bytes, stored);
         if self.fresh.size() > self.flush_bytes {
             self.flush_fresh()?;
@@ -1279,91 +1280,70 @@ impl WriteTables {
         self.fresh.unchanged_version_id(type_id, name, version)
     }
 
-    /// Feeds every new node from `first` on into a batch digest (see
-    /// `take_node_digest`).
-    pub fn digest_new_nodes_from(&mut self, first: NodeId) -> Result<()> {
-        self.flush_fresh()?;
-        self.node_digest = Some((first, sha2::Sha256::default()));
-        Ok(())
+    /// Feeds every node created from now on into a batch digest (see
+    /// `finish_prehash`), hashed on a worker thread as they come
+    /// (`crate::prehash`).
+    pub fn digest_new_nodes(&mut self) {
+        self.prehash.start_nodes();
     }
 
-    /// Writes what is buffered and returns the batch digest of the new nodes
-    /// (`digest_new_nodes_from`), if one is being fed.
-    pub fn take_node_digest(&mut self) -> Result<Option<[u8; 32]>> {
-        self.flush_fresh()?;
-        Ok(self.node_digest.take().map(|(_, digest)| sha2::Digest::finalize(digest).into()))
+    /// Adds a buffered edge (one of `WriteTx::pending`) to the batch digest's
+    /// edge hashes.
+    pub fn prehash_edge(&mut self, key: AdjKey, props: &Props) {
+        self.prehash.add_edge(key, props);
+    }
+
+    /// Drops the buffered edges' hashes so far: those edges were written
+    /// early and are hashed with the batch's other edges.
+    pub fn forget_prehashed_edges(&mut self) {
+        self.prehash.forget_edges();
+    }
+
+    /// Stops feeding the batch digest; its worker finishes in the
+    /// background. `Closing::join` gives the digest of the new nodes (if
+    /// `digest_new_nodes` started one) and the content hashes of the
+    /// buffered edges since the last `forget_prehashed_edges`, sorted by key.
+    pub fn close_prehash(&mut self) -> crate::prehash::Closing {
+        std::mem::take(&mut self.prehash).close()
     }
 
     /// Writes the buffered new nodes to redb.
     pub fn flush_fresh(&mut self) -> Result<()> {
-        if self.fresh.is_empty() { Ok(()) } else { self.write_buffered(Vec::new(), false, false, || ()).map(|_| ()) }
+        if self.fresh.is_empty() { Ok(()) } else { self.write_buffered(Vec::new(), false, || ()) }
     }
 
     /// Writes everything buffered to redb: the new nodes (records in id
     /// order, keys in key order), the new edges `edges` (as `put_edges_sorted`
     /// would) and the changed adjacency blocks. This thread does the redb
     /// writes; meanwhile, for a large batch, one more thread adds `edges` to
-    /// their blocks and another hashes the new nodes into the batch digest,
-    /// if one is fed, then runs `side` (the caller's own hashing), whose
+    /// their blocks and another runs `side` (the caller's own hashing), whose
     /// result is returned. A small batch does all of it on this thread.
-    /// With `hash_edges`, the content hashes of `edges` (for the batch
-    /// digest) are returned too, sorted by key.
     pub fn write_buffered<R: Send>(
         &mut self,
         mut edges: Vec<(EdgeId, Props)>,
         clear_stale: bool,
-        hash_edges: bool,
         side: impl FnOnce() -> R + Send,
-    ) -> Result<(R, Result<Vec<crate::verify::EdgeHash>>)> {
+    ) -> Result<R> {
         // What of the edges touches redb is done here first: their
         // properties, and loading the stored blocks they go into.
         self.put_edge_props(&edges, clear_stale)?;
         self.load_blocks_of(&edges)?;
         let fresh = std::mem::take(&mut self.fresh);
         let mut dirty = std::mem::take(&mut self.dirty);
-        let mut digest = self.node_digest.take();
         let parallel = fresh.len() + edges.len() >= PARALLEL_FROM;
-        let (fresh, digest_ref) = (&fresh, &mut digest);
-        let hash = move || {
-            if let Some((from, digest)) = digest_ref {
-                for (id, record) in fresh.created_records().filter(|(id, _)| id >= from) {
-                    sha2::Digest::update(digest, crate::verify::encoded_node_hash(id, record));
-                }
-            }
-            side()
-        };
-        let (side, written) = alongside(parallel, hash, || {
-            if !parallel {
+        let fresh = &fresh;
+        let (side, written) = alongside(parallel, side, || {
+            // A helper adds the edges to their blocks while this thread
+            // writes the nodes; then this thread writes the blocks.
+            let add = move || {
                 dirty.add_edges(&mut edges);
-                self.dirty = dirty;
-                let written = self.write_fresh(fresh).and_then(|()| self.flush_blocks());
-                return written.map(|()| edge_hashes(&edges, hash_edges));
-            }
-            // The helper hands the blocks over as soon as the edges are in
-            // them, and hashes the edges while this thread writes the blocks.
-            std::thread::scope(|scope| {
-                let (blocks_done, blocks) = std::sync::mpsc::sync_channel(1);
-                let helper = scope.spawn(move || {
-                    dirty.add_edges(&mut edges);
-                    let _ = blocks_done.send(dirty);
-                    edge_hashes(&edges, hash_edges)
-                });
-                let written = self.write_fresh(fresh);
-                let join = |helper: std::thread::ScopedJoinHandle<'_, _>| {
-                    helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                };
-                match blocks.recv() {
-                    Ok(dirty) => self.dirty = dirty,
-                    // The helper panicked before sending: re-raise its panic.
-                    Err(_) => return Ok(join(helper)),
-                }
-                let written = written.and_then(|()| self.flush_blocks());
-                let hashes = join(helper);
-                written.map(|()| hashes)
-            })
+                dirty
+            };
+            let (dirty, written) = alongside(parallel, add, || self.write_fresh(fresh));
+            self.dirty = dirty;
+            written.and_then(|()| self.flush_blocks())
         });
-        self.node_digest = digest;
-        Ok((side, written?))
+        written.map(|()| side)
     }
 
     /// Stores the properties of new edges (or, with `clear_stale`, removes
@@ -1553,23 +1533,6 @@ fn alongside<S: Send, M>(parallel: bool, side: impl FnOnce() -> S + Send, main: 
         let main = main();
         (helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), main)
     })
-}
-
-/// The batch-digest content hashes of new edges, sorted by key (none
-/// unless `wanted`).
-fn edge_hashes(edges: &[(EdgeId, Props)], wanted: bool) -> Result<Vec<crate::verify::EdgeHash>> {
-    if !wanted {
-        return Ok(Vec::new());
-    }
-    let mut hashes = edges
-        .iter()
-        .map(|(e, props)| {
-            let key = adj_key(e.from, e.to, e.label, e.created_in);
-            Ok((key, crate::verify::edge_content_hash(&key, props)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    hashes.sort_unstable_by_key(|(key, _)| *key);
-    Ok(hashes)
 }
 
 /// Writes entries in strictly ascending key order into a table. Keys up to
