@@ -1614,32 +1614,70 @@ fn write_node_blocks(t: &mut OpenTables<'_>, fresh: &Fresh) -> Result<()> {
 
 /// Writes the buffered versions by entity, in key order; a stored entity
 /// gets its new versions appended.
+///
+/// New entities go in through cursor runs: a run opens at the gap where its
+/// first key belongs and takes every following new key that still fits that
+/// gap (no stored key between them), so the new entities of a project, or
+/// of the end of a type's range, cost one tree descent together and fill
+/// whole leaves, where one insert each would descend once per key and split
+/// leaves in half.
 fn write_entities(
     t: &mut OpenTables<'_>,
     keys: &[(&[u8], u64, NodeId, &StoredEntity)],
     no_stored_keys: bool,
 ) -> Result<()> {
-    let mut value = Vec::new();
-    let mut merged = Vec::new();
-    let mut out = Ascending::new(&mut t.entities)?;
-    for group in keys.chunk_by(|a, b| a.0 == b.0) {
-        let (entity, stored) = (group[0].0, group[0].3);
+    let table = &mut t.entities;
+    // The value to write for a group: the stored versions read at create
+    // time, if any, then the new ones.
+    let value_of = |group: &[(&[u8], u64, NodeId, &StoredEntity)], value: &mut Vec<u8>| {
         value.clear();
-        if let StoredEntity::Versions(old) = stored {
-            // Read when the first version was created: written once.
+        if let StoredEntity::Versions(old) = group[0].3 {
             value.extend_from_slice(old);
         }
         for &(_, version, id, _) in group {
-            node_blocks::push_version(&mut value, version, id);
+            node_blocks::push_version(value, version, id);
         }
-        let table = match out.stored_range(&entity) {
-            Some(table) if !no_stored_keys && *stored == StoredEntity::Unknown => table,
-            _ => {
-                out.put(entity, value.as_slice())?;
+    };
+    let known_absent = |stored: &StoredEntity| match stored {
+        StoredEntity::Absent => true,
+        StoredEntity::Unknown => no_stored_keys,
+        StoredEntity::Versions(_) => false,
+    };
+    let mut groups = keys.chunk_by(|a, b| a.0 == b.0).peekable();
+    let (mut value, mut merged) = (Vec::new(), Vec::new());
+    while let Some(group) = groups.next() {
+        let (entity, stored) = (group[0].0, group[0].3);
+        value_of(group, &mut value);
+        if known_absent(stored) {
+            let mut cursor = table.lower_bound_mut(std::ops::Bound::Included(entity))?;
+            if insert_in_gap(&mut cursor, entity, &value)? {
+                while let Some(next) = groups.next_if(|g| known_absent(g[0].3)) {
+                    value_of(next, &mut value);
+                    if !insert_in_gap(&mut cursor, next[0].0, &value)? {
+                        // A stored key lies between: the next run starts here.
+                        cursor.close()?;
+                        cursor = table.lower_bound_mut(std::ops::Bound::Included(next[0].0))?;
+                        if !insert_in_gap(&mut cursor, next[0].0, &value)? {
+                            return Err(Error::Corrupt {
+                                detail: format!(
+                                    "the key dictionary already holds {:?}",
+                                    String::from_utf8_lossy(next[0].0)
+                                ),
+                            });
+                        }
+                    }
+                }
+                cursor.close()?;
                 continue;
             }
-        };
-        // Most entities are new: insert, and merge only if one was there.
+            // Stored after all: merged below.
+            cursor.close()?;
+        }
+        if let StoredEntity::Versions(_) = stored {
+            // The stored versions are in `value` already.
+            table.insert(entity, value.as_slice())?;
+            continue;
+        }
         let existed = match table.insert(entity, value.as_slice())? {
             Some(old) => {
                 merged.clear();
@@ -1653,7 +1691,17 @@ fn write_entities(
             table.insert(entity, merged.as_slice())?;
         }
     }
-    out.finish()
+    Ok(())
+}
+
+/// Inserts at a cursor's gap; false (nothing changed) if `key` does not
+/// belong there: a stored key lies between, or is `key` itself.
+fn insert_in_gap(cursor: &mut redb::CursorMut<'_, &[u8], &[u8]>, key: &[u8], value: &[u8]) -> Result<bool> {
+    match cursor.insert_before(key, value) {
+        Ok(()) => Ok(true),
+        Err(redb::CursorError::UnorderedKey) => Ok(false),
+        Err(e) => Err(Error::Storage(e.to_string())),
+    }
 }
 
 /// Test-only: rewrites a node record behind the engine's back.

@@ -443,3 +443,58 @@ fn keys_complete_by_type_and_name_prefix() {
     assert_eq!(read.keys_with_prefix("dataset:", 2).unwrap().len(), 2);
     assert!(read.keys_with_prefix("data:", 10).unwrap().is_empty());
 }
+
+/// New entities whose keys fall between stored ones (the dictionary is
+/// written in runs, one per gap between stored keys), new versions of stored
+/// entities, and a type whose range ends the dictionary: every key resolves
+/// and `find` lists them in key order, batch or not, with or without
+/// mid-transaction flushes.
+#[test]
+fn new_entities_between_stored_ones_are_all_found() {
+    for (batch, write_buffer) in [(false, None), (true, None), (true, Some(256))] {
+        let dir = tempfile::tempdir().unwrap();
+        let builder = match write_buffer {
+            Some(bytes) => lineagedb_engine::Database::builder().write_buffer(bytes),
+            None => lineagedb_engine::Database::builder(),
+        };
+        let db = builder.create(db_path(&dir)).unwrap();
+        let first = ["b", "d", "f", "p1", "p3"];
+        let mut tx = db.begin_write().unwrap();
+        for name in first {
+            tx.create_node("dataset", name, Props::new()).unwrap();
+        }
+        tx.create_node("model", "m", Props::new()).unwrap();
+        tx.commit().unwrap();
+        let second = ["a", "c", "c1", "c2", "d", "e", "g", "h", "p10", "p11", "p2", "p30", "p31", "p4"];
+        let mut tx = db.begin_write().unwrap();
+        if batch {
+            tx.batch_audit("bulk_load", serde_json::json!({})).unwrap();
+        }
+        for name in second {
+            tx.create_node("dataset", name, Props::new()).unwrap();
+        }
+        tx.create_node("model", "m", Props::new()).unwrap();
+        tx.create_node("model", "n", Props::new()).unwrap();
+        tx.commit().unwrap();
+        let read = db.begin_read().unwrap();
+        let mut names: Vec<&str> = first.iter().chain(second.iter()).copied().collect();
+        names.sort_unstable();
+        names.dedup();
+        let found: Vec<String> = read.find(Some("dataset")).unwrap().iter().map(|n| n.key.to_string()).collect();
+        let want: Vec<String> = names
+            .iter()
+            .flat_map(|n| {
+                if *n == "d" {
+                    vec!["dataset:d@1".to_owned(), "dataset:d@2".to_owned()]
+                } else {
+                    vec![format!("dataset:{n}@1")]
+                }
+            })
+            .collect();
+        assert_eq!(found, want, "batch {batch}, write buffer {write_buffer:?}");
+        assert_eq!(read.resolve(&r("dataset:d")).unwrap(), k("dataset:d@2"));
+        assert_eq!(read.resolve(&r("model:m")).unwrap(), k("model:m@2"));
+        assert_eq!(read.resolve(&r("model:n")).unwrap(), k("model:n@1"));
+        assert!(read.verify().unwrap().is_ok());
+    }
+}
