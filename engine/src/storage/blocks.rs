@@ -73,10 +73,12 @@ fn split_entry(e: &[u8]) -> (&AdjKey, &AdjValue) {
 }
 
 /// An adjacency block being modified in a write transaction: entries sorted
-/// by key, keys unique.
+/// by key, keys unique (after `settle`, if entries were appended unsorted).
 #[derive(Clone, Debug, Default)]
 pub struct AdjBlockBuf {
     entries: Vec<[u8; ENTRY]>,
+    /// Entries from this index on were appended by `push_unsorted`.
+    unsorted_from: Option<usize>,
 }
 
 impl AdjBlockBuf {
@@ -89,7 +91,7 @@ impl AdjBlockBuf {
             entry[28..].copy_from_slice(&adj_value(e.deleted_in, e.neighbor_type));
             entries.push(entry);
         })?;
-        Ok(AdjBlockBuf { entries })
+        Ok(AdjBlockBuf { entries, unsorted_from: None })
     }
 
     /// A block as formats 3 and 4 stored it (fixed entries), to upgrade it.
@@ -108,7 +110,7 @@ impl AdjBlockBuf {
                 return Err(format!("entries of node #{node} are out of order or repeated"));
             }
         }
-        Ok(AdjBlockBuf { entries })
+        Ok(AdjBlockBuf { entries, unsorted_from: None })
     }
 
     /// The block as it is stored (compact), `block` being its number.
@@ -125,9 +127,44 @@ impl AdjBlockBuf {
         self.entries.len() * ENTRY
     }
 
+    /// Appends an entry without keeping the order; `settle` restores it
+    /// (many edges added at once are sorted per block, which is cheaper than
+    /// sorting all of them). True if the block was in order before.
+    pub fn push_unsorted(&mut self, key: &AdjKey, value: &AdjValue) -> bool {
+        let first = self.unsorted_from.is_none();
+        self.unsorted_from.get_or_insert(self.entries.len());
+        let mut entry = [0u8; ENTRY];
+        entry[..28].copy_from_slice(key);
+        entry[28..].copy_from_slice(value);
+        self.entries.push(entry);
+        first
+    }
+
+    /// Sorts entries appended by `push_unsorted` into place; of entries with
+    /// the same key, the one added last stays (as `put` replaces).
+    pub fn settle(&mut self) {
+        let Some(from) = self.unsorted_from.take() else { return };
+        let sorted = |a: &[u8; ENTRY], b: &[u8; ENTRY]| a[..28] < b[..28];
+        let in_order = self.entries[from..].is_sorted_by(sorted)
+            && (from == 0 || sorted(&self.entries[from - 1], &self.entries[from]));
+        if in_order {
+            return;
+        }
+        // Stable: among equal keys the order of addition is kept.
+        self.entries.sort_by(|a, b| a[..28].cmp(&b[..28]));
+        self.entries.dedup_by(|later, kept| {
+            let same = later[..28] == kept[..28];
+            if same {
+                *kept = *later;
+            }
+            same
+        });
+    }
+
     /// Inserts or replaces the entry with `key`. Keys arriving in ascending
     /// order (a bulk load) are appended.
     pub fn put(&mut self, key: &AdjKey, value: &AdjValue) {
+        self.settle();
         let mut entry = [0u8; ENTRY];
         entry[..28].copy_from_slice(key);
         entry[28..].copy_from_slice(value);
@@ -351,6 +388,35 @@ mod tests {
             assert_eq!(stored_run(&stored, node).unwrap(), fixed, "node {node}");
         }
         assert_eq!(AdjBlockBuf::decode(0, &stored).unwrap().as_bytes(), bytes);
+    }
+
+    #[test]
+    fn unsorted_appends_settle_like_puts() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for round in 0..200 {
+            let (mut put, mut pushed) = (AdjBlockBuf::default(), AdjBlockBuf::default());
+            // Some entries first, as a block loaded from disk would have.
+            for _ in 0..next(5) {
+                let (node, other, label) = (next(16), next(40), 1 + next(2) as u32);
+                put.put(&adj_key(node, other, label, 1), &adj_value(LIVE, 0));
+                pushed.put(&adj_key(node, other, label, 1), &adj_value(LIVE, 0));
+            }
+            // Then a batch, with repeated keys whose last value must win.
+            for i in 0..next(30) {
+                let (node, other, label) = (next(16), next(40), 1 + next(2) as u32);
+                let value = adj_value(if i % 3 == 0 { 7 } else { LIVE }, i as u32);
+                put.put(&adj_key(node, other, label, 1), &value);
+                pushed.push_unsorted(&adj_key(node, other, label, 1), &value);
+            }
+            pushed.settle();
+            assert_eq!(pushed.as_bytes(), put.as_bytes(), "round {round}");
+        }
     }
 
     #[test]

@@ -1102,20 +1102,37 @@ struct Dirty {
 
 impl Dirty {
     /// Adds new edges to their buffered blocks (every stored block they go
-    /// into must be buffered already): outgoing entries sorted by source,
-    /// then incoming ones sorted by target, so each block is appended to.
-    fn add_edges(&mut self, edges: &mut [(EdgeId, Props)]) {
-        edges.sort_unstable_by_key(|(e, _)| (e.from, e.to, e.label, e.created_in));
-        for (e, _) in edges.iter() {
-            let block = self.out.entry(adj_block_of(e.from)).or_default();
-            block.put(&adj_key(e.from, e.to, e.label, e.created_in), &adj_value(LIVE, e.to_type));
+    /// into must be buffered already): appended, then each block changed is
+    /// sorted on its own (a later edge with the key of an earlier entry
+    /// replaces it).
+    fn add_edges(&mut self, edges: &[(EdgeId, Props)]) {
+        let (mut out, mut inn) = (Vec::new(), Vec::new());
+        for (e, _) in edges {
+            let (b, block) = (adj_block_of(e.from), self.out.entry(adj_block_of(e.from)).or_default());
+            if block.push_unsorted(&adj_key(e.from, e.to, e.label, e.created_in), &adj_value(LIVE, e.to_type)) {
+                out.push(b);
+            }
+            let (b, block) = (adj_block_of(e.to), self.inn.entry(adj_block_of(e.to)).or_default());
+            if block.push_unsorted(&adj_key(e.to, e.from, e.label, e.created_in), &adj_value(LIVE, e.from_type)) {
+                inn.push(b);
+            }
         }
-        edges.sort_unstable_by_key(|(e, _)| (e.to, e.from, e.label, e.created_in));
-        for (e, _) in edges.iter() {
-            let block = self.inn.entry(adj_block_of(e.to)).or_default();
-            block.put(&adj_key(e.to, e.from, e.label, e.created_in), &adj_value(LIVE, e.from_type));
+        for (map, changed) in [(&mut self.out, out), (&mut self.inn, inn)] {
+            for b in changed {
+                map.get_mut(&b).expect("buffered above").settle();
+            }
         }
         self.bytes += 2 * blocks::ENTRY * edges.len();
+    }
+
+    /// Every block, stored form, in block order: (outgoing, incoming).
+    fn encode(self) -> EncodedBlocks {
+        let encode = |map: FxHashMap<u64, AdjBlockBuf>| {
+            let mut blocks: Vec<(u64, Vec<u8>)> = map.into_iter().map(|(b, buf)| (b, buf.encode(b))).collect();
+            blocks.sort_unstable_by_key(|(b, _)| *b);
+            blocks
+        };
+        (encode(self.out), encode(self.inn))
     }
 
     fn map(&self, dir: Dir) -> &FxHashMap<u64, AdjBlockBuf> {
@@ -1132,6 +1149,9 @@ impl Dirty {
         }
     }
 }
+
+/// Adjacency blocks as stored, in block order: (outgoing, incoming).
+type EncodedBlocks = (Vec<(u64, Vec<u8>)>, Vec<(u64, Vec<u8>)>);
 
 /// Buffered block bytes above which a write transaction writes its changed
 /// blocks to redb (still uncommitted) and starts buffering afresh.
@@ -1206,14 +1226,17 @@ impl WriteTables {
 
     /// Writes every buffered block to redb, in block order.
     pub fn flush_blocks(&mut self) -> Result<()> {
-        let dirty = std::mem::take(&mut self.dirty);
+        let encoded = std::mem::take(&mut self.dirty).encode();
+        self.write_blocks(encoded)
+    }
+
+    /// Writes encoded blocks (`Dirty::encode`) to redb.
+    fn write_blocks(&mut self, (out, inn): EncodedBlocks) -> Result<()> {
         self.with(|t| {
-            for (map, table) in [(dirty.out, &mut t.out_blocks), (dirty.inn, &mut t.in_blocks)] {
-                let mut blocks: Vec<_> = map.into_iter().collect();
-                blocks.sort_unstable_by_key(|(b, _)| *b);
+            for (blocks, table) in [(out, &mut t.out_blocks), (inn, &mut t.in_blocks)] {
                 let mut out = Ascending::new(table)?;
-                for (block, buf) in blocks {
-                    out.put(block, buf.encode(block).as_slice())?;
+                for (block, bytes) in blocks {
+                    out.put(block, bytes.as_slice())?;
                 }
                 out.finish()?;
             }
@@ -1320,7 +1343,7 @@ impl WriteTables {
     /// result is returned. A small batch does all of it on this thread.
     pub fn write_buffered<R: Send>(
         &mut self,
-        mut edges: Vec<(EdgeId, Props)>,
+        edges: Vec<(EdgeId, Props)>,
         clear_stale: bool,
         side: impl FnOnce() -> R + Send,
     ) -> Result<R> {
@@ -1333,15 +1356,15 @@ impl WriteTables {
         let parallel = fresh.len() + edges.len() >= PARALLEL_FROM;
         let fresh = &fresh;
         let (side, written) = alongside(parallel, side, || {
-            // A helper adds the edges to their blocks while this thread
-            // writes the nodes; then this thread writes the blocks.
+            // A helper adds the edges to their blocks and encodes every
+            // changed block while this thread writes the nodes; then this
+            // thread writes the blocks.
             let add = move || {
-                dirty.add_edges(&mut edges);
-                dirty
+                dirty.add_edges(&edges);
+                dirty.encode()
             };
-            let (dirty, written) = alongside(parallel, add, || self.write_fresh(fresh));
-            self.dirty = dirty;
-            written.and_then(|()| self.flush_blocks())
+            let (blocks, written) = alongside(parallel, add, || self.write_fresh(fresh));
+            written.and_then(|()| self.write_blocks(blocks))
         });
         written.map(|()| side)
     }
