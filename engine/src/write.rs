@@ -373,10 +373,15 @@ impl WriteTx {
     /// identical content, nothing changes and `Created::Existing` is returned
     /// (so re-running an import is safe); with different content it is an error.
     pub fn create(&mut self, new: NewNode) -> Result<Created> {
+        self.guarded(|tx| tx.create_inner(new)).map(|(created, _)| created)
+    }
+
+    /// `create`, also returning the node's id (for `link_ids`).
+    pub fn create_with_id(&mut self, new: NewNode) -> Result<(Created, NodeId)> {
         self.guarded(|tx| tx.create_inner(new))
     }
 
-    fn create_inner(&mut self, new: NewNode) -> Result<Created> {
+    fn create_inner(&mut self, new: NewNode) -> Result<(Created, NodeId)> {
         check_type(&new.type_name)?;
         check_name(&new.name)?;
         for k in new.props.keys() {
@@ -412,12 +417,12 @@ impl WriteTx {
                 let key = entity().version(v);
                 let tid = existing_type.unwrap_or(0);
                 let record = self.tables()?.read(|t| match t.node_id(tid, &new.name, v)? {
-                    Some(id) => t.node(id),
+                    Some(id) => Ok(t.node(id)?.map(|r| (id, r))),
                     None => Ok(None),
                 })?;
-                if let Some(r) = record {
+                if let Some((id, r)) = record {
                     if same_content(&r.props, &new.props) && r.label == new.label && r.deleted_in.is_none() {
-                        return Ok(Created::Existing(key));
+                        return Ok((Created::Existing(key), id));
                     }
                     return Err(Error::ExistsWithOtherContent { key: key.to_string() });
                 }
@@ -462,7 +467,7 @@ impl WriteTx {
             let detail = create_detail(id, &text, new.label.as_deref(), &new.props, self.snapshot);
             self.append_audit("create_node", vec![text], detail)?;
         }
-        Ok(Created::New(key))
+        Ok((Created::New(key), id))
     }
 
     /// Adds the edge `from -> to` with `label`. Refused if it would close a
@@ -475,6 +480,14 @@ impl WriteTx {
     /// already present is accepted without change; returns whether an edge was added.
     pub fn link_idempotent(&mut self, from: &NodeRef, to: &NodeRef, label: &str, props: Props) -> Result<bool> {
         self.guarded(|tx| tx.link_inner(Endpoint::Ref(from), Endpoint::Ref(to), label, props, true))
+    }
+
+    /// `link` between two nodes named by id: as `create_with_id` returned
+    /// them, or as a read reported them (`Node::id`). The way for a program
+    /// that created the nodes itself to link many of them: no key is
+    /// resolved. An id of no node, or of a deleted one, is an error.
+    pub fn link_ids(&mut self, from: NodeId, to: NodeId, label: &str, props: Props) -> Result<()> {
+        self.guarded(|tx| tx.link_inner(Endpoint::Id(from), Endpoint::Id(to), label, props, false)).map(|_| ())
     }
 
     /// `link_idempotent` between two exact keys, borrowed: the bulk import's
@@ -603,6 +616,9 @@ impl WriteTx {
     /// created earlier in this transaction are answered from memory, without
     /// allocating or reading redb.
     fn resolve_exact(&mut self, r: Endpoint<'_>) -> Result<(NodeId, u32)> {
+        if let Endpoint::Id(id) = r {
+            return self.resolve_id(id);
+        }
         if let Some(k) = r.exact() {
             if let Some(&type_id) = self.dict.type_ids.get(k.type_name) {
                 if let Some(id) = self.tables()?.created_id(type_id, k.name, k.version) {
@@ -623,12 +639,29 @@ impl WriteTx {
                 owned = k.to_ref();
                 &owned
             }
+            Endpoint::Id(_) => unreachable!("answered above"),
         };
         let (id, header) = self.tables()?.read(|t| resolve_header(t, dict, r, at))?;
         write_version_key(&mut self.scratch, header.type_id, &header.name, header.version);
         let found = Resolved { id, type_id: header.type_id, deleted: false };
         self.resolved.insert(self.scratch.as_slice().into(), found);
         Ok((id, header.type_id))
+    }
+
+    /// (id, type id) of live node `id`; reads only its record's leading fields.
+    fn resolve_id(&self, id: NodeId) -> Result<(NodeId, u32)> {
+        match self.tables()?.read(|t| t.node_stamp(id))? {
+            Some(stamp) => match stamp.deleted_in {
+                None => Ok((id, stamp.type_id)),
+                Some(snapshot) => {
+                    Err(Error::Deleted { key: self.exact_key(Endpoint::Id(id), id)?.to_string(), snapshot })
+                }
+            },
+            None => Err(Error::NoSuchNode {
+                reference: format!("#{id}"),
+                hint: Some(format!("node ids run from 1 to {}", self.counters.next_node.saturating_sub(1))),
+            }),
+        }
     }
 
     /// The exact key of node `id`, which `r` resolved to.
@@ -948,6 +981,7 @@ struct Resolved {
 enum Endpoint<'a> {
     Ref(&'a NodeRef),
     Key(KeyRef<'a>),
+    Id(NodeId),
 }
 
 impl<'a> Endpoint<'a> {
@@ -959,6 +993,7 @@ impl<'a> Endpoint<'a> {
                 VersionSel::Number(version) => Some(KeyRef { type_name: &r.type_name, name: &r.name, version }),
                 _ => None,
             },
+            Endpoint::Id(_) => None,
         }
     }
 }

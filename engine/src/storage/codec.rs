@@ -55,6 +55,16 @@ pub struct NodeHeader {
     pub name: String,
 }
 
+/// The first four fields of a `NodeRecord`, decoded without allocating:
+/// what linking a node by id needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub struct NodeStamp {
+    pub type_id: u32,
+    pub version: u64,
+    pub created_in: SnapshotId,
+    pub deleted_in: Option<SnapshotId>,
+}
+
 impl NodeHeader {
     /// Visible at snapshot `at`.
     pub fn visible_at(&self, at: SnapshotId) -> bool {

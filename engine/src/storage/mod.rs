@@ -584,6 +584,8 @@ pub trait StoreRead {
     fn node(&self, id: NodeId) -> Result<Option<NodeRecord>>;
     /// The leading fields of a node record, without decoding its properties.
     fn node_header(&self, id: NodeId) -> Result<Option<NodeHeader>>;
+    /// The type and validity of a node, without its name.
+    fn node_stamp(&self, id: NodeId) -> Result<Option<NodeStamp>>;
     /// The node id of `type:name@version`.
     fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>>;
     /// Every version of an entity, ascending: (version, node id).
@@ -692,22 +694,12 @@ macro_rules! impl_store_read {
             }
         }
 
+        fn node_stamp(&self, id: NodeId) -> Result<Option<NodeStamp>> {
+            self.with_record(id, decode_prefix)?.transpose()
+        }
+
         fn node_header(&self, id: NodeId) -> Result<Option<NodeHeader>> {
-            let header = |bytes: &[u8]| {
-                postcard::take_from_bytes(bytes)
-                    .map(|(header, _)| header)
-                    .map_err(|e| Error::Corrupt { detail: format!("cannot decode node record: {e}") })
-            };
-            if let Some(bytes) = self.fresh().and_then(|f| f.record(id)) {
-                return Ok(Some(header(bytes)?));
-            }
-            match self.node_blocks()?.get(node_blocks::node_block_of(id))? {
-                Some(block) => match node_blocks::record(block.value(), id)? {
-                    Some(bytes) => Ok(Some(header(bytes)?)),
-                    None => Ok(None),
-                },
-                None => Ok(None),
-            }
+            self.with_record(id, decode_prefix)?.transpose()
         }
 
         fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>> {
@@ -983,6 +975,13 @@ impl ReadTables {
     }
 }
 
+/// The leading fields of an encoded node record (`NodeHeader`, `NodeStamp`).
+fn decode_prefix<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    postcard::take_from_bytes(bytes)
+        .map(|(prefix, _)| prefix)
+        .map_err(|e| Error::Corrupt { detail: format!("cannot decode node record: {e}") })
+}
+
 /// A stored adjacency block that does not decode, as an error naming it.
 fn damaged_block(dir: Dir, block: u64, problem: String) -> Error {
     let table = match dir {
@@ -1011,6 +1010,18 @@ macro_rules! impl_with_block {
             ids.sort_unstable();
             ids.dedup();
             Ok(ids)
+        }
+
+        /// Runs `f` on the encoded record of node `id`: this transaction's
+        /// buffered one if any, else the stored one.
+        fn with_record<R>(&self, id: NodeId, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+            if let Some(bytes) = self.fresh().and_then(|f| f.record(id)) {
+                return Ok(Some(f(bytes)));
+            }
+            match self.node_blocks()?.get(node_blocks::node_block_of(id))? {
+                Some(block) => Ok(node_blocks::record(block.value(), id)?.map(f)),
+                None => Ok(None),
+            }
         }
 
         fn with_block<R>(&self, dir: Dir, block: u64, f: impl FnOnce(BlockBytes<'_>) -> R) -> Result<Option<R>> {

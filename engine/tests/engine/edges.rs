@@ -289,3 +289,62 @@ fn edges_between_old_and_new_nodes_are_checked_before_they_are_written() {
     );
     assert!(read.verify().unwrap().is_ok());
 }
+
+/// Linking by the ids `create_with_id` returns: the same edges, rules and
+/// errors as linking by key, for nodes of the transaction and stored ones.
+#[test]
+fn nodes_are_linked_by_id() {
+    use lineagedb_engine::{Created, NewNode};
+    let new = |t: &str, n: &str| NewNode { type_name: t.into(), name: n.into(), ..NewNode::default() };
+    let (_dir, db) = fresh_db();
+    let mut tx = db.begin_write().unwrap();
+    let (created, ds) = tx.create_with_id(new("dataset", "tx")).unwrap();
+    assert_eq!(created, Created::New(k("dataset:tx@1")));
+    let (_, run) = tx.create_with_id(new("run", "train")).unwrap();
+    tx.link_ids(ds, run, "input", props(&[("rows", Value::Int(5))])).unwrap();
+    tx.commit().unwrap();
+
+    let mut tx = db.begin_write().unwrap();
+    let (_, model) = tx.create_with_id(new("model", "fraud")).unwrap();
+    // A stored node and a new one.
+    tx.link_ids(run, model, "output", Props::new()).unwrap();
+    // The same rules as `link`: a duplicate and a cycle are refused, naming keys.
+    match tx.link_ids(run, model, "output", Props::new()) {
+        Err(Error::DuplicateEdge { from, to, .. }) => {
+            assert_eq!((from.as_str(), to.as_str()), ("run:train@1", "model:fraud@1"))
+        }
+        other => panic!("expected DuplicateEdge, got {other:?}"),
+    }
+    tx.rollback().unwrap();
+    let mut tx = db.begin_write().unwrap();
+    let (_, model) = tx.create_with_id(new("model", "fraud")).unwrap();
+    tx.link_ids(run, model, "output", Props::new()).unwrap();
+    assert!(matches!(tx.link_ids(model, ds, "feedback", Props::new()), Err(Error::Cycle { .. })));
+    tx.rollback().unwrap();
+
+    let mut tx = db.begin_write().unwrap();
+    let (_, model) = tx.create_with_id(new("model", "fraud")).unwrap();
+    tx.link_ids(run, model, "output", Props::new()).unwrap();
+    // An identical explicit version again: the same id, nothing new.
+    let (again, id) = tx.create_with_id(NewNode { version: Some(1), ..new("model", "fraud") }).unwrap();
+    assert_eq!((again, id), (Created::Existing(k("model:fraud@1")), model));
+    tx.keep_going_on_error(true);
+    match tx.link_ids(run, 999, "output", Props::new()) {
+        Err(e @ Error::NoSuchNode { .. }) => assert!(e.to_string().contains("#999"), "{e}"),
+        other => panic!("expected NoSuchNode, got {other:?}"),
+    }
+    tx.commit().unwrap();
+    let read = db.begin_read().unwrap();
+    let up: Vec<String> =
+        read.ancestors(&r("model:fraud")).collect().unwrap().iter().map(|n| n.node.key.to_string()).collect();
+    assert_eq!(up, ["run:train@1", "dataset:tx@1"]);
+    assert!(read.verify().unwrap().is_ok());
+
+    // A deleted node cannot be linked.
+    let mut tx = db.begin_write().unwrap();
+    tx.delete(&r("dataset:tx"), true).unwrap();
+    match tx.link_ids(ds, model, "input", Props::new()) {
+        Err(e @ Error::Deleted { .. }) => assert!(e.to_string().contains("dataset:tx@1"), "{e}"),
+        other => panic!("expected Deleted, got {other:?}"),
+    }
+}
