@@ -7,6 +7,7 @@
 //! ```
 //! Options: `--nodes N` (default 100000), `--seed S` (42), `--queries Q` per
 //! kind (100), `--passes P` (5, fastest kept), `--load-commits C` (4),
+//! `--load-passes N` (3: each load N times in rotating order, medians kept),
 //! `--later-commits L` (10), `--jsonl FILE`, `--dir DIR` (temporary by default).
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ fn parse_args() -> Result<Config, String> {
             "--queries" => config.per_kind = number()?,
             "--passes" => config.passes = number()?,
             "--load-commits" => config.load_commits = number()?,
+            "--load-passes" => config.load_passes = number()?,
             "--later-commits" => config.later_commits = number()?,
             "--jsonl" => config.jsonl = Some(PathBuf::from(value)),
             "--dir" => config.dir = Some(PathBuf::from(value)),
@@ -46,7 +48,7 @@ fn main() -> ExitCode {
                 eprintln!("error: {message}");
             }
             eprintln!(
-                "usage: side_by_side [--nodes N] [--seed S] [--queries Q] [--passes P] [--load-commits C] [--later-commits L] [--jsonl FILE] [--dir DIR]"
+                "usage: side_by_side [--nodes N] [--seed S] [--queries Q] [--passes P] [--load-commits C] [--load-passes N] [--later-commits L] [--jsonl FILE] [--dir DIR]"
             );
             return ExitCode::from(2);
         }

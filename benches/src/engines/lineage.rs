@@ -11,22 +11,48 @@ use crate::error::Result;
 use crate::graph::{GenNode, LineageGraph};
 use crate::mix::{Direction, Query};
 
+/// How a load names the ends of each edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linking {
+    /// By the node ids `create_with_id` returned (`link_ids`): what a
+    /// program that creates the nodes itself does, and what the SQLite load
+    /// does (it inserts edges by integer id).
+    Ids,
+    /// By exact key (`link` with a `NodeRef` per node, built inside the
+    /// timed load): what a loader that keeps no ids does.
+    Keys,
+}
+
 /// Creates a fresh database at `path` and loads `graph` in `commits` write
 /// transactions (at least one): each creates a contiguous range of nodes in
 /// order, then the edges entering them, in destination order (so every edge's
-/// cycle check starts from a node with no outgoing edges yet). Returns the
-/// snapshot of each commit.
+/// cycle check starts from a node with no outgoing edges yet). Edges are
+/// linked by node id. Returns the snapshot of each commit.
 pub fn load(path: &Path, graph: &LineageGraph, commits: usize) -> Result<(Database, Vec<SnapshotId>)> {
+    load_linking(path, graph, commits, Linking::Ids)
+}
+
+/// `load`, naming edge ends as `linking` says.
+pub fn load_linking(
+    path: &Path,
+    graph: &LineageGraph,
+    commits: usize,
+    linking: Linking,
+) -> Result<(Database, Vec<SnapshotId>)> {
     let db = Database::create(path)?;
-    let snapshots = load_into(&db, graph, commits)?;
+    let snapshots = load_into(&db, graph, commits, linking)?;
     Ok((db, snapshots))
 }
 
 /// Loads `graph` into an empty `db`; see [`load`].
-pub fn load_into(db: &Database, graph: &LineageGraph, commits: usize) -> Result<Vec<SnapshotId>> {
+pub fn load_into(db: &Database, graph: &LineageGraph, commits: usize, linking: Linking) -> Result<Vec<SnapshotId>> {
     let commits = commits.max(1);
     let n = graph.nodes.len();
-    let refs: Vec<NodeRef> = graph.nodes.iter().map(node_ref).collect();
+    let refs: Vec<NodeRef> = match linking {
+        Linking::Keys => graph.nodes.iter().map(node_ref).collect(),
+        Linking::Ids => Vec::new(),
+    };
+    let mut ids: Vec<NodeId> = Vec::with_capacity(if linking == Linking::Ids { n } else { 0 });
     let mut snapshots = Vec::with_capacity(commits);
     let mut edge = 0;
     for batch in 0..commits {
@@ -36,17 +62,27 @@ pub fn load_into(db: &Database, graph: &LineageGraph, commits: usize) -> Result<
         // A bulk load: one audit entry covering the batch, as `lineagedb import` does.
         tx.batch_audit("bulk_load", serde_json::json!({"batch": batch + 1}))?;
         for node in &graph.nodes[lo..hi] {
-            tx.create(NewNode {
+            let new = NewNode {
                 type_name: node.node_type.as_str().to_owned(),
                 name: node.name.clone(),
                 version: Some(node.version),
                 label: None,
                 props: Props::new(),
-            })?;
+            };
+            match linking {
+                Linking::Ids => ids.push(tx.create_with_id(new)?.1),
+                Linking::Keys => {
+                    tx.create(new)?;
+                }
+            }
         }
         while edge < graph.edges.len() && (graph.edges[edge].dst as usize) < hi {
             let e = graph.edges[edge];
-            tx.link(&refs[e.src as usize], &refs[e.dst as usize], e.label.as_str(), Props::new())?;
+            let (src, dst) = (e.src as usize, e.dst as usize);
+            match linking {
+                Linking::Ids => tx.link_ids(ids[src], ids[dst], e.label.as_str(), Props::new())?,
+                Linking::Keys => tx.link(&refs[src], &refs[dst], e.label.as_str(), Props::new())?,
+            }
             edge += 1;
         }
         snapshots.push(tx.commit()?);
