@@ -104,6 +104,12 @@ pub struct Report {
     pub load_sqlite: Vec<Duration>,
     /// The LineageDB load linking by key instead of by id, each pass.
     pub load_lineage_keys: Vec<Duration>,
+    /// With `--jsonl`: `lineagedb import`'s engine (`Importer`) reading the
+    /// file written, each pass.
+    pub import_lineage: Vec<Duration>,
+    /// With `--jsonl`: SQLite loading the same file (`sqlite::load_jsonl`),
+    /// each pass.
+    pub import_sqlite: Vec<Duration>,
     /// Building the petgraph graph.
     pub load_memory: Duration,
     /// Write transactions of the LineageDB load.
@@ -239,6 +245,9 @@ pub fn run(config: &Config, mut log: impl FnMut(&str)) -> Result<Report> {
     }
     let ((db, snapshots), conn) = (loaded.expect("loaded above"), conn.expect("loaded above"));
     report.base_snapshot = *snapshots.last().unwrap_or(&0);
+    if let Some(jsonl) = &config.jsonl {
+        import_passes(&mut report, &graph, jsonl, &dir, passes, &mut log)?;
+    }
 
     let t = Instant::now();
     let memory = MemoryGraph::build(&graph);
@@ -331,6 +340,61 @@ pub fn run(config: &Config, mut log: impl FnMut(&str)) -> Result<Report> {
     report.rss_kb.push(("as of run", rss_kb("VmRSS")));
     report.peak_rss_kb = rss_kb("VmHWM");
     Ok(report)
+}
+
+/// Times the import of the JSON Lines file `jsonl` (the graph as written by
+/// `write_jsonl`) by LineageDB's importer and by SQLite, `passes` times in
+/// alternating order, each into a new file that is removed again; checks that
+/// both loaded every node and edge.
+fn import_passes(
+    report: &mut Report,
+    graph: &LineageGraph,
+    jsonl: &std::path::Path,
+    dir: &std::path::Path,
+    passes: usize,
+    log: &mut impl FnMut(&str),
+) -> Result<()> {
+    let (ours, theirs) = (dir.join("import.redb"), dir.join("import.sqlite"));
+    let want = (graph.nodes.len(), graph.edges.len());
+    for pass in 0..passes {
+        for step in 0..2 {
+            let t = Instant::now();
+            if (pass + step) % 2 == 0 {
+                let db = Database::create(&ours)?;
+                let options = lineagedb_engine::ImportOptions { author: Some("bench".into()), ..Default::default() };
+                let mut importer = lineagedb_engine::Importer::new(&db, options)?;
+                let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(jsonl)?);
+                let bad = |e: lineagedb_engine::ImportError| Error::Invalid(e.to_string());
+                importer.read(&jsonl.display().to_string(), file, &mut |_| {}).map_err(bad)?;
+                let done = importer.commit().map_err(bad)?;
+                report.import_lineage.push(t.elapsed());
+                let got = (done.nodes_created as usize, done.edges_created as usize);
+                if got != want {
+                    return Err(Error::Invalid(format!("lineagedb imported {got:?} (nodes, edges), not {want:?}")));
+                }
+                drop(db);
+                std::fs::remove_file(&ours)?;
+            } else {
+                let (conn, nodes, edges) = sqlite::load_jsonl(&theirs, jsonl)?;
+                report.import_sqlite.push(t.elapsed());
+                if (nodes, edges) != want {
+                    return Err(Error::Invalid(format!(
+                        "sqlite loaded {:?} (nodes, edges), not {want:?}",
+                        (nodes, edges)
+                    )));
+                }
+                drop(conn);
+                std::fs::remove_file(&theirs)?;
+            }
+        }
+        log(&format!(
+            "import pass {}: lineagedb {:.2?}, sqlite {:.2?}",
+            pass + 1,
+            report.import_lineage[pass],
+            report.import_sqlite[pass]
+        ));
+    }
+    Ok(())
 }
 
 /// Makes `commits` commits after the load, each adding upstream datasets to
@@ -455,6 +519,14 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Paired speed ratios `theirs[i] / ours[i]`: their median, and all of them
+/// as text.
+fn per_pass_of(theirs: &[Duration], ours: &[Duration]) -> (f64, String) {
+    let ratios: Vec<f64> = theirs.iter().zip(ours).map(|(t, o)| ratio(*t, *o)).collect();
+    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}x")).collect();
+    (median_f64(&ratios), shown.join(", "))
+}
+
 /// The median (the upper one of an even count); zero for none.
 fn median(times: &[Duration]) -> Duration {
     let mut sorted = times.to_vec();
@@ -557,11 +629,7 @@ impl fmt::Display for Report {
         let rate = |d: Duration| records / d.as_secs_f64().max(1e-12);
         let (lineage, sqlite, keys) =
             (median(&self.load_lineage), median(&self.load_sqlite), median(&self.load_lineage_keys));
-        let per_pass = |ours: &[Duration]| -> (f64, String) {
-            let ratios: Vec<f64> = self.load_sqlite.iter().zip(ours).map(|(s, l)| ratio(*s, *l)).collect();
-            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}x")).collect();
-            (median_f64(&ratios), shown.join(", "))
-        };
+        let per_pass = |ours: &[Duration]| per_pass_of(&self.load_sqlite, ours);
         let ((by_id, by_id_passes), (by_key, by_key_passes)) =
             (per_pass(&self.load_lineage), per_pass(&self.load_lineage_keys));
         writeln!(
@@ -588,6 +656,19 @@ impl fmt::Display for Report {
             self.load_memory.as_secs_f64(),
             self.generate.as_secs_f64()
         )?;
+        if !self.import_lineage.is_empty() {
+            let (ours, theirs) = (median(&self.import_lineage), median(&self.import_sqlite));
+            let (speed, passes) = per_pass_of(&self.import_sqlite, &self.import_lineage);
+            writeln!(
+                f,
+                "JSON Lines import of the same file (median of {} passes, alternating): lineagedb importer {:.2} s = {:.0} records/s; sqlite (serde_json, key-to-id map, same schema and indexes) {:.2} s = {:.0} records/s; lineagedb/sqlite speed {speed:.2}x, median of {passes}",
+                self.import_lineage.len(),
+                ours.as_secs_f64(),
+                rate(ours),
+                theirs.as_secs_f64(),
+                rate(theirs),
+            )?;
+        }
         if let Some(lines) = self.jsonl_lines {
             writeln!(f, "jsonl: {lines} lines written")?;
         }

@@ -22,6 +22,9 @@ pub enum Error {
         /// Which engines and how.
         detail: String,
     },
+    /// An input file the benchmark reads is not what it wrote.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Result of a benchmark step.

@@ -1,7 +1,8 @@
 //! Smoke run of the side-by-side benchmark: a small graph through LineageDB,
 //! SQLite and petgraph, asserting the engines agree (the run fails on any
 //! differing answer), that `AS OF` answers match the loaded state, and that
-//! the JSON Lines export is well formed. No timing is asserted.
+//! the JSON Lines export is well formed and both engines import all of it.
+//! No timing is asserted.
 
 use lineagedb_benches::{Config, LineageGraph, Scale, run, write_jsonl};
 
@@ -25,8 +26,16 @@ fn engines_agree_on_the_query_mix() {
     assert!(report.head_snapshot > report.base_snapshot);
     assert_eq!(report.jsonl_lines, Some(report.nodes + report.edges));
     assert_eq!(report.lineage.per_query.len(), 200);
+    // Every load and the import of the JSON Lines file ran once per pass
+    // (the import checks that both engines loaded every node and edge).
+    for times in [&report.load_lineage, &report.load_sqlite, &report.load_lineage_keys] {
+        assert_eq!(times.len(), config.load_passes);
+    }
+    assert_eq!((report.import_lineage.len(), report.import_sqlite.len()), (3, 3));
     let printed = report.to_string();
     assert!(printed.contains("sqlite / lineagedb"), "{printed}");
+    assert!(printed.contains("bulk load linking by key"), "{printed}");
+    assert!(printed.contains("JSON Lines import of the same file"), "{printed}");
 }
 
 #[test]
