@@ -1003,6 +1003,10 @@ fn merge_edge_hashes(
     earlier: Vec<crate::verify::EdgeHash>,
     later: Vec<crate::verify::EdgeHash>,
 ) -> Vec<crate::verify::EdgeHash> {
+    // A bulk load writes nothing early: nothing to merge, nothing to copy.
+    if earlier.is_empty() {
+        return later;
+    }
     let mut out = Vec::with_capacity(earlier.len() + later.len());
     let (mut a, mut b) = (earlier.into_iter().peekable(), later.into_iter().peekable());
     loop {
