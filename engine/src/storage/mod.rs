@@ -154,8 +154,15 @@ impl Store {
             Ok(Err(e)) => return Err(not_ours(path, &format!("the storage layer refused it: {e}"))),
             Err(_) => return Err(not_ours(path, "the file is truncated or damaged")),
         };
-        let store = Store { db: Backend::ReadWrite(db), write_buffer: FLUSH_BYTES };
-        store.init_or_check(path, existing)?;
+        let mut store = Store { db: Backend::ReadWrite(db), write_buffer: FLUSH_BYTES };
+        if store.init_or_check(path, existing)? {
+            // The upgrade rewrote most of the file into new pages: give the
+            // old ones back (redb compacts in transactions, crash-safe).
+            if let Backend::ReadWrite(db) = &mut store.db {
+                db.compact()
+                    .map_err(|e| Error::Storage(format!("compacting {} after the upgrade: {e}", path.display())))?;
+            }
+        }
         Ok(store)
     }
 
@@ -200,11 +207,13 @@ impl Store {
         Ok(store)
     }
 
-    fn init_or_check(&self, path: &Path, existing: bool) -> Result<()> {
-        let Backend::ReadWrite(db) = &self.db else { return Ok(()) };
+    /// Creates the tables of a new file, or checks an existing one and
+    /// upgrades an older format; true if it upgraded.
+    fn init_or_check(&self, path: &Path, existing: bool) -> Result<bool> {
+        let Backend::ReadWrite(db) = &self.db else { return Ok(false) };
         match check_marker(db, path)? {
-            Some(found) if found < FORMAT_VERSION => return upgrade(db, found),
-            Some(_) => return Ok(()),
+            Some(found) if found < FORMAT_VERSION => return upgrade(db, found).map(|()| true),
+            Some(_) => return Ok(false),
             None => {}
         }
         if existing && db.begin_read()?.list_tables()?.next().is_some() {
@@ -231,7 +240,7 @@ impl Store {
             tx.open_table(AUDIT)?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(false)
     }
 
     /// A consistent read view of the latest committed state.
