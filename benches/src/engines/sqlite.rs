@@ -41,15 +41,22 @@ const DESCENDANTS: &str = "WITH RECURSIVE down(id) AS (
     WHERE (SELECT n.type FROM nodes n WHERE n.id = down.id) = ?2
       AND down.id <> (SELECT id FROM nodes WHERE key = ?1)";
 
+/// The page cache and the two tables, before any row.
+const SCHEMA: &str = "PRAGMA cache_size = -262144;
+     CREATE TABLE nodes(id INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL);
+     CREATE TABLE edges(src INTEGER NOT NULL, dst INTEGER NOT NULL, label TEXT NOT NULL);";
+
+/// The indexes and statistics, built after the rows.
+const INDEXES: &str = "CREATE UNIQUE INDEX nodes_key ON nodes(key);
+     CREATE INDEX edges_src ON edges(src, dst);
+     CREATE INDEX edges_dst ON edges(dst, src);
+     ANALYZE;";
+
 /// Creates a database file at `path` and loads `graph`; node ids are the
 /// generated indices.
 pub fn load(path: &Path, graph: &LineageGraph) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
-    conn.execute_batch(
-        "PRAGMA cache_size = -262144;
-         CREATE TABLE nodes(id INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL);
-         CREATE TABLE edges(src INTEGER NOT NULL, dst INTEGER NOT NULL, label TEXT NOT NULL);",
-    )?;
+    conn.execute_batch(SCHEMA)?;
     let tx = conn.transaction()?;
     {
         let mut insert = tx.prepare("INSERT INTO nodes(id, type, key) VALUES (?1, ?2, ?3)")?;
@@ -61,12 +68,7 @@ pub fn load(path: &Path, graph: &LineageGraph) -> Result<Connection> {
             insert.execute(params![i64::from(e.src), i64::from(e.dst), e.label.as_str()])?;
         }
     }
-    tx.execute_batch(
-        "CREATE UNIQUE INDEX nodes_key ON nodes(key);
-         CREATE INDEX edges_src ON edges(src, dst);
-         CREATE INDEX edges_dst ON edges(dst, src);
-         ANALYZE;",
-    )?;
+    tx.execute_batch(INDEXES)?;
     tx.commit()?;
     Ok(conn)
 }
@@ -104,11 +106,7 @@ pub fn load_jsonl(path: &Path, jsonl: &Path) -> Result<(Connection, usize, usize
         label: Cow<'a, str>,
     }
     let mut conn = Connection::open(path)?;
-    conn.execute_batch(
-        "PRAGMA cache_size = -262144;
-         CREATE TABLE nodes(id INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL);
-         CREATE TABLE edges(src INTEGER NOT NULL, dst INTEGER NOT NULL, label TEXT NOT NULL);",
-    )?;
+    conn.execute_batch(SCHEMA)?;
     let (mut nodes, mut edges) = (0, 0);
     let tx = conn.transaction()?;
     {
@@ -136,12 +134,7 @@ pub fn load_jsonl(path: &Path, jsonl: &Path) -> Result<(Connection, usize, usize
             text.clear();
         }
     }
-    tx.execute_batch(
-        "CREATE UNIQUE INDEX nodes_key ON nodes(key);
-         CREATE INDEX edges_src ON edges(src, dst);
-         CREATE INDEX edges_dst ON edges(dst, src);
-         ANALYZE;",
-    )?;
+    tx.execute_batch(INDEXES)?;
     tx.commit()?;
     Ok((conn, nodes, edges))
 }
