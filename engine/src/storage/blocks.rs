@@ -345,6 +345,21 @@ impl BlockBytes<'_> {
         }
     }
 
+    /// The entries from `node` to `neighbor` (all labels and snapshots).
+    pub fn between(self, node: NodeId, neighbor: NodeId) -> Result<Vec<AdjEntry>, String> {
+        match self {
+            BlockBytes::Buffered(b) => {
+                let prefix = adj_key(node, neighbor, 0, 0);
+                Ok(decode_entries(entries_with_prefix(b, &prefix[..16])).map(|(_, e)| e).collect())
+            }
+            BlockBytes::Stored(b) => {
+                let mut run = stored_run(b, node)?;
+                run.retain(|e| e.neighbor == neighbor);
+                Ok(run)
+            }
+        }
+    }
+
     /// Every entry of block `block`: (owning node, entry), in key order.
     pub fn all(self, block: u64, out: &mut Vec<(NodeId, AdjEntry)>) -> Result<(), String> {
         match self {

@@ -8,7 +8,7 @@
 //! through `WriteView`, which consults this buffer before the tables, and
 //! resolving a key the transaction created costs one hash lookup here.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::NodeId;
 use super::codec::write_version_key;
@@ -67,10 +67,9 @@ pub(super) struct Fresh {
     nodes: Vec<FreshNode>,
     /// Entity prefix (`type_id BE4 | name | 0`) -> its buffered versions.
     entities: FxHashMap<Box<[u8]>, Versions>,
-    /// Records rewritten after their creation (a node created and deleted
-    /// in one transaction), by index: their current bytes (`nodes` keeps
-    /// the spans as created; the batch digest hashed them then).
-    replaced: FxHashMap<u32, (usize, u32)>,
+    /// Indexes of records rewritten after their creation (a node created
+    /// and deleted in one transaction); `nodes` holds their current spans.
+    replaced: FxHashSet<u32>,
     scratch: Vec<u8>,
 }
 
@@ -132,8 +131,7 @@ impl Fresh {
 
     fn current(&self, index: usize) -> &[u8] {
         let n = &self.nodes[index];
-        let (start, len) = self.replaced.get(&(index as u32)).copied().unwrap_or((n.start, n.len));
-        &self.bytes[start..start + len as usize]
+        &self.bytes[n.start..n.start + n.len as usize]
     }
 
     /// The encoded record of buffered node `id`.
@@ -145,7 +143,8 @@ impl Fresh {
     /// false if `id` is not buffered.
     pub fn replace(&mut self, id: NodeId, record: &[u8]) -> bool {
         let Some(index) = self.index(id) else { return false };
-        self.replaced.insert(index as u32, (self.bytes.len(), record.len() as u32));
+        self.replaced.insert(index as u32);
+        self.nodes[index] = FreshNode { start: self.bytes.len(), len: record.len() as u32 };
         self.bytes.extend_from_slice(record);
         true
     }
@@ -185,7 +184,7 @@ impl Fresh {
     /// its creation (so it is live), if any.
     pub fn unchanged_version_id(&self, type_id: u32, name: &str, version: u64) -> Option<NodeId> {
         let id = self.version_id(type_id, name, version)?;
-        (!self.replaced.contains_key(&((id - self.first) as u32))).then_some(id)
+        (!self.replaced.contains(&((id - self.first) as u32))).then_some(id)
     }
 
     /// Every buffered (entity prefix, version, id, what was read of the

@@ -310,11 +310,11 @@ fn upgrade(db: &redb::Database, from: u32) -> Result<()> {
         tx.delete_table(KEYS_V3)?;
     }
     if from <= 4 {
-        for (def, name) in [(OUT_BLOCKS, "out_blocks"), (IN_BLOCKS, "in_blocks")] {
+        for (def, dir) in [(OUT_BLOCKS, Dir::Out), (IN_BLOCKS, Dir::In)] {
             rewrite_blocks(&tx, def, |block, bytes| {
-                AdjBlockBuf::from_fixed(block, bytes).map(|b| b.encode(block)).map_err(|problem| Error::Corrupt {
-                    detail: format!("adjacency block {block} of {name} (format {from}) is damaged: {problem}"),
-                })
+                AdjBlockBuf::from_fixed(block, bytes)
+                    .map(|b| b.encode(block))
+                    .map_err(|problem| damaged_block(dir, block, format!("{problem} (format {from})")))
             })?;
         }
     }
@@ -784,9 +784,10 @@ macro_rules! impl_store_read {
         }
 
         fn edges_between(&self, from: NodeId, to: NodeId) -> Result<Vec<AdjEntry>> {
-            let mut entries = self.adjacency(from, Dir::Out)?;
-            entries.retain(|e| e.neighbor == to);
-            Ok(entries)
+            let block = adj_block_of(from);
+            let entries = self
+                .with_block(Dir::Out, block, |b| b.between(from, to).map_err(|p| damaged_block(Dir::Out, block, p)))?;
+            Ok(entries.transpose()?.unwrap_or_default())
         }
 
         fn edge_props(&self, key: &AdjKey) -> Result<Props> {
@@ -951,14 +952,10 @@ macro_rules! impl_store_read {
         }
 
         fn adjacency_block_problems(&self, dir: Dir) -> Result<Vec<String>> {
-            let table = match dir {
-                Dir::Out => "out_blocks",
-                Dir::In => "in_blocks",
-            };
             let mut out = Vec::new();
             for block in self.block_ids(dir)? {
                 if let Some(Some(problem)) = self.with_block(dir, block, |b| b.problem(block))? {
-                    out.push(format!("adjacency block {block} of {table} is damaged: {problem}"));
+                    out.push(block_damage(dir, block, &problem));
                 }
             }
             Ok(out)
@@ -991,13 +988,22 @@ fn decode_prefix<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         .map_err(|e| Error::Corrupt { detail: format!("cannot decode node record: {e}") })
 }
 
-/// A stored adjacency block that does not decode, as an error naming it.
-fn damaged_block(dir: Dir, block: u64, problem: String) -> Error {
-    let table = match dir {
+/// The table holding the adjacency blocks of a direction.
+fn block_table(dir: Dir) -> &'static str {
+    match dir {
         Dir::Out => "out_blocks",
         Dir::In => "in_blocks",
-    };
-    Error::Corrupt { detail: format!("adjacency block {block} of {table} is damaged: {problem}") }
+    }
+}
+
+/// A stored adjacency block that does not decode, in words.
+fn block_damage(dir: Dir, block: u64, problem: &str) -> String {
+    format!("adjacency block {block} of {} is damaged: {problem}", block_table(dir))
+}
+
+/// A stored adjacency block that does not decode, as an error naming it.
+fn damaged_block(dir: Dir, block: u64, problem: String) -> Error {
+    Error::Corrupt { detail: block_damage(dir, block, &problem) }
 }
 
 /// Block reads shared by read and write transactions.
@@ -1694,21 +1700,15 @@ fn write_entities(
         if known_absent(stored) {
             let mut cursor = table.lower_bound_mut(std::ops::Bound::Included(entity))?;
             if insert_in_gap(&mut cursor, entity, &value)? {
-                while let Some(next) = groups.next_if(|g| known_absent(g[0].3)) {
+                // The run takes the following new keys while they fit this
+                // gap; the first that does not starts the next run (or is
+                // stored after all, and merged) in the outer loop.
+                while let Some(next) = groups.peek().copied().filter(|g| known_absent(g[0].3)) {
                     value_of(next, &mut value);
                     if !insert_in_gap(&mut cursor, next[0].0, &value)? {
-                        // A stored key lies between: the next run starts here.
-                        cursor.close()?;
-                        cursor = table.lower_bound_mut(std::ops::Bound::Included(next[0].0))?;
-                        if !insert_in_gap(&mut cursor, next[0].0, &value)? {
-                            return Err(Error::Corrupt {
-                                detail: format!(
-                                    "the key dictionary already holds {:?}",
-                                    String::from_utf8_lossy(next[0].0)
-                                ),
-                            });
-                        }
+                        break;
                     }
+                    groups.next();
                 }
                 cursor.close()?;
                 continue;
