@@ -4,8 +4,10 @@
 //! the crash test (`tests/crash.rs`) expects to find after killing it.
 
 mod crash_workload;
+mod python;
 
 pub use crash_workload::{FOLLOWS, Workload, WorkloadError, commit_once, head_of, import_lines, import_once};
+pub use python::python_with;
 
 /// A small deterministic PRNG (splitmix64), seeded per iteration: the crash
 /// tests' kill delays.
