@@ -170,6 +170,44 @@ impl LineageGraph {
         self.nodes.iter().enumerate().map(|(i, n)| (n.key(), i as u32)).collect()
     }
 
+    /// The properties of node `index`, like real lineage carries them: every
+    /// node an `owner` (its project's team); datasets a row count and a
+    /// schema list; runs a `params` map (learning rate, epochs, seed) and a
+    /// status; models a metric; the same for the same graph every time.
+    pub fn props(&self, index: u32) -> serde_json::Value {
+        let node = &self.nodes[index as usize];
+        let mut h = SplitMix64::new(u64::from(index) ^ 0x00c0_ffee);
+        let team = ["fraud", "growth", "risk", "search", "ads", "platform"][(h.next_u64() % 6) as usize];
+        let mut props = serde_json::Map::new();
+        props.insert("owner".into(), format!("team-{team}@example.com").into());
+        match node.node_type {
+            NodeType::Dataset => {
+                props.insert("rows".into(), (h.next_u64() % 50_000_000).into());
+                let columns = 3 + (h.next_u64() % 5) as usize;
+                let schema: Vec<String> = ["id", "ts", "amount", "country", "user_id", "label", "score", "device"]
+                    .iter()
+                    .take(columns)
+                    .map(|c| (*c).to_owned())
+                    .collect();
+                props.insert("schema".into(), schema.into());
+            }
+            NodeType::Run => {
+                let params = serde_json::json!({
+                    "learning_rate": (1 + h.next_u64() % 100) as f64 / 1000.0,
+                    "epochs": 1 + h.next_u64() % 50,
+                    "seed": h.next_u64() % 10_000,
+                });
+                props.insert("params".into(), params);
+                props.insert("status".into(), "succeeded".into());
+            }
+            NodeType::Model => {
+                props.insert("auc".into(), serde_json::json!((500 + h.next_u64() % 500) as f64 / 1000.0));
+            }
+            NodeType::Job | NodeType::Code | NodeType::Deployment => {}
+        }
+        serde_json::Value::Object(props)
+    }
+
     /// The edges entering node `dst` (edges are sorted by destination).
     pub fn incoming(&self, dst: u32) -> &[GenEdge] {
         let lo = self.edges.partition_point(|e| e.dst < dst);

@@ -1,5 +1,6 @@
 //! Writes a generated graph in the bulk import format of `interfaces.md`:
-//! one `{"node": {...}}` line per node in order, then one `{"edge": {...}}`
+//! one `{"node": {...}}` line per node in order (with its
+//! properties), then one `{"edge": {...}}`
 //! line per edge (every edge names nodes created earlier in the file).
 
 use std::io::Write;
@@ -12,8 +13,9 @@ use crate::graph::LineageGraph;
 
 /// Writes `graph` as JSON Lines to `out`; returns the number of lines.
 pub fn write_jsonl(graph: &LineageGraph, out: &mut impl Write) -> Result<usize> {
-    for node in &graph.nodes {
-        let line = json!({"node": {"type": node.node_type.as_str(), "name": node.name, "version": node.version}});
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let props = graph.props(i as u32);
+        let line = json!({"node": {"type": node.node_type.as_str(), "name": node.name, "version": node.version, "props": props}});
         writeln!(out, "{line}")?;
     }
     for e in &graph.edges {

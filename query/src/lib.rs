@@ -21,14 +21,16 @@ mod render;
 mod report;
 mod result;
 mod session;
+mod sink;
 
 pub use error::{ErrorKind, QueryError};
 pub use exec::diff::{DiffResult, EntityChange, PropChange};
 pub use lineagedb_engine::{Database, Timestamp};
-pub use render::Format;
+pub use render::{Format, RowsWriter};
 pub use report::ReportDocument;
 pub use result::{
-    AuditRows, HistoryResult, LineageGraph, NodeRow, NodeRows, PathResult, Plan, PlanStep, QueryResult, TxAction,
-    TxOutcome, WriteOutcome,
+    AuditRows, HistoryResult, LineageGraph, LineageNode, NodeRow, NodeRows, PathResult, Plan, PlanStep, QueryResult,
+    RowsHeader, TxAction, TxOutcome, WriteOutcome,
 };
 pub use session::{Session, run};
+pub use sink::ResultSink;

@@ -15,6 +15,9 @@ use lineagedb_engine::{Edge, HistoryKind, Node, Timestamp, Value, props_to_json}
 
 use crate::result::{NodeRow, QueryResult, TxAction};
 
+mod stream;
+pub use stream::RowsWriter;
+
 /// Width every line of a table fits in, in chars.
 const TABLE_WIDTH: usize = 80;
 /// Spaces between two columns.
@@ -145,7 +148,7 @@ impl QueryResult {
                 let mut nodes = Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)]);
                 nodes.title = Some(format!("{} node(s)", g.nodes.len()));
                 for row in &g.nodes {
-                    nodes.rows.push(vec![depth_cell(row.depth), row.node.key.to_string(), props_cell(&row.node)]);
+                    nodes.rows.push(vec![depth_cell(Some(row.depth)), row.node.key.to_string(), props_cell(&row.node)]);
                 }
                 let mut edges = edges_section(&g.edges);
                 edges.title = Some(format!("{} edge(s)", g.edges.len()));
@@ -195,20 +198,11 @@ impl QueryResult {
     fn flat_section(&self, target: Target) -> Section {
         match self {
             QueryResult::Nodes(n) => {
-                let mut s = if !n.columns.is_empty() {
-                    Section { headers: n.columns.clone(), fits: vec![Wrap; n.columns.len()], ..Section::default() }
-                } else if n.walk {
-                    Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)])
-                } else {
-                    Section::new(&[("key", Wrap), ("props", Clip)])
-                };
+                let mut s = rows_section(&n.columns, n.walk);
                 for row in &n.rows {
                     s.rows.push(node_cells(row, n.columns.is_empty(), n.walk));
                 }
-                s.footer.push(format!("{} row(s)", n.rows.len()));
-                if n.omitted > 0 {
-                    s.footer.push(format!("{} more row(s) omitted by LIMIT", n.omitted));
-                }
+                s.footer = rows_footer(n.rows.len(), n.omitted);
                 s
             }
             QueryResult::Lineage(g) => {
@@ -225,7 +219,7 @@ impl QueryResult {
                     s.rows.push(vec![
                         "node".into(),
                         row.node.key.to_string(),
-                        depth_cell(row.depth),
+                        depth_cell(Some(row.depth)),
                         String::new(),
                         String::new(),
                         String::new(),
@@ -516,6 +510,26 @@ fn edges_section(edges: &[Edge]) -> Section {
     s
 }
 
+/// The header of a table or CSV of node rows, without rows.
+fn rows_section(columns: &[String], walk: bool) -> Section {
+    if !columns.is_empty() {
+        Section { headers: columns.to_vec(), fits: vec![Wrap; columns.len()], ..Section::default() }
+    } else if walk {
+        Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)])
+    } else {
+        Section::new(&[("key", Wrap), ("props", Clip)])
+    }
+}
+
+/// The footer lines under a table of `rows` node rows.
+fn rows_footer(rows: usize, omitted: usize) -> Vec<String> {
+    let mut footer = vec![format!("{rows} row(s)")];
+    if omitted > 0 {
+        footer.push(format!("{omitted} more row(s) omitted by LIMIT"));
+    }
+    footer
+}
+
 fn node_cells(row: &NodeRow, whole: bool, walk: bool) -> Vec<String> {
     if !whole {
         return row.values.iter().map(value_cell).collect();
@@ -524,8 +538,8 @@ fn node_cells(row: &NodeRow, whole: bool, walk: bool) -> Vec<String> {
     if walk {
         cells.push(depth_cell(row.depth));
     }
-    cells.push(row.node.key.to_string());
-    cells.push(props_cell(&row.node));
+    cells.push(row.key.to_string());
+    cells.push(row.node.as_ref().map(props_cell).unwrap_or_default());
     cells
 }
 

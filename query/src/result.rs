@@ -3,7 +3,7 @@
 //! documented in `docs/query-language.md`).
 
 use lineagedb_engine::{
-    AuditEntry, Edge, HistoryEvent, HistoryKind, Node, NodeDetail, Snapshot, SnapshotId, Value, VerifyReport,
+    AuditEntry, Edge, HistoryEvent, HistoryKind, Node, NodeDetail, NodeKey, Snapshot, SnapshotId, Value, VerifyReport,
     props_to_json,
 };
 use serde_json::{Map, Value as Json, json};
@@ -56,22 +56,51 @@ pub struct NodeRows {
     pub omitted: usize,
 }
 
-/// One node of a result.
+/// One node of a result. A row costs what its output needs: the key always,
+/// the whole node only when the statement prints or tests more than what the
+/// key says.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeRow {
-    /// The node.
-    pub node: Node,
+    /// The node's key.
+    pub key: NodeKey,
+    /// The whole node (properties, label, creation), loaded when the
+    /// statement needs it: no `RETURN` (the row is printed whole), or a
+    /// `RETURN`, `WHERE` or `ORDER BY` naming a property, `created_at` or
+    /// `created_by`. `None` for rows of keys, types, names, versions,
+    /// depths and aliases only.
+    pub node: Option<Node>,
     /// Shortest distance from the start, for walks.
     pub depth: Option<u32>,
     /// Values of the `RETURN` columns, parallel to [`NodeRows::columns`].
     pub values: Vec<Value>,
 }
 
+/// What node rows will be, told before the first row when rows stream
+/// (see [`crate::ResultSink`]).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct RowsHeader {
+    /// `RETURN` columns by name; empty means every row is printed whole.
+    pub columns: Vec<ColumnName>,
+    /// Whether the rows come from a walk (and so carry a depth).
+    pub walk: bool,
+    /// How many rows `LIMIT` cuts off.
+    pub omitted: usize,
+}
+
+/// One node of a `LINEAGE` subgraph with its distance from the start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineageNode {
+    /// The node.
+    pub node: Node,
+    /// Shortest distance from the start (0: the start).
+    pub depth: u32,
+}
+
 /// The subgraph `LINEAGE` returns. The start node is the first node, at depth 0.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct LineageGraph {
     /// Nodes by depth then key, the start first.
-    pub nodes: Vec<NodeRow>,
+    pub nodes: Vec<LineageNode>,
     /// Edges between returned nodes.
     pub edges: Vec<Edge>,
 }
@@ -188,16 +217,26 @@ pub(crate) fn edge_json(e: &Edge) -> Json {
 }
 
 impl NodeRows {
-    fn row_json(&self, row: &NodeRow) -> Json {
-        if self.columns.is_empty() {
-            return Json::Object(node_json(&row.node, row.depth));
-        }
-        let mut o = Map::new();
-        for (column, value) in self.columns.iter().zip(&row.values) {
-            o.insert(column.clone(), value.to_json());
-        }
-        Json::Object(o)
+    /// The rows' header: what [`crate::ResultSink::begin_rows`] is told.
+    pub fn header(&self) -> RowsHeader {
+        RowsHeader { columns: self.columns.clone(), walk: self.walk, omitted: self.omitted }
     }
+}
+
+/// The JSON object of one row: the node whole, or its `RETURN` columns.
+pub(crate) fn row_json(columns: &[ColumnName], row: &NodeRow) -> Json {
+    if columns.is_empty() {
+        return match &row.node {
+            Some(node) => Json::Object(node_json(node, row.depth)),
+            // Rows printed whole always carry their node; a key is what is left.
+            None => json!({"key": row.key.to_string()}),
+        };
+    }
+    let mut o = Map::new();
+    for (column, value) in columns.iter().zip(&row.values) {
+        o.insert(column.clone(), value.to_json());
+    }
+    Json::Object(o)
 }
 
 impl HistoryResult {
@@ -249,14 +288,14 @@ impl QueryResult {
         match self {
             QueryResult::Nodes(rows) => {
                 let mut o = Map::new();
-                o.insert("rows".into(), Json::Array(rows.rows.iter().map(|r| rows.row_json(r)).collect()));
+                o.insert("rows".into(), Json::Array(rows.rows.iter().map(|r| row_json(&rows.columns, r)).collect()));
                 if rows.omitted > 0 {
                     o.insert("omitted".into(), rows.omitted.into());
                 }
                 Json::Object(o)
             }
             QueryResult::Lineage(g) => json!({
-                "nodes": g.nodes.iter().map(|r| Json::Object(node_json(&r.node, r.depth))).collect::<Vec<_>>(),
+                "nodes": g.nodes.iter().map(|r| Json::Object(node_json(&r.node, Some(r.depth)))).collect::<Vec<_>>(),
                 "edges": g.edges.iter().map(edge_json).collect::<Vec<_>>(),
             }),
             QueryResult::Path(p) => json!({"path": p.nodes, "labels": p.labels}),

@@ -12,6 +12,7 @@ use lineagedb_engine::{Database, Timestamp, WriteTx};
 use crate::error::{ErrorKind, QueryError};
 use crate::exec::{self, Cx};
 use crate::result::{QueryResult, TxAction, TxOutcome};
+use crate::sink::{Collect, ResultSink};
 use crate::syntax::{Span, Statement, parse_script};
 
 /// An open `BEGIN ... COMMIT` transaction.
@@ -72,11 +73,22 @@ impl Session {
     /// Runs a script, handing each statement's result to `on_result` as soon
     /// as it completes; stops at the first error.
     pub fn execute_each(&mut self, src: &str, on_result: &mut dyn FnMut(QueryResult)) -> Result<(), QueryError> {
+        self.execute_streaming(src, &mut Collect { on_result, rows: None })
+    }
+
+    /// Runs a script, handing results to `sink` as they are produced: node
+    /// rows one at a time (a result of millions of rows is never held whole),
+    /// every other result as soon as its statement completes; stops at the
+    /// first error.
+    pub fn execute_streaming(&mut self, src: &str, sink: &mut dyn ResultSink) -> Result<(), QueryError> {
         let statements = parse_script(src)?;
         for statement in &statements {
-            match self.execute_statement(src, statement) {
-                Ok(result) => on_result(result),
-                Err(e) => return Err(self.abort_open(e)),
+            let outcome = match statement {
+                s if s.only_reads() => exec::run_read_into(&self.db, src, s, sink),
+                s => self.execute_statement(src, s).map(|result| sink.result(result)),
+            };
+            if let Err(e) = outcome {
+                return Err(self.abort_open(e));
             }
         }
         Ok(())

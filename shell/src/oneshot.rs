@@ -28,7 +28,7 @@ pub fn open_session(path: &Path, author: &str) -> Result<Session, Failure> {
 /// first failing statement, which is reported.
 pub fn run_statements(session: &mut Session, src: &str, format: Format) -> Result<(), Failure> {
     let mut printer = Printer::new(io::stdout().lock(), format);
-    let outcome = session.execute_each(src, &mut |result| printer.print(&result));
+    let outcome = session.execute_streaming(src, &mut printer);
     printer.finish()?;
     match outcome {
         Ok(()) if session.in_transaction() => {

@@ -9,7 +9,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use lineagedb_query::syntax::{Statement, parse_script};
-use lineagedb_query::{Format, QueryError, QueryResult};
+use lineagedb_query::{Format, NodeRow, QueryError, QueryResult, ResultSink, RowsHeader, RowsWriter};
 
 /// Why a command did not finish normally; decides the exit status.
 #[derive(Debug)]
@@ -42,16 +42,18 @@ impl Failure {
 /// Prints the results of one script as they come, remembering the first
 /// write error (the callback that receives results cannot return one).
 pub struct Printer<W: Write> {
-    out: W,
+    out: io::BufWriter<W>,
     format: Format,
     printed: usize,
     error: Option<io::Error>,
+    /// The node rows being printed as they come.
+    rows: Option<RowsWriter>,
 }
 
 impl<W: Write> Printer<W> {
     /// A printer writing to `out` in `format`.
     pub fn new(out: W, format: Format) -> Printer<W> {
-        Printer { out, format, printed: 0, error: None }
+        Printer { out: io::BufWriter::with_capacity(1 << 16, out), format, printed: 0, error: None, rows: None }
     }
 
     /// Writes one result. Tables and CSV blocks are separated by a blank line;
@@ -65,12 +67,62 @@ impl<W: Write> Printer<W> {
         self.error = write_result(&mut self.out, result, self.format, separate).err();
     }
 
-    /// The first write error, as a [`Failure`].
-    pub fn finish(self) -> Result<(), Failure> {
+    /// The first write error, as a [`Failure`]. Rows left unfinished by a
+    /// failed statement stay as printed (a JSON line without its end).
+    pub fn finish(mut self) -> Result<(), Failure> {
+        if self.error.is_none() {
+            if self.rows.take().is_some() {
+                self.error = self.out.write_all(b"\n").err();
+            }
+            self.error = self.error.take().or_else(|| self.out.flush().err());
+        }
         match self.error {
             Some(error) => Err(Failure::from_stdout(error)),
             None => Ok(()),
         }
+    }
+}
+
+/// Node rows are printed as they come, each statement's output the same
+/// bytes as its whole result would print.
+impl<W: Write> ResultSink for Printer<W> {
+    fn begin_rows(&mut self, header: RowsHeader) {
+        if self.error.is_some() {
+            return;
+        }
+        let separate = self.printed > 0 && self.format != Format::Json;
+        self.printed += 1;
+        if separate {
+            if let Err(e) = self.out.write_all(b"\n") {
+                self.error = Some(e);
+                return;
+            }
+        }
+        match RowsWriter::begin(self.format, header, &mut self.out) {
+            Ok(rows) => self.rows = Some(rows),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn row(&mut self, row: NodeRow) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(rows) = &mut self.rows {
+            self.error = rows.row(&row, &mut self.out).err();
+        }
+    }
+
+    fn end_rows(&mut self) {
+        if let Some(rows) = self.rows.take() {
+            if self.error.is_none() {
+                self.error = rows.end(&mut self.out).err();
+            }
+        }
+    }
+
+    fn result(&mut self, result: QueryResult) {
+        self.print(&result);
     }
 }
 

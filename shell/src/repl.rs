@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use lineagedb_query::syntax::statement_is_complete;
-use lineagedb_query::{Format, QueryError, Session};
+use lineagedb_query::{Format, NodeRow, QueryError, QueryResult, ResultSink, RowsHeader, Session};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{CompletionType, Config, Editor};
@@ -164,17 +164,9 @@ impl Repl {
     fn execute(&mut self, src: &str) -> Result<(), Failure> {
         let format = self.format;
         let timing = self.timing;
-        let mut printer = Printer::new(io::stdout().lock(), format);
-        let mut started = Instant::now();
-        let outcome = self.session.execute_each(src, &mut |result| {
-            let elapsed = started.elapsed();
-            printer.print(&result);
-            if timing {
-                let _ = writeln!(io::stderr(), "time: {}", format_duration(elapsed));
-            }
-            started = Instant::now();
-        });
-        printer.finish()?;
+        let mut timed = Timed { printer: Printer::new(io::stdout().lock(), format), timing, started: Instant::now() };
+        let outcome = self.session.execute_streaming(src, &mut timed);
+        timed.printer.finish()?;
         if let Err(error) = outcome {
             self.failed = true;
             self.report(&error, src)?;
@@ -306,4 +298,41 @@ fn help_text() -> String {
         text.push_str(&format!("  {name:<8} {arguments:<15} {help}\n"));
     }
     text
+}
+
+/// Prints results as they come and, with `.timing on`, each statement's
+/// time (to its last row) on stderr.
+struct Timed<W: Write> {
+    printer: Printer<W>,
+    timing: bool,
+    started: Instant,
+}
+
+impl<W: Write> Timed<W> {
+    fn done(&mut self) {
+        if self.timing {
+            let _ = writeln!(io::stderr(), "time: {}", format_duration(self.started.elapsed()));
+        }
+        self.started = Instant::now();
+    }
+}
+
+impl<W: Write> ResultSink for Timed<W> {
+    fn begin_rows(&mut self, header: RowsHeader) {
+        self.printer.begin_rows(header);
+    }
+
+    fn row(&mut self, row: NodeRow) {
+        self.printer.row(row);
+    }
+
+    fn end_rows(&mut self) {
+        self.printer.end_rows();
+        self.done();
+    }
+
+    fn result(&mut self, result: QueryResult) {
+        self.printer.print(&result);
+        self.done();
+    }
 }

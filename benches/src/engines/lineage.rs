@@ -61,13 +61,14 @@ pub fn load_into(db: &Database, graph: &LineageGraph, commits: usize, linking: L
         tx.message(format!("benchmark load {}/{commits}", batch + 1));
         // A bulk load: one audit entry covering the batch, as `lineagedb import` does.
         tx.batch_audit("bulk_load", serde_json::json!({"batch": batch + 1}))?;
-        for node in &graph.nodes[lo..hi] {
+        for (i, node) in graph.nodes[lo..hi].iter().enumerate() {
+            let props = lineagedb_engine::props_from_json(&graph.props((lo + i) as u32)).unwrap_or_default();
             let new = NewNode {
                 type_name: node.node_type.as_str().to_owned(),
                 name: node.name.clone(),
                 version: Some(node.version),
                 label: None,
-                props: Props::new(),
+                props,
             };
             match linking {
                 Linking::Ids => ids.push(tx.create_with_id(new)?.1),

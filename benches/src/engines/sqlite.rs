@@ -1,4 +1,5 @@
-//! SQLite, the strongest peer: integer ids, `nodes(id, type, key)` and
+//! SQLite, the strongest peer: integer ids, `nodes(id, type, key, props)` (the
+//! properties as JSON text) and
 //! `edges(src, dst, label)`, covering indexes both ways, the query mix as a
 //! recursive CTE with `UNION` (which dedupes the frontier) joined to `nodes`
 //! to filter by type.
@@ -43,7 +44,7 @@ const DESCENDANTS: &str = "WITH RECURSIVE down(id) AS (
 
 /// The page cache and the two tables, before any row.
 const SCHEMA: &str = "PRAGMA cache_size = -262144;
-     CREATE TABLE nodes(id INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL);
+     CREATE TABLE nodes(id INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL, props TEXT NOT NULL);
      CREATE TABLE edges(src INTEGER NOT NULL, dst INTEGER NOT NULL, label TEXT NOT NULL);";
 
 /// The indexes and statistics, built after the rows.
@@ -59,9 +60,10 @@ pub fn load(path: &Path, graph: &LineageGraph) -> Result<Connection> {
     conn.execute_batch(SCHEMA)?;
     let tx = conn.transaction()?;
     {
-        let mut insert = tx.prepare("INSERT INTO nodes(id, type, key) VALUES (?1, ?2, ?3)")?;
+        let mut insert = tx.prepare("INSERT INTO nodes(id, type, key, props) VALUES (?1, ?2, ?3, ?4)")?;
         for (i, node) in graph.nodes.iter().enumerate() {
-            insert.execute(params![i as i64, node.node_type.as_str(), node.key()])?;
+            let props = graph.props(i as u32).to_string();
+            insert.execute(params![i as i64, node.node_type.as_str(), node.key(), props])?;
         }
         let mut insert = tx.prepare("INSERT INTO edges(src, dst, label) VALUES (?1, ?2, ?3)")?;
         for e in &graph.edges {
@@ -95,6 +97,8 @@ pub fn load_jsonl(path: &Path, jsonl: &Path) -> Result<(Connection, usize, usize
         #[serde(borrow)]
         name: Cow<'a, str>,
         version: u64,
+        #[serde(default)]
+        props: Option<serde_json::Value>,
     }
     #[derive(serde::Deserialize)]
     struct EdgeLine<'a> {
@@ -110,7 +114,7 @@ pub fn load_jsonl(path: &Path, jsonl: &Path) -> Result<(Connection, usize, usize
     let (mut nodes, mut edges) = (0, 0);
     let tx = conn.transaction()?;
     {
-        let mut insert_node = tx.prepare("INSERT INTO nodes(id, type, key) VALUES (?1, ?2, ?3)")?;
+        let mut insert_node = tx.prepare("INSERT INTO nodes(id, type, key, props) VALUES (?1, ?2, ?3, ?4)")?;
         let mut insert_edge = tx.prepare("INSERT INTO edges(src, dst, label) VALUES (?1, ?2, ?3)")?;
         let mut ids: HashMap<String, i64> = HashMap::new();
         let bad = |what: String| Error::Invalid(format!("{}: {what}", jsonl.display()));
@@ -121,7 +125,8 @@ pub fn load_jsonl(path: &Path, jsonl: &Path) -> Result<(Connection, usize, usize
                 Line::Node(n) => {
                     let key = format!("{}:{}@{}", n.r#type, n.name, n.version);
                     let id = nodes as i64;
-                    insert_node.execute(params![id, n.r#type, key])?;
+                    let props = n.props.map_or_else(|| "{}".to_owned(), |p| p.to_string());
+                    insert_node.execute(params![id, n.r#type, key, props])?;
                     ids.insert(key, id);
                     nodes += 1;
                 }

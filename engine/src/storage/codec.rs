@@ -55,6 +55,24 @@ pub struct NodeHeader {
     pub name: String,
 }
 
+/// `NodeHeader` borrowing its name from the stored bytes: what reading the
+/// keys of many nodes needs, with one allocation a key instead of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+pub struct NodeHeaderRef<'a> {
+    pub type_id: u32,
+    pub version: u64,
+    pub created_in: SnapshotId,
+    pub deleted_in: Option<SnapshotId>,
+    pub name: &'a str,
+}
+
+impl NodeHeaderRef<'_> {
+    /// Visible at snapshot `at`.
+    pub fn visible_at(&self, at: SnapshotId) -> bool {
+        self.created_in <= at && self.deleted_in.is_none_or(|d| d > at)
+    }
+}
+
 /// The first four fields of a `NodeRecord`, decoded without allocating:
 /// what linking a node by id needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

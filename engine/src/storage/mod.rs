@@ -595,6 +595,10 @@ pub trait StoreRead {
     fn node_header(&self, id: NodeId) -> Result<Option<NodeHeader>>;
     /// The type and validity of a node, without its name.
     fn node_stamp(&self, id: NodeId) -> Result<Option<NodeStamp>>;
+    /// Calls `each(i, record)` with the encoded record of every `ids[i]`
+    /// (`None`: no such node), in ascending id order, reading each node
+    /// block once however many of its nodes are asked for.
+    fn records_of(&self, ids: &[NodeId], each: &mut dyn FnMut(usize, Option<&[u8]>) -> Result<()>) -> Result<()>;
     /// The node id of `type:name@version`.
     fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>>;
     /// Every version of an entity, ascending: (version, node id).
@@ -704,11 +708,35 @@ macro_rules! impl_store_read {
         }
 
         fn node_stamp(&self, id: NodeId) -> Result<Option<NodeStamp>> {
-            self.with_record(id, decode_prefix)?.transpose()
+            self.with_record(id, |b| decode_prefix(b))?.transpose()
         }
 
         fn node_header(&self, id: NodeId) -> Result<Option<NodeHeader>> {
-            self.with_record(id, decode_prefix)?.transpose()
+            self.with_record(id, |b| decode_prefix(b))?.transpose()
+        }
+
+        fn records_of(&self, ids: &[NodeId], each: &mut dyn FnMut(usize, Option<&[u8]>) -> Result<()>) -> Result<()> {
+            let mut order: Vec<usize> = (0..ids.len()).collect();
+            order.sort_unstable_by_key(|&i| ids[i]);
+            let table = self.node_blocks()?;
+            let mut current = None;
+            for i in order {
+                let id = ids[i];
+                if let Some(bytes) = self.fresh().and_then(|f| f.record(id)) {
+                    each(i, Some(bytes))?;
+                    continue;
+                }
+                let block = node_blocks::node_block_of(id);
+                if current.as_ref().is_none_or(|(b, _)| *b != block) {
+                    current = Some((block, table.get(block)?));
+                }
+                let record = match current.as_ref().and_then(|(_, guard)| guard.as_ref()) {
+                    Some(guard) => node_blocks::record(guard.value(), id)?,
+                    None => None,
+                };
+                each(i, record)?;
+            }
+            Ok(())
         }
 
         fn node_id(&self, type_id: u32, name: &str, version: u64) -> Result<Option<NodeId>> {
@@ -981,8 +1009,9 @@ impl ReadTables {
     }
 }
 
-/// The leading fields of an encoded node record (`NodeHeader`, `NodeStamp`).
-fn decode_prefix<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+/// The leading fields of an encoded node record (`NodeHeader`, `NodeStamp`,
+/// `NodeHeaderRef`).
+pub fn decode_prefix<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
     postcard::take_from_bytes(bytes)
         .map(|(prefix, _)| prefix)
         .map_err(|e| Error::Corrupt { detail: format!("cannot decode node record: {e}") })

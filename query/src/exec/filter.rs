@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use lineagedb_engine::{EntityKey, Node, Props, ReadTx, Timestamp, Value};
+use lineagedb_engine::{EntityKey, Node, NodeKey, Props, ReadTx, Timestamp, Value};
 
 use crate::syntax::{CompareOp, Expr, Field, OrderBy, SortOrder, Value as Literal};
 
@@ -66,9 +66,9 @@ impl<'r> Aliases<'r> {
         Aliases { read, cache: HashMap::new() }
     }
 
-    /// Aliases held by `node` at the snapshot read (a lookup failure counts as none).
-    fn held(&mut self, node: &Node) -> Vec<String> {
-        let entity = node.key.entity();
+    /// Aliases held by the node `key` at the snapshot read (a lookup failure counts as none).
+    fn held(&mut self, key: &NodeKey) -> Vec<String> {
+        let entity = key.entity();
         let map = match self.cache.get(&entity) {
             Some(m) => m,
             None => {
@@ -76,46 +76,79 @@ impl<'r> Aliases<'r> {
                 self.cache.entry(entity).or_insert(m)
             }
         };
-        map.iter().filter(|(_, v)| **v == node.key.version).map(|(a, _)| a.clone()).collect()
+        map.iter().filter(|(_, v)| **v == key.version).map(|(a, _)| a.clone()).collect()
     }
 }
 
-/// The value of `field` on a node; `None` when it is missing.
-pub(crate) fn field_value(field: &Field, node: &Node, depth: Option<u32>, aliases: &mut Aliases<'_>) -> Option<Value> {
+/// What a row offers to fields and filters: its key always, the whole node
+/// when it was loaded (see `needs_node`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowView<'a> {
+    pub(crate) key: &'a NodeKey,
+    pub(crate) node: Option<&'a Node>,
+    pub(crate) depth: Option<u32>,
+}
+
+impl<'a> RowView<'a> {
+    /// A loaded node.
+    pub(crate) fn of(node: &'a Node, depth: Option<u32>) -> RowView<'a> {
+        RowView { key: &node.key, node: Some(node), depth }
+    }
+}
+
+/// Whether `field` needs the whole node, not just its key (and depth).
+pub(crate) fn needs_node(field: &Field) -> bool {
+    matches!(field, Field::CreatedAt | Field::CreatedBy | Field::Property(_))
+}
+
+/// Whether evaluating `expr` needs the whole node.
+pub(crate) fn expr_needs_node(expr: &Expr) -> bool {
+    match expr {
+        Expr::Or(items) | Expr::And(items) => items.iter().any(expr_needs_node),
+        Expr::Not(inner) => expr_needs_node(inner),
+        Expr::Compare { field, .. } | Expr::In { field, .. } | Expr::Exists { field } | Expr::Glob { field, .. } => {
+            needs_node(field)
+        }
+    }
+}
+
+/// The value of `field` on a row; `None` when it is missing (or, for a
+/// field that `needs_node`, when the row's node was not loaded: the
+/// executor loads it whenever a statement names such a field).
+pub(crate) fn field_value(field: &Field, row: RowView<'_>, aliases: &mut Aliases<'_>) -> Option<Value> {
+    let key = row.key;
     Some(match field {
-        Field::Type => Value::String(node.key.type_name.clone()),
-        Field::Name => Value::String(node.key.name.clone()),
-        Field::Version => Value::Int(i64::try_from(node.key.version).unwrap_or(i64::MAX)),
-        Field::Key => Value::String(node.key.to_string()),
-        Field::Depth => Value::Int(i64::from(depth?)),
-        Field::CreatedAt => Value::Timestamp(node.created_at),
-        Field::CreatedBy => Value::String(node.created_by.clone()),
+        Field::Type => Value::String(key.type_name.clone()),
+        Field::Name => Value::String(key.name.clone()),
+        Field::Version => Value::Int(i64::try_from(key.version).unwrap_or(i64::MAX)),
+        Field::Key => Value::String(key.to_string()),
+        Field::Depth => Value::Int(i64::from(row.depth?)),
+        Field::CreatedAt => Value::Timestamp(row.node?.created_at),
+        Field::CreatedBy => Value::String(row.node?.created_by.clone()),
         Field::Alias => {
-            let held = aliases.held(node);
+            let held = aliases.held(key);
             if held.is_empty() {
                 return None;
             }
             Value::List(held.into_iter().map(Value::String).collect())
         }
-        Field::Property(path) => Value::get_path(&node.props, path)?.clone(),
+        Field::Property(path) => Value::get_path(&row.node?.props, path)?.clone(),
     })
 }
 
-/// Whether `expr` holds for the node.
-pub(crate) fn eval(expr: &Expr, node: &Node, depth: Option<u32>, aliases: &mut Aliases<'_>) -> bool {
+/// Whether `expr` holds for the row.
+pub(crate) fn eval(expr: &Expr, row: RowView<'_>, aliases: &mut Aliases<'_>) -> bool {
     match expr {
-        Expr::Or(items) => items.iter().any(|e| eval(e, node, depth, aliases)),
-        Expr::And(items) => items.iter().all(|e| eval(e, node, depth, aliases)),
-        Expr::Not(inner) => !eval(inner, node, depth, aliases),
+        Expr::Or(items) => items.iter().any(|e| eval(e, row, aliases)),
+        Expr::And(items) => items.iter().all(|e| eval(e, row, aliases)),
+        Expr::Not(inner) => !eval(inner, row, aliases),
         Expr::Compare { field, op, value } => {
-            field_value(field, node, depth, aliases).is_some_and(|lhs| compare(&lhs, *op, &literal(value)))
+            field_value(field, row, aliases).is_some_and(|lhs| compare(&lhs, *op, &literal(value)))
         }
-        Expr::In { field, values } => field_value(field, node, depth, aliases)
+        Expr::In { field, values } => field_value(field, row, aliases)
             .is_some_and(|lhs| values.iter().any(|v| compare(&lhs, CompareOp::Eq, &literal(v)))),
-        Expr::Exists { field } => field_value(field, node, depth, aliases).is_some(),
-        Expr::Glob { field, pattern } => {
-            field_value(field, node, depth, aliases).is_some_and(|lhs| glob_value(&lhs, pattern))
-        }
+        Expr::Exists { field } => field_value(field, row, aliases).is_some(),
+        Expr::Glob { field, pattern } => field_value(field, row, aliases).is_some_and(|lhs| glob_value(&lhs, pattern)),
     }
 }
 

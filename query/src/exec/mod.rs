@@ -9,12 +9,14 @@ pub(crate) mod diff;
 pub(crate) mod explain;
 pub(crate) mod filter;
 pub(crate) mod read;
+pub(crate) mod rows;
 pub(crate) mod write;
 
 use lineagedb_engine::{Database, Error as EngineError, NodeKey, NodeRef as EngineRef, ReadTx, Timestamp, VersionSel};
 
 use crate::error::{ErrorKind, QueryError};
 use crate::result::QueryResult;
+use crate::sink::{Collect, ResultSink};
 use crate::syntax::{At, NodeRef, Span, Statement, VersionSelector};
 
 /// The source text and the statement being run: everything an error needs.
@@ -112,12 +114,34 @@ pub(crate) fn reader(cx: &Cx<'_>, db: &Database, as_of: Option<&At>) -> Result<R
     }
 }
 
+/// Runs a statement that does not write, handing its result to `sink`
+/// (node rows one at a time).
+pub(crate) fn run_read_into(
+    db: &Database,
+    src: &str,
+    statement: &Statement,
+    sink: &mut dyn ResultSink,
+) -> Result<(), QueryError> {
+    let cx = Cx { src, span: statement.span() };
+    match statement {
+        Statement::Walk(w, _) => read::walk(&cx, db, w, sink),
+        Statement::Find(f, _) => read::find(&cx, db, f, sink),
+        s => {
+            sink.result(run_read(db, src, s)?);
+            Ok(())
+        }
+    }
+}
+
 /// Runs a statement that does not write: every read, and `EXPLAIN`.
 pub(crate) fn run_read(db: &Database, src: &str, statement: &Statement) -> Result<QueryResult, QueryError> {
     let cx = Cx { src, span: statement.span() };
     match statement {
-        Statement::Walk(w, _) => read::walk(&cx, db, w),
-        Statement::Find(f, _) => read::find(&cx, db, f),
+        Statement::Walk(..) | Statement::Find(..) => {
+            let mut result = None;
+            run_read_into(db, src, statement, &mut Collect { on_result: &mut |r| result = Some(r), rows: None })?;
+            result.ok_or_else(|| cx.statement_error("internal: the statement returned no rows"))
+        }
         Statement::Lineage(l, _) => read::lineage(&cx, db, l),
         Statement::Path { from, to, as_of, .. } => read::path(&cx, db, from, to, as_of.as_ref()),
         Statement::Show { target, as_of, .. } => read::show(&cx, db, target, as_of.as_ref()),

@@ -3,68 +3,20 @@
 
 use std::collections::HashSet;
 
-use lineagedb_engine::{AuditFilter, Database, EntityKey, Node, NodeId, NodeKey, ReadTx, VersionSel};
+use lineagedb_engine::{AuditFilter, Database, EntityKey, NodeKey, VersionSel};
 
-use super::filter::{self, Aliases};
+use super::filter::{self, Aliases, RowView};
+use super::rows::{self, Candidates, Shape};
 use super::{Cx, clamp_u32, clamp_usize, engine_ref, parse_time, reader, resolve};
 use crate::error::QueryError;
 use crate::report::ReportDocument;
-use crate::result::{AuditRows, HistoryResult, LineageGraph, NodeRow, NodeRows, PathResult, QueryResult};
-use crate::syntax::{
-    At, Audit, Expr, Field, Find, Lineage, LineageDirection, NodeRef, OrderBy, ReportFormat, Walk, WalkDirection,
-};
+use crate::result::{AuditRows, HistoryResult, LineageGraph, LineageNode, PathResult, QueryResult};
+use crate::sink::ResultSink;
+use crate::syntax::{At, Audit, Find, Lineage, LineageDirection, NodeRef, ReportFormat, Walk, WalkDirection};
 
-/// A loaded node with its depth (walks only).
-type Candidate = (Node, Option<u32>);
-
-/// Clauses shared by walks and `FIND` that shape the rows.
-struct Shape<'a> {
-    filter: Option<&'a Expr>,
-    columns: &'a [Field],
-    order_by: Option<&'a OrderBy>,
-    limit: Option<u64>,
-    walk: bool,
-}
-
-/// Filters, sorts, limits and projects loaded nodes.
-fn shape_rows(read: &ReadTx, nodes: Vec<(Node, Option<u32>)>, shape: &Shape<'_>) -> NodeRows {
-    let mut aliases = Aliases::new(read);
-    let mut kept: Vec<(Node, Option<u32>)> = match shape.filter {
-        Some(expr) => nodes.into_iter().filter(|(n, d)| filter::eval(expr, n, *d, &mut aliases)).collect(),
-        None => nodes,
-    };
-    kept.sort_by(|a, b| (a.1, &a.0.key).cmp(&(b.1, &b.0.key)));
-    if !filter::is_default_order(shape.order_by) {
-        if let Some(order) = shape.order_by {
-            let mut keyed: Vec<(Option<lineagedb_engine::Value>, Candidate)> = kept
-                .into_iter()
-                .map(|(n, d)| (filter::field_value(&order.field, &n, d, &mut aliases), (n, d)))
-                .collect();
-            keyed.sort_by(|a, b| filter::sort_cmp(&a.0, &b.0, order.order));
-            kept = keyed.into_iter().map(|(_, row)| row).collect();
-        }
-    }
-    let mut omitted = 0;
-    if let Some(limit) = shape.limit.map(clamp_usize) {
-        omitted = kept.len().saturating_sub(limit);
-        kept.truncate(limit);
-    }
-    let rows = kept
-        .into_iter()
-        .map(|(node, depth)| {
-            let values = shape
-                .columns
-                .iter()
-                .map(|f| filter::field_value(f, &node, depth, &mut aliases).unwrap_or(lineagedb_engine::Value::Null))
-                .collect();
-            NodeRow { node, depth, values }
-        })
-        .collect();
-    NodeRows { columns: shape.columns.iter().map(filter::field_name).collect(), rows, walk: shape.walk, omitted }
-}
-
-/// `ANCESTORS OF` / `DESCENDANTS OF`.
-pub(crate) fn walk(cx: &Cx<'_>, db: &Database, w: &Walk) -> Result<QueryResult, QueryError> {
+/// `ANCESTORS OF` / `DESCENDANTS OF`: the walk gives ids and depths (the
+/// type filter applied on the adjacency), `rows::stream` the rows.
+pub(crate) fn walk(cx: &Cx<'_>, db: &Database, w: &Walk, sink: &mut dyn ResultSink) -> Result<(), QueryError> {
     let read = reader(cx, db, w.as_of.as_ref())?;
     let start = resolve(cx, &read, &w.start)?.to_ref();
     let (types, residual) = filter::split_type_filter(w.filter.as_ref());
@@ -89,56 +41,34 @@ pub(crate) fn walk(cx: &Cx<'_>, db: &Database, w: &Walk) -> Result<QueryResult, 
         limit: w.limit,
         walk: true,
     };
-    let engine = |e| cx.engine(cx.span, e);
-    if residual.is_none() && filter::is_default_order(w.order_by.as_ref()) {
-        // Fast path: sort by (depth, key) on keys alone, load only the rows returned.
-        let mut keyed: Vec<(u32, NodeKey, NodeId)> = Vec::with_capacity(ids.len());
-        for (id, depth) in ids {
-            keyed.push((depth, read.key_by_id(id).map_err(engine)?, id));
-        }
-        keyed.sort();
-        let mut omitted = 0;
-        if let Some(limit) = w.limit.map(clamp_usize) {
-            omitted = keyed.len().saturating_sub(limit);
-            keyed.truncate(limit);
-        }
-        let mut nodes = Vec::with_capacity(keyed.len());
-        for (depth, _, id) in keyed {
-            nodes.push((read.node_by_id(id).map_err(engine)?, Some(depth)));
-        }
-        let mut rows = shape_rows(&read, nodes, &Shape { limit: None, ..shape });
-        rows.omitted = omitted;
-        return Ok(QueryResult::Nodes(rows));
-    }
-    let mut nodes = Vec::with_capacity(ids.len());
-    for (id, depth) in ids {
-        nodes.push((read.node_by_id(id).map_err(engine)?, Some(depth)));
-    }
-    Ok(QueryResult::Nodes(shape_rows(&read, nodes, &shape)))
+    let candidates = Candidates { ids: ids.into_iter().map(|(id, depth)| (id, Some(depth))).collect() };
+    rows::stream(cx, &read, candidates, &shape, sink)
 }
 
-/// `FIND type|*`.
-pub(crate) fn find(cx: &Cx<'_>, db: &Database, f: &Find) -> Result<QueryResult, QueryError> {
+/// `FIND type|*`: ids in key order from the key dictionary, the invisible
+/// dropped on the heads of their records, then `rows::stream`.
+pub(crate) fn find(cx: &Cx<'_>, db: &Database, f: &Find, sink: &mut dyn ResultSink) -> Result<(), QueryError> {
     let read = reader(cx, db, f.as_of.as_ref())?;
     let engine = |e| cx.engine(cx.span, e);
     let (pushed, residual) = match &f.node_type {
         Some(_) => (None, f.filter.clone()),
         None => filter::split_type_filter(f.filter.as_ref()),
     };
-    let mut found = Vec::new();
-    match (&f.node_type, pushed) {
-        (Some(t), _) => found = read.find(Some(t)).map_err(engine)?,
-        (None, Some(types)) => {
-            let mut seen = HashSet::new();
+    let mut ids = match (&f.node_type, pushed) {
+        (Some(t), _) => read.find_ids(Some(t)).map_err(engine)?,
+        (None, Some(mut types)) => {
+            // Types in name order keep the ids in key order.
+            types.sort();
+            types.dedup();
+            let mut ids = Vec::new();
             for t in types {
-                if seen.insert(t.clone()) {
-                    found.extend(read.find(Some(&t)).map_err(engine)?);
-                }
+                ids.extend(read.find_ids(Some(&t)).map_err(engine)?);
             }
+            ids
         }
-        (None, None) => found = read.find(None).map_err(engine)?,
-    }
-    let nodes = found.into_iter().map(|n| (n, None)).collect();
+        (None, None) => read.find_ids(None).map_err(engine)?,
+    };
+    read.retain_visible(&mut ids).map_err(engine)?;
     let shape = Shape {
         filter: residual.as_ref(),
         columns: &f.columns,
@@ -146,7 +76,7 @@ pub(crate) fn find(cx: &Cx<'_>, db: &Database, f: &Find) -> Result<QueryResult, 
         limit: f.limit,
         walk: false,
     };
-    Ok(QueryResult::Nodes(shape_rows(&read, nodes, &shape)))
+    rows::stream(cx, &read, Candidates { ids: ids.into_iter().map(|id| (id, None)).collect() }, &shape, sink)
 }
 
 /// The direction `LINEAGE` uses when none is written.
@@ -167,10 +97,13 @@ pub(crate) fn lineage(cx: &Cx<'_>, db: &Database, l: &Lineage) -> Result<QueryRe
     let sub = read.lineage(&start, up, down, l.depth.map(clamp_u32)).map_err(engine)?;
     let start_node = read.node(&start).map_err(engine)?;
     let mut aliases = Aliases::new(&read);
-    let mut nodes = vec![NodeRow { node: start_node, depth: Some(0), values: Vec::new() }];
+    let mut nodes = vec![LineageNode { node: start_node, depth: 0 }];
     for reached in sub.nodes {
-        if l.filter.as_ref().is_none_or(|e| filter::eval(e, &reached.node, Some(reached.depth), &mut aliases)) {
-            nodes.push(NodeRow { node: reached.node, depth: Some(reached.depth), values: Vec::new() });
+        if l.filter
+            .as_ref()
+            .is_none_or(|e| filter::eval(e, RowView::of(&reached.node, Some(reached.depth)), &mut aliases))
+        {
+            nodes.push(LineageNode { node: reached.node, depth: reached.depth });
         }
     }
     let kept: HashSet<&NodeKey> = nodes.iter().map(|r| &r.node.key).collect();
