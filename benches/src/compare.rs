@@ -17,6 +17,7 @@ use crate::engines::sqlite;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeLabel, LineageGraph, NodeType, Scale};
 use crate::mix::{Direction, Query, query_mix};
+use crate::paths;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -40,6 +41,9 @@ pub struct Config {
     pub jsonl: Option<PathBuf>,
     /// Directory for the database files (a temporary one when `None`).
     pub dir: Option<PathBuf>,
+    /// The `lineagedb` binary the CLI path runs (`None`: the one next to
+    /// this program, as `cargo build --release -p lineagedb` puts it).
+    pub bin: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             later_commits: 10,
             jsonl: None,
             dir: None,
+            bin: None,
         }
     }
 }
@@ -128,6 +133,15 @@ pub struct Report {
     pub sqlite: Timing,
     /// petgraph BFS.
     pub memory: Timing,
+    /// LineageDB through the language in process (`lineagedb_query::run` of
+    /// `... RETURN key`), timed in passes alternating with `lineage_engine`.
+    pub language: Timing,
+    /// The engine path (`collect_ids()`) of the passes alternating with `language`.
+    pub lineage_engine: Timing,
+    /// SQLite answering keys (the CTE joined to the key column), warm.
+    pub sqlite_keys: Timing,
+    /// `lineagedb exec --format json` of the whole mix, one fresh process a run.
+    pub cli: Vec<Duration>,
     /// `begin_read` alone, once per query, to separate it from the walk.
     pub begin_read: Duration,
     /// `begin_read` plus resolving the start reference, once per query.
@@ -304,8 +318,46 @@ pub fn run(config: &Config, mut log: impl FnMut(&str)) -> Result<Report> {
         std::hint::black_box(db.begin_read()?.resolve(&q.node_ref)?);
     }
     report.resolve = t.elapsed();
+    report.sqlite_keys = timed(&mix, config.passes, |q| Ok(sqlite::run_query_keys(&conn, q)?.len()))?;
+    for (q, want) in mix.iter().zip(&expected) {
+        check(q, "sqlite answering keys", want, &paths::indices(&keys, &sqlite::run_query_keys(&conn, q)?, q)?)?;
+        check(q, "lineagedb language", want, &paths::indices(&keys, &paths::language_query(&db, q)?, q)?)?;
+    }
+    // The language against the engine path, alternating so that a change in
+    // the machine's load hits both alike; the fastest pass of each is kept.
+    for _ in 0..config.passes.max(1) {
+        let engine = timed(&mix, 1, |q| Ok(lineage::run_query(&db, q, None)?.len()))?;
+        let language = timed(&mix, 1, |q| Ok(paths::language_query(&db, q)?.len()))?;
+        if report.lineage_engine.per_query.is_empty() || engine.total < report.lineage_engine.total {
+            report.lineage_engine = engine;
+        }
+        if report.language.per_query.is_empty() || language.total < report.language.total {
+            report.language = language;
+        }
+    }
     report.rss_kb.push(("mix run", rss_kb("VmRSS")));
     log("timed the mix");
+
+    // The CLI path: the database is closed here so that `lineagedb exec`
+    // opens it as a user's shell would, in a process of its own.
+    let bin = match &config.bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?.with_file_name("lineagedb"),
+    };
+    let script = dir.join("mix-keys.lql");
+    std::fs::write(&script, paths::mix_script(&mix))?;
+    drop(db);
+    for pass in 0..config.passes.max(1) {
+        let (elapsed, answers) = paths::cli_mix(&bin, &lineage_path, &script, mix.len())?;
+        if pass == 0 {
+            for ((q, want), got) in mix.iter().zip(&expected).zip(&answers) {
+                check(q, "lineagedb exec", want, &paths::indices(&keys, got, q)?)?;
+            }
+        }
+        report.cli.push(elapsed);
+    }
+    log("answers equal across the engine, the language, lineagedb exec and sqlite; timed lineagedb exec");
+    let db = Database::open(&lineage_path)?;
 
     // Later commits, then AS OF the loaded snapshot against the current state.
     let mut changed = memory.clone();
@@ -578,6 +630,38 @@ impl fmt::Display for Report {
             )?;
         }
         writeln!(f)?;
+        writeln!(f, "user paths (rows with keys: `... RETURN key`):")?;
+        writeln!(f)?;
+        writeln!(f, "| path | total ms | p50 ms | p99 ms |")?;
+        writeln!(f, "|---|---|---|---|")?;
+        for (name, t) in [
+            ("lineagedb engine, collect_ids() (alternating with the language)", &self.lineage_engine),
+            ("lineagedb language, lineagedb_query::run", &self.language),
+            ("sqlite recursive CTE answering keys", &self.sqlite_keys),
+        ] {
+            writeln!(f, "| {name} | {:.2} | {:.4} | {:.4} |", ms(t.total), ms(t.quantile(0.5)), ms(t.quantile(0.99)))?;
+        }
+        let cli = median(&self.cli);
+        let cli_best = self.cli.iter().min().copied().unwrap_or_default();
+        writeln!(
+            f,
+            "| lineagedb exec --format json, whole mix, fresh process (median of {}, best {:.2}) | {:.2} | | |",
+            self.cli.len(),
+            ms(cli_best),
+            ms(cli)
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "language / collect_ids() (total): {:.2}x (target <= 2x)",
+            ratio(self.language.total, self.lineage_engine.total)
+        )?;
+        writeln!(
+            f,
+            "sqlite in-process / lineagedb exec fresh process: {:.1}x against sqlite answering ids, {:.1}x against sqlite answering keys (target >= 10x; median exec run)",
+            ratio(self.sqlite.total, cli),
+            ratio(self.sqlite_keys.total, cli)
+        )?;
         writeln!(
             f,
             "sqlite / lineagedb (total): {:.1}x   (target >= 10x)",

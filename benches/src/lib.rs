@@ -16,6 +16,7 @@ mod error;
 mod graph;
 mod jsonl;
 mod mix;
+pub mod paths;
 mod rng;
 
 pub use compare::{Config, Report, Timing, later_commits, rss_kb, run};

@@ -25,7 +25,7 @@ mod sink;
 
 pub use error::{ErrorKind, QueryError};
 pub use exec::diff::{DiffResult, EntityChange, PropChange};
-pub use lineagedb_engine::{Database, Timestamp};
+pub use lineagedb_engine::{Database, DatabaseBuilder, Timestamp};
 pub use render::{Format, RowsWriter};
 pub use report::ReportDocument;
 pub use result::{

@@ -83,13 +83,22 @@ fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Se
             }
             // On any failure (crash recovery needs a read-write open) the
             // read-write open below runs, and reports what is wrong.
-            if let Ok(db) = Database::open_read_only(path) {
+            if let Ok(db) = one_command_caches(Database::builder()).open_read_only(path) {
                 return Ok(Session::new(db));
             }
         }
         _ => {}
     }
     open_session(path, &author())
+}
+
+/// Cache budgets for one command reading a database: large enough that a
+/// script's queries share what they read (the adjacency of a walk, the pages
+/// of the records around it), small enough that a result of millions of rows
+/// streams in bounded memory (the redb page cache would otherwise fill with
+/// every record page read, up to its 256 MiB default).
+fn one_command_caches(builder: lineagedb_query::DatabaseBuilder) -> lineagedb_query::DatabaseBuilder {
+    builder.page_cache(16 << 20).adjacency_cache(24 << 20)
 }
 
 /// Reads a script from `file`, or from stdin when `file` is `-`.

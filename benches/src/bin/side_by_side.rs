@@ -8,7 +8,10 @@
 //! Options: `--nodes N` (default 100000), `--seed S` (42), `--queries Q` per
 //! kind (100), `--passes P` (5, fastest kept), `--load-commits C` (4),
 //! `--load-passes N` (3: each load N times in rotating order, medians kept),
-//! `--later-commits L` (10), `--jsonl FILE`, `--dir DIR` (temporary by default).
+//! `--later-commits L` (10), `--jsonl FILE`, `--dir DIR` (temporary by default),
+//! `--bin PATH` (the `lineagedb` binary of the CLI path; by default the one
+//! next to this program: build both with `cargo build --release -p lineagedb
+//! -p lineagedb-benches`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +37,7 @@ fn parse_args() -> Result<Config, String> {
             "--later-commits" => config.later_commits = number()?,
             "--jsonl" => config.jsonl = Some(PathBuf::from(value)),
             "--dir" => config.dir = Some(PathBuf::from(value)),
+            "--bin" => config.bin = Some(PathBuf::from(value)),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -48,7 +52,7 @@ fn main() -> ExitCode {
                 eprintln!("error: {message}");
             }
             eprintln!(
-                "usage: side_by_side [--nodes N] [--seed S] [--queries Q] [--passes P] [--load-commits C] [--load-passes N] [--later-commits L] [--jsonl FILE] [--dir DIR]"
+                "usage: side_by_side [--nodes N] [--seed S] [--queries Q] [--passes P] [--load-commits C] [--load-passes N] [--later-commits L] [--jsonl FILE] [--dir DIR] [--bin LINEAGEDB]"
             );
             return ExitCode::from(2);
         }

@@ -42,6 +42,26 @@ const DESCENDANTS: &str = "WITH RECURSIVE down(id) AS (
     WHERE (SELECT n.type FROM nodes n WHERE n.id = down.id) = ?2
       AND down.id <> (SELECT id FROM nodes WHERE key = ?1)";
 
+/// `ANCESTORS` answering keys, as the language's `RETURN key` does.
+const ANCESTOR_KEYS: &str = "WITH RECURSIVE up(id) AS (
+        SELECT id FROM nodes WHERE key = ?1
+        UNION
+        SELECT e.src FROM edges e JOIN up ON e.dst = up.id
+    )
+    SELECT (SELECT n.key FROM nodes n WHERE n.id = up.id) FROM up
+    WHERE (SELECT n.type FROM nodes n WHERE n.id = up.id) = ?2
+      AND up.id <> (SELECT id FROM nodes WHERE key = ?1)";
+
+/// `DESCENDANTS` answering keys.
+const DESCENDANT_KEYS: &str = "WITH RECURSIVE down(id) AS (
+        SELECT id FROM nodes WHERE key = ?1
+        UNION
+        SELECT e.dst FROM edges e JOIN down ON e.src = down.id
+    )
+    SELECT (SELECT n.key FROM nodes n WHERE n.id = down.id) FROM down
+    WHERE (SELECT n.type FROM nodes n WHERE n.id = down.id) = ?2
+      AND down.id <> (SELECT id FROM nodes WHERE key = ?1)";
+
 /// The page cache and the two tables, before any row.
 const SCHEMA: &str = "PRAGMA cache_size = -262144;
      CREATE TABLE nodes(id INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL, props TEXT NOT NULL);
@@ -155,6 +175,21 @@ pub fn run_query(conn: &Connection, query: &Query) -> Result<Vec<u32>> {
     let mut out = Vec::new();
     for id in rows {
         out.push(id? as u32);
+    }
+    Ok(out)
+}
+
+/// Runs one query of the mix answering the keys of the nodes, unsorted.
+pub fn run_query_keys(conn: &Connection, query: &Query) -> Result<Vec<String>> {
+    let sql = match query.direction {
+        Direction::Ancestors => ANCESTOR_KEYS,
+        Direction::Descendants => DESCENDANT_KEYS,
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![query.key, query.want.as_str()], |row| row.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for key in rows {
+        out.push(key?);
     }
     Ok(out)
 }

@@ -19,5 +19,6 @@ mod repl_piped;
 mod repl_terminal;
 mod report;
 mod run;
+mod stream;
 mod usage;
 mod verify;
