@@ -128,7 +128,7 @@ fn shape_held(
     let engine = |e| cx.engine(cx.span, e);
     let needs_node = shape.needs_node();
     let mut aliases = Aliases::new(read);
-    let mut kept: Vec<(NodeKey, Option<Node>, Option<u32>)> = Vec::new();
+    let mut kept: Vec<HeldRow> = Vec::new();
     for chunk in candidates.ids.chunks(CHUNK) {
         let ids: Vec<NodeId> = chunk.iter().map(|(id, _)| *id).collect();
         let keys = read.keys_by_ids(&ids).map_err(engine)?;
@@ -143,7 +143,7 @@ fn shape_held(
     }
     kept.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
     if let Some(order) = shape.order_by.filter(|o| !filter::is_default_order(Some(o))) {
-        let mut sorted: Vec<(Option<Value>, (NodeKey, Option<Node>, Option<u32>))> = kept
+        let mut sorted: Vec<(Option<Value>, HeldRow)> = kept
             .into_iter()
             .map(|(key, node, depth)| {
                 let value =
@@ -163,6 +163,10 @@ fn shape_held(
     sink.end_rows();
     Ok(())
 }
+
+/// A row held for filtering and sorting: its key, its whole node when the
+/// statement needs it, and its depth.
+type HeldRow = (NodeKey, Option<Node>, Option<u32>);
 
 /// The whole nodes of `keyed`, when they are needed.
 fn load(
