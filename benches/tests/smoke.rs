@@ -4,7 +4,29 @@
 //! the JSON Lines export is well formed and both engines import all of it.
 //! No timing is asserted.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use lineagedb_benches::{Config, LineageGraph, Scale, run, write_jsonl};
+
+/// The `lineagedb` binary of this build (`target/debug/lineagedb`, beside the
+/// `deps/` folder that holds this test), built first when a run of this
+/// package alone has not built it: the CLI path runs it in a fresh process.
+fn lineagedb_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
+    let bin = profile_dir.join("lineagedb");
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "lineagedb", "--bin", "lineagedb"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cannot run cargo to build the lineagedb binary");
+        assert!(status.success(), "cargo build -p lineagedb failed: the CLI path needs the binary");
+    }
+    assert!(bin.exists(), "no lineagedb binary at {}", bin.display());
+    bin
+}
 
 #[test]
 fn engines_agree_on_the_query_mix() {
@@ -17,6 +39,7 @@ fn engines_agree_on_the_query_mix() {
         later_commits: 4,
         jsonl: Some(dir.path().join("graph.jsonl")),
         dir: Some(dir.path().to_owned()),
+        bin: Some(lineagedb_binary()),
         ..Config::default()
     };
     let report = run(&config, |_| {}).unwrap();
