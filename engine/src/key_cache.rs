@@ -66,7 +66,7 @@ impl Keys {
             return false;
         }
         if self.index.len() <= slot {
-            self.index.resize((slot + 1).max(self.index.len() * 2).max(1024), [0, 0]);
+            self.index.resize((slot + 1).max(self.index.len() + self.index.len() / 2), [0, 0]);
         }
         self.arena.extend_from_slice(&key.type_id.to_le_bytes());
         self.arena.extend_from_slice(&key.version.to_le_bytes());
@@ -113,10 +113,14 @@ impl KeyCache {
         }
         let mut keys = self.keys.write();
         for &(id, key) in found {
+            // The entry and the index slots up to `id` count against the budget.
+            let slots = usize::try_from(id).unwrap_or(usize::MAX).saturating_add(1);
+            let index = slots.max(keys.index.len()).saturating_mul(std::mem::size_of::<[u32; 2]>());
             let size = 12 + key.name.len();
-            if keys.bytes() + size > self.budget || !keys.insert(id, key) {
+            if keys.arena.len() + size + index > self.budget || !keys.insert(id, key) {
                 *keys = Keys::default();
-                if size < self.budget {
+                let alone = slots.saturating_mul(std::mem::size_of::<[u32; 2]>()).saturating_add(size);
+                if alone <= self.budget {
                     keys.insert(id, key);
                 }
             }
@@ -130,7 +134,7 @@ mod tests {
 
     #[test]
     fn keys_read_back_as_stored_and_the_budget_holds() {
-        let cache = KeyCache::new(16 << 10);
+        let cache = KeyCache::new(64 << 10);
         let names: Vec<String> = (0..2000).map(|i| format!("name_{i}")).collect();
         let found: Vec<(NodeId, CachedKey<'_>)> = names
             .iter()
@@ -144,7 +148,7 @@ mod tests {
         assert_eq!(missing, vec![1]);
         assert_eq!(got, vec![(0, 0, 0, "name_0".into()), (2, 1, 1, "name_1".into()), (3, 4, 9, "name_9".into())]);
         cache.insert(&found);
-        assert!(cache.keys.read().bytes() <= 16 << 10);
+        assert!(cache.keys.read().bytes() <= 64 << 10);
         let last = found.last().unwrap();
         let mut seen = None;
         cache.lookup(&[last.0], &mut |_, k| seen = Some(k.name.to_owned()));
