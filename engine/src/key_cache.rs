@@ -66,7 +66,7 @@ impl Keys {
             return false;
         }
         if self.index.len() <= slot {
-            self.index.resize((slot + 1).max(self.index.len() + self.index.len() / 2), [0, 0]);
+            self.index.resize(slot + 1, [0, 0]);
         }
         self.arena.extend_from_slice(&key.type_id.to_le_bytes());
         self.arena.extend_from_slice(&key.version.to_le_bytes());
