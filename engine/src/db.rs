@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::cache::{AdjCache, DEFAULT_CACHE_BUDGET};
 use crate::error::{Error, Result};
+use crate::key_cache::{DEFAULT_KEY_CACHE_BUDGET, KeyCache};
 use crate::read::ReadTx;
 use crate::storage::codec::SnapshotId;
 use crate::storage::{Store, StoreRead};
@@ -74,6 +75,7 @@ pub(crate) struct Inner {
     /// The dictionaries as of `Counters::dict_version`, shared by readers.
     pub(crate) dict_cache: parking_lot::RwLock<Option<(u64, Arc<Dict>)>>,
     pub(crate) cache: AdjCache,
+    pub(crate) keys: KeyCache,
     pub(crate) path: Option<PathBuf>,
     pub(crate) default_author: String,
 }
@@ -89,6 +91,7 @@ pub struct Database {
 #[derive(Clone, Debug)]
 pub struct DatabaseBuilder {
     cache_budget: usize,
+    key_cache: usize,
     page_cache: usize,
     author: Option<String>,
     /// See `write_buffer` (test builds only).
@@ -98,7 +101,13 @@ pub struct DatabaseBuilder {
 
 impl Default for DatabaseBuilder {
     fn default() -> Self {
-        DatabaseBuilder { cache_budget: DEFAULT_CACHE_BUDGET, page_cache: 256 << 20, author: None, write_buffer: None }
+        DatabaseBuilder {
+            cache_budget: DEFAULT_CACHE_BUDGET,
+            key_cache: DEFAULT_KEY_CACHE_BUDGET,
+            page_cache: 256 << 20,
+            author: None,
+            write_buffer: None,
+        }
     }
 }
 
@@ -106,6 +115,14 @@ impl DatabaseBuilder {
     /// Memory budget of the warm adjacency cache in bytes (0 disables it).
     pub fn adjacency_cache(mut self, bytes: usize) -> Self {
         self.cache_budget = bytes;
+        self
+    }
+
+    /// Memory budget of the id-to-key cache in bytes (default 64 MiB, about
+    /// 1.5 million keys; 0 disables it): the keys of reached nodes, so that
+    /// sorting and returning keys reads no record twice.
+    pub fn key_cache(mut self, bytes: usize) -> Self {
+        self.key_cache = bytes;
         self
     }
 
@@ -183,6 +200,7 @@ impl DatabaseBuilder {
             store,
             dict_cache: parking_lot::RwLock::new(None),
             cache: AdjCache::new(self.cache_budget, head),
+            keys: KeyCache::new(self.key_cache),
             path,
             default_author: self.author.unwrap_or_else(default_author),
         };

@@ -28,6 +28,7 @@ mod db;
 mod error;
 mod import;
 mod key;
+mod key_cache;
 mod model;
 mod new_edges;
 mod prehash;

@@ -12,6 +12,7 @@ use crate::cache::StartNode;
 use crate::db::{Dict, Inner};
 use crate::error::{Error, Result};
 use crate::key::{EntityKey, NodeKey, NodeRef, VersionSel};
+use crate::key_cache::CachedKey;
 use crate::model::*;
 use crate::resolve::{header_key, resolve, resolve_header, to_node};
 use crate::storage::codec::{AdjEntry, Dir, NodeHeaderRef, NodeId, NodeRecord, SnapshotId, adj_key, version_key};
@@ -133,30 +134,51 @@ impl ReadTx {
     }
 
     /// The keys of node ids, in the order given, decoded from the heads of
-    /// their records alone and reading each block of 64 records once: what
+    /// their records alone and reading each block of 64 records once, or
+    /// from the handle's key cache (see `DatabaseBuilder::key_cache`): what
     /// sorting rows by key costs, whatever the nodes' properties.
     pub fn keys_by_ids(&self, ids: &[NodeId]) -> Result<Vec<NodeKey>> {
-        Ok(self.keys_seen(ids)?.into_iter().map(|(key, _)| key).collect())
-    }
-
-    /// `keys_by_ids`, `None` for a node not visible at this snapshot.
-    pub fn visible_keys(&self, ids: &[NodeId]) -> Result<Vec<Option<NodeKey>>> {
-        Ok(self.keys_seen(ids)?.into_iter().map(|(key, visible)| visible.then_some(key)).collect())
-    }
-
-    fn keys_seen(&self, ids: &[NodeId]) -> Result<Vec<(NodeKey, bool)>> {
-        let mut out: Vec<Option<(NodeKey, bool)>> = vec![None; ids.len()];
-        self.tables.records_of(ids, &mut |i, record| {
-            let bytes = record.ok_or_else(|| Error::Corrupt { detail: format!("node id {} has no record", ids[i]) })?;
-            let header: NodeHeaderRef<'_> = crate::storage::decode_prefix(bytes)?;
-            let key = NodeKey {
-                type_name: self.dict.type_name(header.type_id)?.to_owned(),
-                name: header.name.to_owned(),
-                version: header.version,
-            };
-            out[i] = Some((key, header.visible_at(self.at)));
-            Ok(())
-        })?;
+        let mut out: Vec<Option<NodeKey>> = vec![None; ids.len()];
+        let mut unknown_type = None;
+        let dict = &self.dict;
+        let missing = self.inner.keys.lookup(ids, &mut |i, key| match dict.type_name(key.type_id) {
+            Ok(type_name) => {
+                out[i] =
+                    Some(NodeKey { type_name: type_name.to_owned(), name: key.name.to_owned(), version: key.version })
+            }
+            Err(e) => unknown_type = Some(e),
+        });
+        if let Some(e) = unknown_type {
+            return Err(e);
+        }
+        if !missing.is_empty() {
+            let missing_ids: Vec<NodeId> = missing.iter().map(|&i| ids[i]).collect();
+            let mut type_ids = vec![0u32; missing.len()];
+            self.tables.records_of(&missing_ids, &mut |j, record| {
+                let id = missing_ids[j];
+                let bytes = record.ok_or_else(|| Error::Corrupt { detail: format!("node id {id} has no record") })?;
+                let header: NodeHeaderRef<'_> = crate::storage::decode_prefix(bytes)?;
+                type_ids[j] = header.type_id;
+                out[missing[j]] = Some(NodeKey {
+                    type_name: self.dict.type_name(header.type_id)?.to_owned(),
+                    name: header.name.to_owned(),
+                    version: header.version,
+                });
+                Ok(())
+            })?;
+            // Committed keys only (below this snapshot's id bound): they never change.
+            let found: Vec<(NodeId, CachedKey<'_>)> = missing
+                .iter()
+                .zip(&missing_ids)
+                .zip(&type_ids)
+                .filter(|((_, id), _)| **id < self.id_bound)
+                .filter_map(|((&i, &id), &type_id)| {
+                    let key = out[i].as_ref()?;
+                    Some((id, CachedKey { type_id, version: key.version, name: &key.name }))
+                })
+                .collect();
+            self.inner.keys.insert(&found);
+        }
         Ok(out.into_iter().flatten().collect())
     }
 
@@ -189,7 +211,7 @@ impl ReadTx {
     }
 
     /// The ids of every node of one type or of all types, in key order,
-    /// whether or not visible at this snapshot (see `visible_keys`): what
+    /// whether or not visible at this snapshot (see `retain_visible`): what
     /// `FIND` streams from.
     pub fn find_ids(&self, type_name: Option<&str>) -> Result<Vec<NodeId>> {
         let mut ids: Vec<NodeId> = Vec::new();

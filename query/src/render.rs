@@ -539,7 +539,7 @@ fn node_cells(row: &NodeRow, whole: bool, walk: bool) -> Vec<String> {
         cells.push(depth_cell(row.depth));
     }
     cells.push(row.key.to_string());
-    cells.push(row.node.as_ref().map(props_cell).unwrap_or_default());
+    cells.push(row.node.as_deref().map(props_cell).unwrap_or_default());
     cells
 }
 

@@ -68,7 +68,7 @@ pub struct NodeRow {
     /// `RETURN`, `WHERE` or `ORDER BY` naming a property, `created_at` or
     /// `created_by`. `None` for rows of keys, types, names, versions,
     /// depths and aliases only.
-    pub node: Option<Node>,
+    pub node: Option<Box<Node>>,
     /// Shortest distance from the start, for walks.
     pub depth: Option<u32>,
     /// Values of the `RETURN` columns, parallel to [`NodeRows::columns`].
@@ -85,6 +85,8 @@ pub struct RowsHeader {
     pub walk: bool,
     /// How many rows `LIMIT` cuts off.
     pub omitted: usize,
+    /// How many rows follow.
+    pub rows: usize,
 }
 
 /// One node of a `LINEAGE` subgraph with its distance from the start.
@@ -219,7 +221,7 @@ pub(crate) fn edge_json(e: &Edge) -> Json {
 impl NodeRows {
     /// The rows' header: what [`crate::ResultSink::begin_rows`] is told.
     pub fn header(&self) -> RowsHeader {
-        RowsHeader { columns: self.columns.clone(), walk: self.walk, omitted: self.omitted }
+        RowsHeader { columns: self.columns.clone(), walk: self.walk, omitted: self.omitted, rows: self.rows.len() }
     }
 }
 

@@ -29,8 +29,8 @@ pub(crate) struct Collect<'a> {
 
 impl ResultSink for Collect<'_> {
     fn begin_rows(&mut self, header: RowsHeader) {
-        self.rows =
-            Some(NodeRows { columns: header.columns, rows: Vec::new(), walk: header.walk, omitted: header.omitted });
+        let rows = Vec::with_capacity(header.rows);
+        self.rows = Some(NodeRows { columns: header.columns, rows, walk: header.walk, omitted: header.omitted });
     }
 
     fn row(&mut self, row: NodeRow) {

@@ -98,7 +98,7 @@ fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Se
 /// streams in bounded memory (the redb page cache would otherwise fill with
 /// every record page read, up to its 256 MiB default).
 fn one_command_caches(builder: lineagedb_query::DatabaseBuilder) -> lineagedb_query::DatabaseBuilder {
-    builder.page_cache(16 << 20).adjacency_cache(24 << 20)
+    builder.page_cache(16 << 20).adjacency_cache(24 << 20).key_cache(16 << 20)
 }
 
 /// Reads a script from `file`, or from stdin when `file` is `-`.

@@ -66,13 +66,6 @@ pub struct NodeHeaderRef<'a> {
     pub name: &'a str,
 }
 
-impl NodeHeaderRef<'_> {
-    /// Visible at snapshot `at`.
-    pub fn visible_at(&self, at: SnapshotId) -> bool {
-        self.created_in <= at && self.deleted_in.is_none_or(|d| d > at)
-    }
-}
-
 /// The first four fields of a `NodeRecord`, decoded without allocating:
 /// what linking a node by id needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

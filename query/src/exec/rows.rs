@@ -23,6 +23,9 @@ use crate::result::{NodeRow, RowsHeader};
 use crate::sink::ResultSink;
 use crate::syntax::{Expr, Field, OrderBy};
 
+/// A candidate held for filtering and sorting: its key, its node when read, its depth.
+type Held = (NodeKey, Option<Box<Node>>, Option<u32>);
+
 /// Rows read at once when a chunk needs no sorting (`FIND`, loading nodes).
 const CHUNK: usize = 4096;
 
@@ -45,8 +48,8 @@ impl Shape<'_> {
             || self.order_by.is_some_and(|o| filter::needs_node(&o.field))
     }
 
-    fn header(&self, omitted: usize) -> RowsHeader {
-        RowsHeader { columns: self.columns.iter().map(filter::field_name).collect(), walk: self.walk, omitted }
+    fn header(&self, rows: usize, omitted: usize) -> RowsHeader {
+        RowsHeader { columns: self.columns.iter().map(filter::field_name).collect(), walk: self.walk, omitted, rows }
     }
 }
 
@@ -82,7 +85,7 @@ fn stream_in_order(
     let engine = |e| cx.engine(cx.span, e);
     let ids = candidates.ids;
     let take = shape.limit.map_or(ids.len(), |l| clamp_usize(l).min(ids.len()));
-    sink.begin_rows(shape.header(ids.len() - take));
+    sink.begin_rows(shape.header(take, ids.len() - take));
     let needs_node = shape.needs_node();
     let mut aliases = Aliases::new(read);
     let mut emitted = 0;
@@ -128,14 +131,14 @@ fn shape_held(
     let engine = |e| cx.engine(cx.span, e);
     let needs_node = shape.needs_node();
     let mut aliases = Aliases::new(read);
-    let mut kept: Vec<HeldRow> = Vec::new();
+    let mut kept: Vec<Held> = Vec::new();
     for chunk in candidates.ids.chunks(CHUNK) {
         let ids: Vec<NodeId> = chunk.iter().map(|(id, _)| *id).collect();
         let keys = read.keys_by_ids(&ids).map_err(engine)?;
         let keyed: Vec<(NodeKey, NodeId)> = keys.into_iter().zip(ids).collect();
         let nodes = load(cx, read, &keyed, needs_node)?;
         for (((key, _), node), (_, depth)) in keyed.into_iter().zip(nodes).zip(chunk) {
-            let row = RowView { key: &key, node: node.as_ref(), depth: *depth };
+            let row = RowView { key: &key, node: node.as_deref(), depth: *depth };
             if shape.filter.is_none_or(|expr| filter::eval(expr, row, &mut aliases)) {
                 kept.push((key, node, *depth));
             }
@@ -143,11 +146,14 @@ fn shape_held(
     }
     kept.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
     if let Some(order) = shape.order_by.filter(|o| !filter::is_default_order(Some(o))) {
-        let mut sorted: Vec<(Option<Value>, HeldRow)> = kept
+        let mut sorted: Vec<(Option<Value>, Held)> = kept
             .into_iter()
             .map(|(key, node, depth)| {
-                let value =
-                    filter::field_value(&order.field, RowView { key: &key, node: node.as_ref(), depth }, &mut aliases);
+                let value = filter::field_value(
+                    &order.field,
+                    RowView { key: &key, node: node.as_deref(), depth },
+                    &mut aliases,
+                );
                 (value, (key, node, depth))
             })
             .collect();
@@ -155,7 +161,7 @@ fn shape_held(
         kept = sorted.into_iter().map(|(_, row)| row).collect();
     }
     let take = shape.limit.map_or(kept.len(), |l| clamp_usize(l).min(kept.len()));
-    sink.begin_rows(shape.header(kept.len() - take));
+    sink.begin_rows(shape.header(take, kept.len() - take));
     kept.truncate(take);
     for (key, node, depth) in kept {
         sink.row(project(shape, key, node, depth, &mut aliases));
@@ -164,17 +170,13 @@ fn shape_held(
     Ok(())
 }
 
-/// A row held for filtering and sorting: its key, its whole node when the
-/// statement needs it, and its depth.
-type HeldRow = (NodeKey, Option<Node>, Option<u32>);
-
 /// The whole nodes of `keyed`, when they are needed.
 fn load(
     cx: &Cx<'_>,
     read: &ReadTx,
     keyed: &[(NodeKey, NodeId)],
     needs_node: bool,
-) -> Result<Vec<Option<Node>>, QueryError> {
+) -> Result<Vec<Option<Box<Node>>>, QueryError> {
     if !needs_node {
         return Ok(vec![None; keyed.len()]);
     }
@@ -183,14 +185,14 @@ fn load(
     if nodes.len() != ids.len() {
         return Err(cx.statement_error("a node reached has no record: run VERIFY"));
     }
-    Ok(nodes.into_iter().map(Some).collect())
+    Ok(nodes.into_iter().map(|n| Some(Box::new(n))).collect())
 }
 
 /// One output row: the `RETURN` values computed from what was read.
 fn project(
     shape: &Shape<'_>,
     key: NodeKey,
-    node: Option<Node>,
+    node: Option<Box<Node>>,
     depth: Option<u32>,
     aliases: &mut Aliases<'_>,
 ) -> NodeRow {
@@ -198,7 +200,7 @@ fn project(
         .columns
         .iter()
         .map(|f| {
-            filter::field_value(f, RowView { key: &key, node: node.as_ref(), depth }, aliases).unwrap_or(Value::Null)
+            filter::field_value(f, RowView { key: &key, node: node.as_deref(), depth }, aliases).unwrap_or(Value::Null)
         })
         .collect();
     NodeRow { key, node, depth, values }
