@@ -5,6 +5,7 @@
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cache::{AdjCache, DEFAULT_CACHE_BUDGET};
 use crate::error::{Error, Result};
@@ -94,6 +95,7 @@ pub struct DatabaseBuilder {
     key_cache: usize,
     page_cache: usize,
     author: Option<String>,
+    busy_timeout: Duration,
     /// See `write_buffer` (test builds only).
     #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
     write_buffer: Option<usize>,
@@ -106,6 +108,7 @@ impl Default for DatabaseBuilder {
             key_cache: DEFAULT_KEY_CACHE_BUDGET,
             page_cache: 256 << 20,
             author: None,
+            busy_timeout: Duration::ZERO,
             write_buffer: None,
         }
     }
@@ -138,6 +141,15 @@ impl DatabaseBuilder {
         self
     }
 
+    /// How long an open waits for a file another process holds, retrying
+    /// (default 0: fail at once). A read-write open needs the file to itself;
+    /// read-only opens share it with each other. When the wait runs out the
+    /// open fails with `Error::Locked`, which names the holders.
+    pub fn busy_timeout(mut self, wait: Duration) -> Self {
+        self.busy_timeout = wait;
+        self
+    }
+
     /// Test-only: write transactions write their buffered new nodes and
     /// adjacency blocks to redb whenever they hold more than `bytes` (by
     /// default 512 MiB), so tests exercise mid-transaction flushes.
@@ -151,7 +163,7 @@ impl DatabaseBuilder {
     /// Opens `path`, creating the database if the file is missing or empty.
     pub fn create(self, path: impl AsRef<Path>) -> Result<Database> {
         let path = path.as_ref();
-        let store = Store::open_or_create(path, self.page_cache)?;
+        let store = crate::busy::retry(path, self.busy_timeout, || Store::open_or_create(path, self.page_cache))?;
         self.finish(store, Some(path.to_owned()))
     }
 
@@ -176,7 +188,7 @@ impl DatabaseBuilder {
     /// `Error::NeedsRecovery`.
     pub fn open_read_only(self, path: impl AsRef<Path>) -> Result<Database> {
         let path = path.as_ref();
-        let store = Store::open_read_only(path, self.page_cache)?;
+        let store = crate::busy::retry(path, self.busy_timeout, || Store::open_read_only(path, self.page_cache))?;
         self.finish(store, Some(path.to_owned()))
     }
 

@@ -131,11 +131,17 @@ pub enum Error {
         /// What was found to be wrong.
         detail: String,
     },
-    /// The database is open in another process.
-    #[error("{path} is already open in another process: close it there first")]
+    /// The database is held by another process (or another handle in this
+    /// one) for longer than the open was allowed to wait
+    /// (`DatabaseBuilder::busy_timeout`, 0 by default).
+    #[error("{}", locked_message(.path, .waited, .holders))]
     Locked {
         /// The file.
         path: PathBuf,
+        /// How long the open waited for it.
+        waited: std::time::Duration,
+        /// Who holds it, as `pid 1234 (lineagedb ...)`, where that can be found.
+        holders: Vec<String>,
     },
     /// An error from the storage layer.
     #[error("storage error: {0}")]
@@ -292,6 +298,25 @@ pub enum Error {
         /// The last snapshot's time.
         last: String,
     },
+}
+
+fn locked_message(path: &std::path::Path, waited: &std::time::Duration, holders: &[String]) -> String {
+    let held = match holders {
+        [] => "another process".to_owned(),
+        [one] => one.clone(),
+        many => format!("{} processes: {}", many.len(), many.join(", ")),
+    };
+    let waited = if waited.is_zero() {
+        "without waiting".to_owned()
+    } else {
+        format!("after waiting {:.1} s", waited.as_secs_f64())
+    };
+    format!(
+        "{} is busy: it is held by {held}, and it was still held {waited}; \
+         wait longer (`--wait SECONDS` or LINEAGEDB_WAIT on the command line, \
+         DatabaseBuilder::busy_timeout in the API), or finish the work that holds it",
+        path.display()
+    )
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

@@ -22,6 +22,7 @@
 
 mod archive;
 mod audit;
+mod busy;
 mod cache;
 mod capture;
 mod db;
@@ -44,7 +45,8 @@ mod write;
 pub use archive::{ARCHIVE_VERSION, ArchiveManifest};
 pub use audit::hex;
 pub use capture::{
-    GitInfo, OpenLineageImporter, OpenLineageOptions, RecorderError, RunOutcome, RunRecorder, RunStatus, start_run,
+    GitInfo, HashedOutput, OpenLineageImporter, OpenLineageOptions, PendingGit, PendingInput, PendingRun,
+    RecorderError, RunOutcome, RunRecorder, RunStatus, start_run, start_run_detached,
 };
 pub use db::{Database, DatabaseBuilder};
 pub use error::{Error, KeyError, Result};

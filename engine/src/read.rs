@@ -81,6 +81,12 @@ impl ReadTx {
         self.head
     }
 
+    /// The snapshot that claimed a once-only token (`WriteTx::claim_once`),
+    /// if one committed at or before this snapshot did.
+    pub fn claimed_once(&self, token: &str) -> Result<Option<SnapshotId>> {
+        Ok(self.tables.once_token(token)?.filter(|&s| s <= self.head))
+    }
+
     /// Resolves a reference to a node at this snapshot.
     pub fn node(&self, r: &NodeRef) -> Result<Node> {
         let (id, record) = resolve(&self.tables, &self.dict, r, self.at)?;

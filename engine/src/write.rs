@@ -363,6 +363,16 @@ impl WriteTx {
         self.guarded(|tx| tx.append_audit(op, subjects, detail.to_string()))
     }
 
+    /// Claims a once-only `token` (for example the id of a spooled record
+    /// being replayed): returns `None` and records the token in this
+    /// transaction if no committed transaction claimed it, else the snapshot
+    /// that did. The claim commits or rolls back with everything else, so a
+    /// replay that is interrupted and retried commits its record once.
+    pub fn claim_once(&mut self, token: &str) -> Result<Option<SnapshotId>> {
+        let snapshot = self.snapshot;
+        self.guarded(|tx| tx.tables_mut()?.claim_once(token, snapshot))
+    }
+
     /// Creates the next version of `type:name` with `props`; returns its key.
     pub fn create_node(&mut self, type_name: &str, name: &str, props: Props) -> Result<NodeKey> {
         let new = NewNode { type_name: type_name.to_owned(), name: name.to_owned(), props, ..NewNode::default() };

@@ -38,6 +38,12 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<OutputFormat>,
 
+    /// How long to wait, in seconds, for a database another process holds
+    /// (a writer needs the file to itself; readers share it) before failing
+    #[arg(long, global = true, env = "LINEAGEDB_WAIT", value_name = "SECONDS", default_value = "30",
+          value_parser = parse_wait)]
+    pub wait: std::time::Duration,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -302,10 +308,29 @@ fn git_user_name() -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
+/// `--wait SECONDS`: a non-negative number of seconds, such as `30` or `0.5`.
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds: use for example 30, 0.5 or 0 (do not wait)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn waits_are_seconds() {
+        assert_eq!(parse_wait("30"), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(parse_wait("0.25"), Ok(std::time::Duration::from_millis(250)));
+        assert_eq!(parse_wait("0"), Ok(std::time::Duration::ZERO));
+        for bad in ["-1", "soon", "", "inf", "NaN"] {
+            assert!(parse_wait(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn command_line_definition_is_consistent() {

@@ -5,6 +5,8 @@
 //! `model:fraud@production`), and file names after `.open` and `.read`.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use lineagedb_engine::{Database, EntityKey, NodeRef, VersionSel};
 use lineagedb_query::syntax::KEYWORDS;
@@ -19,27 +21,40 @@ use crate::repl::META_COMMANDS;
 /// Most keys offered for one completion: enough to browse, bounded on big graphs.
 const MAX_KEYS: usize = 200;
 
-/// The REPL's rustyline helper; it completes against `db`, the open database.
+/// How long a Tab press waits for a database another process holds before
+/// completing keywords only.
+const COMPLETION_WAIT: Duration = Duration::from_millis(200);
+
+/// The REPL's rustyline helper. It completes against the database the shell
+/// holds (in a transaction), else opens the file read-only for the moment it
+/// completes: the shell does not hold the file while the prompt waits.
 pub struct LineHelper {
-    db: Database,
+    path: PathBuf,
+    held: Option<Database>,
     files: FilenameCompleter,
 }
 
 impl std::fmt::Debug for LineHelper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LineHelper").field("db", &self.db).finish_non_exhaustive()
+        f.debug_struct("LineHelper").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
 impl LineHelper {
-    /// A helper completing against `db`.
-    pub fn new(db: Database) -> LineHelper {
-        LineHelper { db, files: FilenameCompleter::new() }
+    /// A helper completing against the database at `path`.
+    pub fn new(path: PathBuf) -> LineHelper {
+        LineHelper { path, held: None, files: FilenameCompleter::new() }
     }
 
-    /// Switches to another database (after `.open`).
-    pub fn set_database(&mut self, db: Database) {
-        self.db = db;
+    /// Switches to another database file (after `.open`).
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+        self.held = None;
+    }
+
+    /// The database the shell holds open (while a transaction is), if any.
+    pub fn set_held(&mut self, db: Option<Database>) {
+        self.held = db;
     }
 }
 
@@ -55,7 +70,11 @@ impl Completer for LineHelper {
         let start = word_start(line, pos);
         let word = &line[start..pos];
         let at_line_start = line[..start].trim().is_empty();
-        Ok((start, candidates(word, at_line_start, &self.db)))
+        let opened = match &self.held {
+            Some(_) => None,
+            None => Database::builder().busy_timeout(COMPLETION_WAIT).open_read_only(&self.path).ok(),
+        };
+        Ok((start, candidates(word, at_line_start, self.held.as_ref().or(opened.as_ref()))))
     }
 }
 
@@ -83,7 +102,7 @@ fn word_start(line: &str, pos: usize) -> usize {
 /// Completions of `word`. A word with `:` is a reference (keys, entities and
 /// aliases); otherwise keywords and types, and meta-commands at the start of
 /// a line.
-pub fn candidates(word: &str, at_line_start: bool, db: &Database) -> Vec<Pair> {
+pub fn candidates(word: &str, at_line_start: bool, db: Option<&Database>) -> Vec<Pair> {
     if word.is_empty() {
         return Vec::new();
     }
@@ -98,7 +117,7 @@ pub fn candidates(word: &str, at_line_start: bool, db: &Database) -> Vec<Pair> {
             .collect();
     }
     if word.contains(':') {
-        return reference_candidates(word, db);
+        return db.map(|db| reference_candidates(word, db)).unwrap_or_default();
     }
     let upper = word.to_ascii_uppercase();
     let mut out: Vec<Pair> = KEYWORDS
@@ -106,7 +125,7 @@ pub fn candidates(word: &str, at_line_start: bool, db: &Database) -> Vec<Pair> {
         .filter(|keyword| keyword.starts_with(&upper))
         .map(|keyword| pair(keyword, format!("{keyword} ")))
         .collect();
-    if let Ok(read) = db.begin_read() {
+    if let Some(Ok(read)) = db.map(Database::begin_read) {
         out.extend(
             read.types().into_iter().filter(|t| t.starts_with(word)).map(|t| pair(&format!("{t}:"), format!("{t}:"))),
         );
@@ -166,7 +185,7 @@ mod tests {
     }
 
     fn replacements(word: &str, db: &Database) -> Vec<String> {
-        candidates(word, false, db).into_iter().map(|p| p.replacement).collect()
+        candidates(word, false, Some(db)).into_iter().map(|p| p.replacement).collect()
     }
 
     #[test]
@@ -210,7 +229,14 @@ mod tests {
     #[test]
     fn meta_commands_complete_only_at_the_start_of_a_line() {
         let db = sample();
-        assert_eq!(candidates(".ti", true, &db).into_iter().map(|p| p.replacement).collect::<Vec<_>>(), [".timing "]);
-        assert!(candidates(".ti", false, &db).is_empty());
+        assert_eq!(
+            candidates(".ti", true, Some(&db)).into_iter().map(|p| p.replacement).collect::<Vec<_>>(),
+            [".timing "]
+        );
+        assert!(candidates(".ti", false, Some(&db)).is_empty());
+        assert_eq!(
+            replacements("ance", &db),
+            candidates("ance", false, None).into_iter().map(|p| p.replacement).collect::<Vec<_>>()
+        );
     }
 }

@@ -15,6 +15,7 @@ mod output;
 mod repl;
 mod report;
 mod run;
+mod spool;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    oneshot::set_wait(cli.wait);
     // Looked up only by commands that may write (it can run `git config`).
     let author = || cli.author();
     let shell_format = format_of(None, cli.format);

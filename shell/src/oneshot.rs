@@ -3,18 +3,65 @@
 
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use lineagedb_query::{Database, Format, Session};
+use lineagedb_query::{Database, DatabaseBuilder, Format, Session};
 
 use crate::output::{self, Failure, Printer};
 
-/// Opens (creating if missing) the database at `path` for `author`.
+/// How long opening a database waits for another process that holds it:
+/// `--wait` / `LINEAGEDB_WAIT`, set once by `main`.
+static WAIT: OnceLock<Duration> = OnceLock::new();
+
+/// The wait when neither `--wait` nor `LINEAGEDB_WAIT` sets one.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// Sets how long every open of this process waits for a busy file.
+pub fn set_wait(wait: Duration) {
+    let _ = WAIT.set(wait);
+}
+
+/// Options for opening a database in this process: its busy wait.
+pub fn builder() -> DatabaseBuilder {
+    Database::builder().busy_timeout(*WAIT.get().unwrap_or(&DEFAULT_WAIT))
+}
+
+/// Opens (creating if missing) the database at `path` for `author`, then
+/// commits the run records `lineagedb run` spooled for it (`spool.rs`).
 pub fn open_database(path: &Path, author: &str) -> Result<Database, Failure> {
-    Database::builder()
-        .author(author)
-        .create(path)
-        .map_err(|e| anyhow!("cannot open database {}: {e}", path.display()).into())
+    let db = try_open_database(path, author).map_err(|e| open_failure(path, &e))?;
+    crate::spool::replay(path, &db);
+    Ok(db)
+}
+
+/// `open_database` without replaying the spool, keeping the engine's error.
+pub fn try_open_database(path: &Path, author: &str) -> Result<Database, lineagedb_engine::Error> {
+    builder().author(author).create(path)
+}
+
+/// The message of a failed open: a busy file's error already names the file.
+fn open_failure(path: &Path, error: &lineagedb_engine::Error) -> Failure {
+    match error {
+        lineagedb_engine::Error::Locked { .. } => anyhow!("{error}").into(),
+        _ => anyhow!("cannot open database {}: {error}", path.display()).into(),
+    }
+}
+
+/// Opens the existing database at `path` read-only, unless the spool holds
+/// run records to commit (then read-write, which commits them first). `None`
+/// when it should be opened read-write instead (it needs crash recovery, or
+/// its format an upgrade: the read-write open does that, or reports why not).
+fn open_for_reading(path: &Path, builder: DatabaseBuilder) -> Result<Option<Database>, Failure> {
+    if !crate::spool::waiting(path).is_empty() {
+        return Ok(None);
+    }
+    match builder.open_read_only(path) {
+        Ok(db) => Ok(Some(db)),
+        Err(error @ lineagedb_engine::Error::Locked { .. }) => Err(open_failure(path, &error)),
+        Err(_) => Ok(None),
+    }
 }
 
 /// A session on `path` whose commits are recorded as `author`'s.
@@ -63,7 +110,7 @@ pub fn exec(db: &Path, author: &dyn Fn() -> String, file: &Path, format: Format)
 /// script that only reads a database that does not exist is an error (no
 /// empty file is created); a script that does not parse reports its error
 /// without creating one either.
-fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Session, Failure> {
+pub fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Session, Failure> {
     match lineagedb_query::syntax::parse_script(src) {
         // The parse error is reported by the session; a missing file is not
         // created for a script that cannot run.
@@ -81,9 +128,7 @@ fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Se
                 )
                 .into());
             }
-            // On any failure (crash recovery needs a read-write open) the
-            // read-write open below runs, and reports what is wrong.
-            if let Ok(db) = one_command_caches(Database::builder()).open_read_only(path) {
+            if let Some(db) = open_for_reading(path, one_command_caches(builder()))? {
                 return Ok(Session::new(db));
             }
         }
@@ -97,7 +142,7 @@ fn session_for(path: &Path, author: &dyn Fn() -> String, src: &str) -> Result<Se
 /// of the records around it), small enough that a result of millions of rows
 /// streams in bounded memory (the redb page cache would otherwise fill with
 /// every record page read, up to its 256 MiB default).
-fn one_command_caches(builder: lineagedb_query::DatabaseBuilder) -> lineagedb_query::DatabaseBuilder {
+pub fn one_command_caches(builder: DatabaseBuilder) -> DatabaseBuilder {
     builder.page_cache(16 << 20).adjacency_cache(24 << 20).key_cache(16 << 20)
 }
 
@@ -127,10 +172,9 @@ pub fn open_existing(db: &Path, author: &dyn Fn() -> String) -> Result<Database,
         )
         .into());
     }
-    match Database::open_read_only(db) {
-        Ok(database) => Ok(database),
-        // The read-write open reports what is wrong, or recovers the file.
-        Err(_) => open_database(db, &author()),
+    match open_for_reading(db, builder())? {
+        Some(database) => Ok(database),
+        None => open_database(db, &author()),
     }
 }
 

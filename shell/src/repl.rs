@@ -6,6 +6,11 @@
 //!
 //! When stdin is not a terminal the same loop reads lines without prompts, so
 //! the shell can be scripted: `echo 'SNAPSHOTS;' | lineagedb`.
+//!
+//! The shell holds the database file only while a statement runs, or while a
+//! `BEGIN ... COMMIT` is open: at the prompt other processes may read and
+//! write it. Each statement opens it again (read-only when it only reads),
+//! waiting up to `--wait` for a process that holds it.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -45,7 +50,8 @@ enum Next {
 
 /// The state of one shell.
 pub struct Repl {
-    session: Session,
+    /// Open only while a statement runs or a transaction is open.
+    session: Option<Session>,
     db_path: PathBuf,
     author: String,
     format: Format,
@@ -63,7 +69,7 @@ impl std::fmt::Debug for Repl {
 impl Repl {
     /// A shell on `session`, the database at `db_path`.
     pub fn new(session: Session, db_path: PathBuf, author: String, format: Format) -> Repl {
-        Repl { session, db_path, author, format, timing: false, failed: false }
+        Repl { session: Some(session), db_path, author, format, timing: false, failed: false }
     }
 
     /// Reads and runs statements until `.quit` or the end of input. When stdin
@@ -81,7 +87,7 @@ impl Repl {
             .build();
         let mut editor: Editor<LineHelper, DefaultHistory> =
             Editor::with_config(config).map_err(|e| anyhow!("cannot set up line editing: {e}"))?;
-        editor.set_helper(Some(LineHelper::new(self.session.database().clone())));
+        editor.set_helper(Some(LineHelper::new(self.db_path.clone())));
         let history = history_path().filter(|_| interactive);
         if let Some(path) = &history {
             // A missing or unreadable history file only means no history.
@@ -100,7 +106,7 @@ impl Repl {
         if let Some(path) = &history {
             let _ = editor.save_history(path);
         }
-        if self.session.in_transaction() {
+        if self.in_transaction() {
             let _ = writeln!(io::stderr(), "lineagedb: left with a transaction open: its changes were not committed");
         }
         match outcome {
@@ -114,7 +120,8 @@ impl Repl {
     fn read_loop(&mut self, editor: &mut Editor<LineHelper, DefaultHistory>, interactive: bool) -> Result<(), Failure> {
         let mut buffer = String::new();
         loop {
-            let prompt = match (buffer.is_empty(), self.session.in_transaction()) {
+            self.release_if_idle(editor);
+            let prompt = match (buffer.is_empty(), self.in_transaction()) {
                 (true, false) => PROMPT,
                 (false, false) => CONTINUATION,
                 (true, true) => PROMPT_TX,
@@ -159,14 +166,47 @@ impl Repl {
         }
     }
 
-    /// Runs `src`, printing results as they come and the error, if any.
+    fn in_transaction(&self) -> bool {
+        self.session.as_ref().is_some_and(Session::in_transaction)
+    }
+
+    /// Lets go of the database unless a transaction is open, so that other
+    /// processes can use it while the prompt waits; completion follows.
+    fn release_if_idle(&mut self, editor: &mut Editor<LineHelper, DefaultHistory>) {
+        if !self.in_transaction() {
+            self.session = None;
+        }
+        if let Some(helper) = editor.helper_mut() {
+            helper.set_held(self.session.as_ref().map(|s| s.database().clone()));
+        }
+    }
+
+    /// Runs `src`, printing results as they come and the error, if any,
+    /// opening the database for it unless a transaction holds it open.
     /// Fails only when stdout is gone.
     fn execute(&mut self, src: &str) -> Result<(), Failure> {
         let format = self.format;
         let timing = self.timing;
-        let mut timed = Timed { printer: Printer::new(io::stdout().lock(), format), timing, started: Instant::now() };
-        let outcome = self.session.execute_streaming(src, &mut timed);
+        let started = Instant::now();
+        if self.session.is_none() {
+            let author = self.author.clone();
+            match oneshot::session_for(&self.db_path, &|| author.clone(), src) {
+                Ok(session) => self.session = Some(session),
+                Err(Failure::Other(error)) => {
+                    self.failed = true;
+                    warn(&format!("{error:#}"));
+                    return Ok(());
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let Some(session) = self.session.as_mut() else { return Ok(()) };
+        let mut timed = Timed { printer: Printer::new(io::stdout().lock(), format), timing, started };
+        let outcome = session.execute_streaming(src, &mut timed);
         timed.printer.finish()?;
+        if !session.in_transaction() {
+            self.session = None;
+        }
         if let Err(error) = outcome {
             self.failed = true;
             self.report(&error, src)?;
@@ -214,7 +254,7 @@ impl Repl {
             warn(&format!("usage: .open PATH (the open database is {})", self.db_path.display()));
             return;
         }
-        if self.session.in_transaction() {
+        if self.in_transaction() {
             warn("a transaction is open: end it with COMMIT or ROLLBACK before .open");
             return;
         }
@@ -223,12 +263,15 @@ impl Repl {
             warn(&format!("{} is already open", path.display()));
             return;
         }
+        // Opened once to create it, recover it or refuse it now; each
+        // statement opens it again.
         match oneshot::open_session(&path, &self.author) {
             Ok(session) => {
+                drop(session);
                 if let Some(helper) = editor.helper_mut() {
-                    helper.set_database(session.database().clone());
+                    helper.set_path(path.clone());
                 }
-                self.session = session;
+                self.session = None;
                 self.db_path = path;
                 let _ = writeln!(io::stderr(), "opened {}", self.db_path.display());
             }

@@ -39,11 +39,15 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, anyhow};
-use lineagedb_engine::{NodeRef, RecorderError, RunOutcome, RunRecorder, RunStatus, Value, start_run};
+use lineagedb_engine::{
+    Error as EngineError, NodeRef, PendingRun, RecorderError, RunOutcome, RunRecorder, RunStatus, Value, start_run,
+    start_run_detached,
+};
 
 use crate::cli::RunArgs;
-use crate::oneshot::open_database;
+use crate::oneshot;
 use crate::output::{self, Failure};
+use crate::spool;
 
 /// The environment variable that carries the run's key to the command.
 pub const RUN_ENV: &str = "LINEAGEDB_RUN";
@@ -93,8 +97,28 @@ struct Plan {
 /// Records the run; the exit status `lineagedb run` should end with.
 fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, Failure> {
     let plan = plan(args)?;
-    let db = open_database(db_path, author)?;
-    let mut recorder = start_run(&db, &args.job).map_err(|e| anyhow!("cannot start recording the run: {e}"))?;
+    // A database that stays busy past --wait, or cannot be reached, does not
+    // stop the command: the run is recorded when it ends, or spooled.
+    let db = match oneshot::try_open_database(db_path, author) {
+        Ok(db) => {
+            spool::replay(db_path, &db);
+            Some(db)
+        }
+        Err(error @ (EngineError::Locked { .. } | EngineError::Io { .. })) => {
+            eprintln!(
+                "lineagedb: warning: {error}\nlineagedb: running the command anyway; the run is recorded when it ends \
+                 (node inputs are checked then), or kept in {} until a later command can record it",
+                spool::dir(db_path).display()
+            );
+            None
+        }
+        Err(error) => return Err(anyhow!("cannot open database {}: {error}", db_path.display()).into()),
+    };
+    let started = match &db {
+        Some(db) => start_run(db, &args.job),
+        None => start_run_detached(&args.job),
+    };
+    let mut recorder = started.map_err(|e| anyhow!("cannot start recording the run: {e}"))?;
     recorder.author(author);
     declare(&mut recorder, &plan)?;
     recorder.code_from_git(&plan.cwd);
@@ -116,9 +140,7 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
             let code = if error.kind() == io::ErrorKind::NotFound { NOT_FOUND } else { CANNOT_START };
             eprintln!("lineagedb: {message}");
             eprintln!("hint: check the command after `--`: it must be a program on PATH or a path to an executable");
-            let db = open_database(db_path, author)?;
-            recorder.reattach(&db);
-            return Ok(record(recorder.fail(&message), &run_key.to_string(), code, "could not start"));
+            return Ok(commit_or_spool(db_path, author, recorder.failed(&message), code, "could not start"));
         }
     };
     catcher.forward_to(child.id());
@@ -127,26 +149,24 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
     if let Some(names) = signal_names(&received) {
         eprintln!("lineagedb: received {names} while the command ran; recording how it ended");
     }
-    let db = open_database(db_path, author)?;
-    recorder.reattach(&db);
     let status = match waited {
         Ok(status) => status,
         Err(error) => {
             // Only possible when the child can no longer be waited for; its status is lost.
             let message = format!("cannot wait for {program}: {error}");
             eprintln!("lineagedb: {message}");
-            return Ok(record(recorder.fail(&message), &run_key.to_string(), CANNOT_START, "status lost"));
+            return Ok(commit_or_spool(db_path, author, recorder.failed(&message), CANNOT_START, "status lost"));
         }
     };
-    let (recorded, code, how) = match (status.code(), status.signal()) {
-        (Some(code), _) => (recorder.finish(code), code, format!("exit code {code}")),
+    let (pending, code, how) = match (status.code(), status.signal()) {
+        (Some(code), _) => (recorder.finished(code), code, format!("exit code {code}")),
         (None, Some(signal)) => {
             let how = format!("killed by signal {signal}");
-            (recorder.fail(&how), 128 + signal, how)
+            (recorder.failed(&how), 128 + signal, how)
         }
-        (None, None) => (recorder.fail("ended without an exit status"), CANNOT_START, "no exit status".to_owned()),
+        (None, None) => (recorder.failed("ended without an exit status"), CANNOT_START, "no exit status".to_owned()),
     };
-    Ok(record(recorded, &run_key.to_string(), code, &how))
+    Ok(commit_or_spool(db_path, author, pending, code, &how))
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP while the command runs (see the module
@@ -318,6 +338,7 @@ fn declare(recorder: &mut RunRecorder, plan: &Plan) -> Result<(), Failure> {
                 let name = dataset_name(path);
                 recorder.input_file(path, Some(&name)).map_err(|e| anyhow!("cannot hash input: {e}"))?;
             }
+            Input::Node(reference) if !recorder.is_attached() => recorder.input_ref_unchecked(reference),
             Input::Node(reference) => {
                 recorder.input_ref(reference).map_err(|e| match e {
                     RecorderError::NoInput { .. } => anyhow!(
@@ -350,19 +371,49 @@ fn dataset_name(path: &Path) -> String {
     if clean.as_os_str().is_empty() { path.display().to_string() } else { clean.display().to_string() }
 }
 
-/// Reports what was recorded on stderr (stdout belongs to the command) and
-/// returns the exit status: the command's, or 2 when a command that
-/// succeeded could not be recorded.
-fn record(recorded: Result<RunOutcome, RecorderError>, reserved: &str, code: i32, how: &str) -> i32 {
-    let outcome = match recorded {
-        Ok(outcome) => outcome,
+/// Commits the run record, first the records spooled before it; when the
+/// database stays busy past `--wait`, cannot be opened, or refuses the
+/// commit, keeps the record in the spool (`spool.rs`) for the next command
+/// that opens the database. Reports on stderr (stdout belongs to the
+/// command) and returns the exit status: the command's, or 2 when a command
+/// that succeeded could be neither recorded nor spooled.
+fn commit_or_spool(db_path: &Path, author: &str, pending: PendingRun, code: i32, how: &str) -> i32 {
+    let reserved = format!("run:{}@1", pending.run_name);
+    let committed = oneshot::try_open_database(db_path, author).map_err(|e| e.to_string()).and_then(|db| {
+        spool::replay(db_path, &db);
+        pending.commit(&db).map_err(|e| e.to_string())
+    });
+    let reason = match committed {
+        Ok(Some(outcome)) => return record(&outcome, &reserved, code, how),
+        // Only a record read back from the spool can have been committed before.
+        Ok(None) => return code,
+        Err(reason) => reason,
+    };
+    match spool::write(db_path, &pending) {
+        Ok(file) => {
+            eprintln!(
+                "lineagedb: warning: the command ended ({how}) but the run {reserved} could not be recorded now: {reason}\n\
+                 lineagedb: the run record is kept in {} and will be committed, once, by the next lineagedb \
+                 command that opens {}",
+                file.display(),
+                db_path.display()
+            );
+            code
+        }
         Err(error) => {
             output::report_error(&anyhow!(
-                "the command ended ({how}) but the run {reserved} could not be recorded: {error}"
+                "the command ended ({how}) but the run {reserved} could not be recorded ({reason}) \
+                 nor kept in the spool {} ({error}); the record follows on stderr as JSON",
+                spool::dir(db_path).display()
             ));
-            return if code == 0 { 2 } else { code };
+            eprintln!("{}", serde_json::to_string(&pending).unwrap_or_default());
+            if code == 0 { 2 } else { code }
         }
-    };
+    }
+}
+
+/// Reports what was recorded on stderr and returns the command's status.
+fn record(outcome: &RunOutcome, reserved: &str, code: i32, how: &str) -> i32 {
     let mut stderr = io::stderr().lock();
     for missing in &outcome.missing_outputs {
         let _ = writeln!(
@@ -377,7 +428,7 @@ fn record(recorded: Result<RunOutcome, RecorderError>, reserved: &str, code: i32
             outcome.run
         );
     }
-    let _ = writeln!(stderr, "lineagedb: {}", summary(&outcome, how));
+    let _ = writeln!(stderr, "lineagedb: {}", summary(outcome, how));
     code
 }
 

@@ -12,7 +12,10 @@ mod openlineage;
 mod recorder;
 
 pub use openlineage::{OpenLineageImporter, OpenLineageOptions};
-pub use recorder::{GitInfo, RecorderError, RunOutcome, RunRecorder, RunStatus, start_run};
+pub use recorder::{
+    GitInfo, HashedOutput, PendingGit, PendingInput, PendingRun, RecorderError, RunOutcome, RunRecorder, RunStatus,
+    start_run, start_run_detached,
+};
 
 use crate::error::Result;
 use crate::key::{NodeKey, NodeRef, VersionSel};

@@ -76,7 +76,8 @@ pub enum RecorderError {
 }
 
 /// How a recorded run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// The command exited with status 0.
     Succeeded,
@@ -131,6 +132,7 @@ pub struct GitInfo {
 #[derive(Clone, Debug)]
 enum Input {
     Ref(NodeKey),
+    Unresolved(String),
     File { name: String, path: PathBuf, sha256: String, size: u64 },
 }
 
@@ -155,11 +157,31 @@ pub struct RunRecorder {
     outputs: Vec<Output>,
     git: Option<GitInfo>,
     command: Option<(Vec<String>, PathBuf)>,
+    /// Unique to this run record (see [`PendingRun::token`]).
+    token: String,
 }
 
 /// Starts recording a run of `job`: reserves the run's name (see
 /// [`RunRecorder::run_key`]) and notes the start time.
 pub fn start_run(db: &Database, job: &str) -> Result<RunRecorder, RecorderError> {
+    let mut recorder = start_run_detached(job)?;
+    let read = db.begin_read()?;
+    let base = recorder.run_name.clone();
+    let mut n = 1;
+    while run_exists(&read, &recorder.run_name)? {
+        n += 1;
+        recorder.run_name = format!("{base}_{n}");
+    }
+    recorder.token = record_token(&recorder.run_name, recorder.started);
+    recorder.db = Some(db.clone());
+    Ok(recorder)
+}
+
+/// Starts recording a run of `job` without a database (it could not be
+/// opened): the name `<job>_<UTC time>` is not checked against recorded runs
+/// (a taken one gets a suffix when the run commits), and node inputs
+/// ([`RunRecorder::input_ref_unchecked`]) are resolved when it commits.
+pub fn start_run_detached(job: &str) -> Result<RunRecorder, RecorderError> {
     check_name(job).map_err(|e| RecorderError::Invalid {
         what: "job name",
         text: job.into(),
@@ -169,16 +191,10 @@ pub fn start_run(db: &Database, job: &str) -> Result<RunRecorder, RecorderError>
     let stamp = chrono::DateTime::from_timestamp_micros(started.micros())
         .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
         .unwrap_or_else(|| started.micros().to_string());
-    let read = db.begin_read()?;
-    let base = format!("{job}_{stamp}");
-    let mut run_name = base.clone();
-    let mut n = 1;
-    while run_exists(&read, &run_name)? {
-        n += 1;
-        run_name = format!("{base}_{n}");
-    }
+    let run_name = format!("{job}_{stamp}");
+    let token = record_token(&run_name, started);
     Ok(RunRecorder {
-        db: Some(db.clone()),
+        db: None,
         job: job.to_owned(),
         run_name,
         started,
@@ -188,10 +204,21 @@ pub fn start_run(db: &Database, job: &str) -> Result<RunRecorder, RecorderError>
         outputs: Vec::new(),
         git: None,
         command: None,
+        token,
     })
 }
 
 /// Whether any version of `run:<name>` was ever created (deleted ones included).
+/// A token no other run record has: the run name, the start time in
+/// microseconds, the process id and 64 random bits.
+fn record_token(run_name: &str, started: Timestamp) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_i64(started.micros());
+    hasher.write_u32(std::process::id());
+    format!("{run_name}.{}.{}.{:016x}", started.micros(), std::process::id(), hasher.finish())
+}
+
 fn run_exists(read: &crate::read::ReadTx, name: &str) -> Result<bool, RecorderError> {
     match read.history(&EntityKey::new("run", name)?) {
         Ok(events) => Ok(!events.is_empty()),
@@ -225,6 +252,18 @@ impl RunRecorder {
             read.resolve(r).map_err(|e| RecorderError::NoInput { reference: r.to_string(), reason: e.to_string() })?;
         self.inputs.push(Input::Ref(key.clone()));
         Ok(key)
+    }
+
+    /// Links a node as an input without checking it now (the recorder has no
+    /// database): it is resolved when the run commits, and the commit fails
+    /// if it names no node then.
+    pub fn input_ref_unchecked(&mut self, r: &NodeRef) {
+        self.inputs.push(Input::Unresolved(r.to_string()));
+    }
+
+    /// Whether the recorder has a database (see [`start_run_detached`]).
+    pub fn is_attached(&self) -> bool {
+        self.db.is_some()
     }
 
     /// Declares an input file, hashed now (SHA-256). It is recorded as a
@@ -313,22 +352,32 @@ impl RunRecorder {
 
     /// Records the run as finished with `exit_code` (0: succeeded).
     pub fn finish(self, exit_code: i32) -> Result<RunOutcome, RecorderError> {
-        let status = if exit_code == 0 { RunStatus::Succeeded } else { RunStatus::Failed };
-        self.record(status, Some(exit_code), None)
+        let db = self.database()?.clone();
+        commit_fresh(self.finished(exit_code), &db)
     }
 
     /// Records the run as failed without an exit code (it could not start,
     /// was killed by a signal, or the Rust code failed), with `message`.
     pub fn fail(self, message: &str) -> Result<RunOutcome, RecorderError> {
-        self.record(RunStatus::Failed, None, Some(message))
+        let db = self.database()?.clone();
+        commit_fresh(self.failed(message), &db)
     }
 
-    fn record(
-        self,
-        status: RunStatus,
-        exit_code: Option<i32>,
-        message: Option<&str>,
-    ) -> Result<RunOutcome, RecorderError> {
+    /// Everything [`RunRecorder::finish`] would commit, without committing
+    /// it: outputs are hashed now. Needs no database, so a caller that cannot
+    /// reach one can keep the record (it serializes) and commit it later
+    /// with [`PendingRun::commit`].
+    pub fn finished(self, exit_code: i32) -> PendingRun {
+        let status = if exit_code == 0 { RunStatus::Succeeded } else { RunStatus::Failed };
+        self.prepare(status, Some(exit_code), None)
+    }
+
+    /// Everything [`RunRecorder::fail`] would commit, without committing it.
+    pub fn failed(self, message: &str) -> PendingRun {
+        self.prepare(RunStatus::Failed, None, Some(message))
+    }
+
+    fn prepare(self, status: RunStatus, exit_code: Option<i32>, message: Option<&str>) -> PendingRun {
         let ended = Timestamp::now();
         // Outputs are hashed before the transaction so that a slow hash does not hold the writer.
         let mut outputs = Vec::new();
@@ -336,26 +385,16 @@ impl RunRecorder {
         if status == RunStatus::Succeeded {
             for o in &self.outputs {
                 match hash_file(&o.path) {
-                    Ok((sha, size)) => outputs.push((o, sha, size)),
+                    Ok((sha256, size)) => outputs.push(HashedOutput {
+                        type_name: o.type_name.clone(),
+                        name: o.name.clone(),
+                        path: o.path.clone(),
+                        sha256,
+                        size,
+                    }),
                     Err(_) => missing_outputs.push(format!("{}:{} ({})", o.type_name, o.name, o.path.display())),
                 }
             }
-        }
-        let mut tx = self.database()?.begin_write()?;
-        if let Some(a) = &self.author {
-            tx.author(a.clone());
-        }
-        tx.message(format!("run {}", self.job));
-        // Every node and edge the run records is asserted once, on its snapshot.
-        let asserted_by = format!("lineagedb run ({})", tx.author_name());
-        tx.assert_created(asserted_by);
-
-        // The run node, under the reserved name unless it was taken meanwhile.
-        let mut name = self.run_name.clone();
-        let mut n = 1;
-        while tx.exists(&NodeRef::new("run", &name, VersionSel::Latest)?)? {
-            n += 1;
-            name = format!("{}_{n}", self.run_name);
         }
         let mut props = Props::new();
         props.insert("job".into(), Value::from(self.job.as_str()));
@@ -401,7 +440,171 @@ impl RunRecorder {
                 Value::List(missing_outputs.iter().map(|m| Value::from(m.as_str())).collect()),
             );
         }
-        let new = NewNode { type_name: "run".into(), name, version: None, label: None, props };
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|input| match input {
+                Input::Ref(key) => PendingInput::Node {
+                    type_name: key.type_name.clone(),
+                    name: key.name.clone(),
+                    version: key.version,
+                },
+                Input::Unresolved(reference) => PendingInput::Reference { reference: reference.clone() },
+                Input::File { name, path, sha256, size } => {
+                    PendingInput::File { name: name.clone(), path: path.clone(), sha256: sha256.clone(), size: *size }
+                }
+            })
+            .collect();
+        PendingRun {
+            token: self.token,
+            job: self.job,
+            run_name: self.run_name,
+            author: self.author,
+            status,
+            exit_code,
+            props,
+            inputs,
+            git: self.git.map(PendingGit::from),
+            outputs,
+            missing_outputs,
+        }
+    }
+}
+
+/// Commits a record made in this process: its token cannot have been claimed.
+fn commit_fresh(pending: PendingRun, db: &Database) -> Result<RunOutcome, RecorderError> {
+    let token = pending.token.clone();
+    pending
+        .commit(db)?
+        .ok_or_else(|| RecorderError::Engine(Error::Storage(format!("the run record {token} was committed already"))))
+}
+
+/// A finished run not yet committed ([`RunRecorder::finished`],
+/// [`RunRecorder::failed`]): everything its snapshot will hold, with the
+/// output files already hashed. It serializes (serde), so a caller that
+/// cannot reach the database can keep it in a file and commit it later, from
+/// another process. Its `token` makes the commit happen once: committing it
+/// again, after a commit that succeeded, changes nothing.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingRun {
+    /// Unique to this run record; claimed by the commit (`WriteTx::claim_once`).
+    pub token: String,
+    /// The job.
+    pub job: String,
+    /// The reserved run name (the key given to the command as `run:<name>@1`).
+    pub run_name: String,
+    /// The author of the commit, if one was set.
+    pub author: Option<String>,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Its exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The run node's properties.
+    pub props: Props,
+    /// Its inputs, in the order declared.
+    pub inputs: Vec<PendingInput>,
+    /// The code revision.
+    pub git: Option<PendingGit>,
+    /// Its outputs, hashed (empty unless it succeeded).
+    pub outputs: Vec<HashedOutput>,
+    /// Declared outputs that were missing when it ended.
+    pub missing_outputs: Vec<String>,
+}
+
+/// An input of a [`PendingRun`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PendingInput {
+    /// An existing node.
+    Node {
+        /// Its type.
+        type_name: String,
+        /// Its entity name.
+        name: String,
+        /// Its version.
+        version: u64,
+    },
+    /// A node reference not resolved when it was declared (the recorder
+    /// had no database), such as `dataset:tx@3`: resolved at commit.
+    Reference {
+        /// The reference as given.
+        reference: String,
+    },
+    /// A file hashed when it was declared.
+    File {
+        /// The dataset name.
+        name: String,
+        /// The path as given.
+        path: PathBuf,
+        /// Its SHA-256, hex.
+        sha256: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
+/// An output file of a [`PendingRun`], hashed when the run ended.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HashedOutput {
+    /// The node type, such as `model`.
+    pub type_name: String,
+    /// The entity name.
+    pub name: String,
+    /// The path as given.
+    pub path: PathBuf,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The git revision of a [`PendingRun`] (the serializable form of [`GitInfo`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingGit {
+    /// The repository (its remote URL, else its top directory).
+    pub repo: String,
+    /// The commit hash.
+    pub commit: String,
+    /// The branch, if on one.
+    pub branch: Option<String>,
+    /// Whether the work tree had changes.
+    pub dirty: bool,
+    /// The remote URL.
+    pub remote: Option<String>,
+}
+
+impl From<GitInfo> for PendingGit {
+    fn from(g: GitInfo) -> PendingGit {
+        PendingGit { repo: g.repo, commit: g.commit, branch: g.branch, dirty: g.dirty, remote: g.remote }
+    }
+}
+
+impl PendingRun {
+    /// Commits the run as one snapshot, unless a transaction committed this
+    /// record already (same token): then nothing is written and `None` is
+    /// returned.
+    pub fn commit(&self, db: &Database) -> Result<Option<RunOutcome>, RecorderError> {
+        let mut tx = db.begin_write()?;
+        if tx.claim_once(&format!("run:{}", self.token))?.is_some() {
+            tx.rollback()?;
+            return Ok(None);
+        }
+        if let Some(a) = &self.author {
+            tx.author(a.clone());
+        }
+        tx.message(format!("run {}", self.job));
+        // Every node and edge the run records is asserted once, on its snapshot.
+        let asserted_by = format!("lineagedb run ({})", tx.author_name());
+        tx.assert_created(asserted_by);
+
+        // The run node, under the reserved name unless it was taken meanwhile.
+        let mut name = self.run_name.clone();
+        let mut n = 1;
+        while tx.exists(&NodeRef::new("run", &name, VersionSel::Latest)?)? {
+            n += 1;
+            name = format!("{}_{n}", self.run_name);
+        }
+        let new = NewNode { type_name: "run".into(), name, version: None, label: None, props: self.props.clone() };
         let run = tx.create(new)?.key().clone();
         let run_ref = run.to_ref();
 
@@ -411,8 +614,17 @@ impl RunRecorder {
         let mut inputs = Vec::new();
         for input in &self.inputs {
             let (key, edge) = match input {
-                Input::Ref(key) => (key.clone(), Props::new()),
-                Input::File { name, path, sha256, size } => {
+                PendingInput::Node { type_name, name, version } => {
+                    (tx.resolve(&NodeRef::new(type_name, name, VersionSel::Number(*version))?)?, Props::new())
+                }
+                PendingInput::Reference { reference } => {
+                    let parsed: NodeRef = reference.parse()?;
+                    let key = tx
+                        .resolve(&parsed)
+                        .map_err(|e| RecorderError::NoInput { reference: reference.clone(), reason: e.to_string() })?;
+                    (key, Props::new())
+                }
+                PendingInput::File { name, path, sha256, size } => {
                     let key = file_version(&mut tx, "dataset", name, path, sha256, *size, true)?;
                     (key, Props::from([("path".to_owned(), Value::String(path.display().to_string()))]))
                 }
@@ -435,8 +647,8 @@ impl RunRecorder {
         }
 
         let mut created = Vec::new();
-        for (o, sha256, size) in outputs {
-            let key = file_version(&mut tx, &o.type_name, &o.name, &o.path, &sha256, size, false)?;
+        for o in &self.outputs {
+            let key = file_version(&mut tx, &o.type_name, &o.name, &o.path, &o.sha256, o.size, false)?;
             let edge = Props::from([("path".to_owned(), Value::String(o.path.display().to_string()))]);
             tx.link(&run_ref, &key.to_ref(), "output", edge)?;
             created.push(key);
@@ -445,15 +657,23 @@ impl RunRecorder {
         let detail = serde_json::json!({
             "run": run.to_string(),
             "job": self.job,
-            "status": status.as_str(),
-            "exit_code": exit_code,
+            "status": self.status.as_str(),
+            "exit_code": self.exit_code,
             "inputs": inputs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "outputs": created.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "code": code.as_ref().map(ToString::to_string),
         });
         tx.record_audit("run", vec![run.to_string()], detail)?;
         let snapshot = tx.commit()?;
-        Ok(RunOutcome { run, status, snapshot, inputs, outputs: created, code, missing_outputs })
+        Ok(Some(RunOutcome {
+            run,
+            status: self.status,
+            snapshot,
+            inputs,
+            outputs: created,
+            code,
+            missing_outputs: self.missing_outputs.clone(),
+        }))
     }
 }
 

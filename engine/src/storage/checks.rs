@@ -46,7 +46,9 @@ pub(super) fn precheck_read_only(path: &Path) -> Result<()> {
     let opened = std::panic::catch_unwind(|| redb::Builder::new().open_read_only(path));
     match opened {
         Ok(Ok(db)) => check_marker(&db, path).map(|_| ()),
-        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Error::Locked { path: path.to_owned() }),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+            Err(Error::Locked { path: path.to_owned(), waited: std::time::Duration::ZERO, holders: Vec::new() })
+        }
         Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
             Err(Error::Io { path: path.to_owned(), source: e })
         }

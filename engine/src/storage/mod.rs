@@ -103,7 +103,14 @@ impl Store {
             Err(e) => return Err(Error::Io { path: path.to_owned(), source: e }),
         };
         if existing {
-            check_header(path)?;
+            if let Err(error) = check_header(path) {
+                // A file another process is creating has no header yet: it is
+                // busy, not foreign.
+                return Err(match precheck_read_only(path) {
+                    Err(locked @ Error::Locked { .. }) => locked,
+                    _ => error,
+                });
+            }
             precheck_read_only(path)?;
         }
         let mut builder = redb::Builder::new();
@@ -113,7 +120,13 @@ impl Store {
         }));
         let db = match opened {
             Ok(Ok(db)) => db,
-            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => return Err(Error::Locked { path: path.to_owned() }),
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+                return Err(Error::Locked {
+                    path: path.to_owned(),
+                    waited: std::time::Duration::ZERO,
+                    holders: Vec::new(),
+                });
+            }
             Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
                 return Err(Error::Io { path: path.to_owned(), source: e });
             }
@@ -137,13 +150,24 @@ impl Store {
     /// crash recovery cannot be opened this way (`Error::NeedsRecovery`):
     /// open it read-write once.
     pub fn open_read_only(path: &Path, cache_bytes: usize) -> Result<Store> {
-        check_header(path)?;
+        if let Err(error) = check_header(path) {
+            return Err(match precheck_read_only(path) {
+                Err(locked @ Error::Locked { .. }) => locked,
+                _ => error,
+            });
+        }
         let mut builder = redb::Builder::new();
         builder.set_cache_size(cache_bytes);
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.open_read_only(path)));
         let db = match opened {
             Ok(Ok(db)) => db,
-            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => return Err(Error::Locked { path: path.to_owned() }),
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+                return Err(Error::Locked {
+                    path: path.to_owned(),
+                    waited: std::time::Duration::ZERO,
+                    holders: Vec::new(),
+                });
+            }
             Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e)))) => {
                 return Err(Error::Io { path: path.to_owned(), source: e });
             }

@@ -14,6 +14,8 @@ pub type RecordVisitor<'a> = dyn FnMut(usize, Option<&[u8]>) -> Result<()> + 'a;
 pub trait StoreRead {
     /// The counters in `meta`.
     fn counters(&self) -> Result<Counters>;
+    /// The snapshot that claimed a once-only token, if one did.
+    fn once_token(&self, token: &str) -> Result<Option<SnapshotId>>;
     /// Every node type name with its id.
     fn type_dictionary(&self) -> Result<Vec<(String, u32)>>;
     /// Every edge label with its id.
@@ -102,6 +104,13 @@ macro_rules! impl_store_read {
             match self.meta()?.get("counters")? {
                 Some(v) => decode(v.value(), "counters"),
                 None => Ok(Counters { next_node: 1, ..Counters::default() }),
+            }
+        }
+
+        fn once_token(&self, token: &str) -> Result<Option<SnapshotId>> {
+            match self.meta()?.get(format!("{ONCE_PREFIX}{token}").as_str())? {
+                Some(v) => Ok(Some(decode(v.value(), "once token")?)),
+                None => Ok(None),
             }
         }
 

@@ -8,6 +8,9 @@ use super::codec::{AdjKey, NodeId, SnapshotId};
 use crate::error::{Error, Result};
 
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Keys of `meta` that record a once-only token (`WriteTx::claim_once`):
+/// `once:<token>` -> the snapshot that claimed it (postcard u64).
+pub const ONCE_PREFIX: &str = "once:";
 pub const TYPES: TableDefinition<&str, u32> = TableDefinition::new("types");
 pub const LABELS: TableDefinition<&str, u32> = TableDefinition::new("labels");
 /// Entity prefix -> its (version, node id) pairs (`node_blocks.rs`).

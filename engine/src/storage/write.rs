@@ -169,6 +169,20 @@ impl WriteTables {
         self.with(|t| Ok(t.meta.insert("counters", bytes.as_slice()).map(|_| ())?))
     }
 
+    /// Records `token` under `once:<token>` in `meta` with `snapshot`, unless
+    /// it is there already; returns the snapshot that first recorded it.
+    pub fn claim_once(&mut self, token: &str, snapshot: SnapshotId) -> Result<Option<SnapshotId>> {
+        let key = format!("{ONCE_PREFIX}{token}");
+        self.with(|t| {
+            if let Some(found) = t.meta.get(key.as_str())? {
+                return Ok(Some(decode(found.value(), "once token")?));
+            }
+            let bytes = encode(&snapshot)?;
+            t.meta.insert(key.as_str(), bytes.as_slice())?;
+            Ok(None)
+        })
+    }
+
     pub fn put_type(&mut self, name: &str, id: u32) -> Result<()> {
         self.with(|t| Ok(t.types.insert(name, id).map(|_| ())?))
     }
