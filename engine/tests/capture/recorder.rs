@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use lineagedb_engine::{EntityKey, HistoryKind, RecorderError, RunStatus, Value, start_run};
+use lineagedb_engine::{
+    EntityKey, HistoryKind, PendingRun, RecorderError, RunStatus, Value, start_run, start_run_detached,
+};
 
 use crate::support::{fresh_db, k, keys, node, r, set};
 
@@ -209,4 +211,51 @@ fn runs_started_together_get_distinct_keys() {
     let (first, second) = (a.finish(0).expect("records"), b.finish(0).expect("records"));
     assert_ne!(first.run, second.run);
     assert!(first.run.version == 1 && second.run.version == 1);
+}
+
+#[test]
+fn a_pending_run_survives_serialization_and_commits_once() {
+    let (dir, db) = fresh_db();
+    let data = dir.path().join("tx.csv");
+    std::fs::write(&data, "id,amount\n1,10\n").expect("write");
+    let model = dir.path().join("model.bin");
+    std::fs::write(&model, "weights").expect("write");
+    let mut rec = start_run(&db, "train").expect("start");
+    rec.input_file(&data, Some("tx")).expect("input");
+    rec.output_file("model", "fraud", &model).expect("output");
+    rec.param("lr", 0.1);
+    rec.release_database();
+    let pending = rec.finished(0);
+    // What a spool file holds, read back in another process.
+    let json = serde_json::to_string(&pending).expect("serialize");
+    let back: PendingRun = serde_json::from_str(&json).expect("deserialize");
+    assert_eq!(back, pending);
+
+    let outcome = back.commit(&db).expect("commit").expect("first commit records it");
+    assert_eq!(outcome.outputs, vec![k("model:fraud@1")]);
+    let head = db.begin_read().expect("read").latest_snapshot();
+    // Committing the same record again (a replay stopped before it removed
+    // the file) changes nothing.
+    assert_eq!(pending.commit(&db).expect("commit again"), None);
+    let read = db.begin_read().expect("read");
+    assert_eq!(read.latest_snapshot(), head);
+    assert_eq!(read.claimed_once(&format!("run:{}", pending.token)).expect("token"), Some(head));
+    assert_eq!(read.find(Some("run")).expect("runs").len(), 1);
+}
+
+#[test]
+fn a_run_started_without_a_database_resolves_its_node_inputs_when_it_commits() {
+    let (_dir, db) = fresh_db();
+    let mut rec = start_run_detached("score").expect("start");
+    assert!(!rec.is_attached());
+    rec.input_ref_unchecked(&r("model:fraud"));
+    let pending = rec.finished(0);
+    // Nothing to link yet: the commit fails and writes nothing.
+    assert!(pending.commit(&db).is_err());
+    assert_eq!(db.begin_read().expect("read").latest_snapshot(), 0);
+    let mut tx = db.begin_write().expect("write");
+    tx.create_node("model", "fraud", lineagedb_engine::Props::new()).expect("create");
+    tx.commit().expect("commit");
+    let outcome = pending.commit(&db).expect("commit").expect("recorded");
+    assert_eq!(outcome.inputs, vec![k("model:fraud@1")]);
 }

@@ -160,6 +160,41 @@ fn a_file_open_in_another_handle_is_reported_as_locked() {
 }
 
 #[test]
+fn an_open_with_a_busy_timeout_waits_for_the_holder_to_let_go() {
+    let (dir, db) = fresh_db();
+    build(&db, &["model:fraud"], &[]);
+    let path = db_path(&dir);
+    // Given up on after the wait, naming how long it waited.
+    let start = std::time::Instant::now();
+    match Database::builder().busy_timeout(std::time::Duration::from_millis(100)).open(&path) {
+        Err(Error::Locked { waited, holders, .. }) => {
+            assert!(waited >= std::time::Duration::from_millis(100), "{waited:?}");
+            assert!(start.elapsed() >= std::time::Duration::from_millis(100));
+            if std::path::Path::new("/proc/self/fd").exists() {
+                assert!(holders.iter().any(|h| h.starts_with("this process")), "{holders:?}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    // Read-only opens wait the same way.
+    let read_only = Database::builder().busy_timeout(std::time::Duration::from_millis(50)).open_read_only(&path);
+    assert!(matches!(read_only, Err(Error::Locked { .. })), "{read_only:?}");
+    // Opened as soon as the holder lets go.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(db);
+    });
+    let second = Database::builder().busy_timeout(std::time::Duration::from_secs(20)).open(&path).expect("opened");
+    releaser.join().unwrap();
+    assert_eq!(second.begin_read().unwrap().latest_snapshot(), 1);
+    // Read-only handles share the file with each other.
+    drop(second);
+    let a = Database::open_read_only(&path).expect("first reader");
+    let b = Database::builder().busy_timeout(std::time::Duration::ZERO).open_read_only(&path).expect("second reader");
+    assert_eq!(a.begin_read().unwrap().latest_snapshot(), b.begin_read().unwrap().latest_snapshot());
+}
+
+#[test]
 fn everything_survives_closing_and_reopening() {
     let (dir, db) = fresh_db();
     let mut tx = db.begin_write().unwrap();

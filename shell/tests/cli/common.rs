@@ -22,7 +22,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn from(output: Output) -> Outcome {
+    pub fn from(output: Output) -> Outcome {
         Outcome {
             // A signal (no code) must fail every assertion on the code.
             code: output.status.code().unwrap_or(-1),

@@ -6,6 +6,7 @@
 mod archive;
 mod audit_export;
 mod common;
+mod concurrency;
 mod demo;
 mod env;
 mod exec;
