@@ -111,6 +111,8 @@ pub struct ImportArgs {
 #[command(after_help = "The command gets the run's key (e.g. run:train_20261130T101500Z@1) in LINEAGEDB_RUN.\n\
                         Inputs are hashed or resolved before it starts; outputs are recorded only if it succeeds.\n\
                         The database is released while the command runs: the command may use lineagedb on it.\n\
+                        If it stays busy past --wait when the run ends, the record is kept in DB.spool/ beside it\n\
+                        and the next lineagedb command that opens the database commits it, once.\n\
                         Ctrl-C reaches the command and SIGTERM and SIGHUP are passed on to it; the run is then\n\
                         recorded with the signal or exit code that ended the command (failed unless it exits 0).\n\n\
                         Exit status: the command's; 128+N if it was killed by signal N; 127 if it was not found,\n\

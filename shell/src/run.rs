@@ -29,6 +29,14 @@
 //! starts; only if another run of the same job is recorded under that key
 //! in the meantime (same job, same second) does the run get a suffixed key,
 //! and the wrapper warns.
+//!
+//! Both opens wait up to `--wait` for a file another process holds. If the
+//! first cannot get it (busy past the wait, or an I/O error), the command
+//! runs anyway, with node inputs checked only when the run is committed. If
+//! the second cannot, or the commit fails, the record goes to the spool
+//! beside the database (`spool.rs`), and the next command that opens the
+//! database commits it, once; the command's exit status is passed through
+//! all the same.
 
 use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;

@@ -10,7 +10,8 @@
 //! deletes the file: a replay interrupted at any point (even by SIGKILL)
 //! either committed the record, and the next replay finds the token claimed
 //! and only deletes the file, or did not, and the next replay commits it.
-//! Either way it is committed exactly once. See docs/capture.md.
+//! Either way it is committed exactly once. See docs/design.md, "Once-only
+//! tokens and the run spool".
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
