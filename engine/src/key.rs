@@ -162,17 +162,41 @@ pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
     f.write_char('"')
 }
 
-/// Decodes `\u{hex}` at the start of `text`: the char and the escape's
-/// length in bytes.
+/// Decodes a unicode escape at the start of `text`: `\u{hex}` (1 to 6 hex
+/// digits), or JSON's `\uXXXX` (exactly 4, as Python's `json.dumps` writes),
+/// where a high surrogate must be followed by its low one (`\ud83d\ude00`).
+/// Returns the char and the escape's length in bytes.
 pub fn unicode_escape(text: &str) -> Option<(char, usize)> {
-    let body = text.strip_prefix("\\u{")?;
-    let close = body.find('}')?;
-    let hex = &body[..close];
-    if hex.is_empty() || hex.len() > 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
+    let body = text.strip_prefix("\\u")?;
+    if let Some(braced) = body.strip_prefix('{') {
+        let close = braced.find('}')?;
+        let hex = &braced[..close];
+        if hex.is_empty() || hex.len() > 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+        return Some((c, 3 + close + 1));
     }
-    let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
-    Some((c, 3 + close + 1))
+    let four = |text: &str| -> Option<u32> {
+        let hex = text.get(..4)?;
+        if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()
+    };
+    let unit = four(body)?;
+    match unit {
+        0xD800..=0xDBFF => {
+            let low = four(body[4..].strip_prefix("\\u")?)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let c = char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?;
+            Some((c, 12))
+        }
+        0xDC00..=0xDFFF => None,
+        _ => Some((char::from_u32(unit)?, 6)),
+    }
 }
 
 fn write_name(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {

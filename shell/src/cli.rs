@@ -56,9 +56,9 @@ pub enum Command {
         /// Output format
         #[arg(long, value_enum, value_name = "FORMAT")]
         format: Option<OutputFormat>,
-        /// One or more statements, separated by `;`
-        #[arg(value_name = "STATEMENTS")]
-        statements: String,
+        /// One or more statements, separated by `;`; several arguments run one after another
+        #[arg(value_name = "STATEMENTS", required = true, num_args = 1..)]
+        statements: Vec<String>,
     },
     /// Run a script file, or stdin with `-`; stops at the first error
     Exec {

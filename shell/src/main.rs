@@ -49,9 +49,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let session = oneshot::open_session(&path, &author)?;
             repl::Repl::new(session, path, author, shell_format).run()
         }
-        Some(Command::Query { format, statements }) => {
-            oneshot::query(&cli.db_path(), &author, statements, format_of(*format, cli.format))
-        }
+        Some(Command::Query { format, statements }) => oneshot::query(
+            &cli.db_path(),
+            &author,
+            &oneshot::join_statements(statements),
+            format_of(*format, cli.format),
+        ),
         Some(Command::Exec { format, file }) => {
             oneshot::exec(&cli.db_path(), &author, file, format_of(*format, cli.format))
         }

@@ -90,6 +90,24 @@ pub fn run_statements(session: &mut Session, src: &str, format: Format) -> Resul
     }
 }
 
+/// The statements of `lineagedb query "A" "B" ...` as one script: each
+/// argument ends with `;` (added on a line of its own when missing, so that a
+/// trailing `-- comment` cannot swallow it) and starts on a new line.
+pub fn join_statements(arguments: &[String]) -> String {
+    let mut script = String::new();
+    for argument in arguments {
+        script.push_str(argument);
+        if !argument.trim_end().ends_with(';') && arguments.len() > 1 {
+            script.push_str("\n;");
+        }
+        script.push('\n');
+    }
+    if arguments.len() == 1 {
+        script.pop();
+    }
+    script
+}
+
 /// `lineagedb query "STATEMENTS"`.
 pub fn query(db: &Path, author: &dyn Fn() -> String, statements: &str, format: Format) -> Result<(), Failure> {
     let mut session = session_for(db, author, statements)?;

@@ -198,7 +198,7 @@ pub(crate) fn string(input: &str) -> PResult<'_, String> {
                 let decoded = unicode_escape(escape_at);
                 let Some((c, len)) = decoded else {
                     return PErr::custom(escape_at, "invalid unicode escape in string")
-                        .hint("write unicode escapes as \\u{1F600}")
+                        .hint("write unicode escapes as \\u{1F600} or \\u00e9 (4 hex digits, surrogate pairs for the rest)")
                         .len(2)
                         .fail();
                 };
@@ -338,6 +338,17 @@ mod tests {
         assert_eq!(rest, " tail");
         let (_, s) = string(r"'it\'s'").expect("string parses");
         assert_eq!(s, "it's");
+    }
+
+    #[test]
+    fn strings_take_the_unicode_escapes_json_writes() {
+        // What Python's json.dumps writes for "café 😀".
+        let (rest, s) = string(r#""caf\u00e9 \ud83d\ude00" tail"#).expect("string parses");
+        assert_eq!(s, "café \u{1F600}");
+        assert_eq!(rest, " tail");
+        for bad in [r#""\ud83d""#, r#""\ude00""#, r#""\u00g9""#, r#""\u00e""#, r#""\ud83d\u0041""#] {
+            assert!(string(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -31,6 +31,40 @@ fn statements_run_in_order_and_results_print_in_order() {
 }
 
 #[test]
+fn several_statement_arguments_run_one_after_another() {
+    let f = Fixture::new();
+    f.run(&[
+        "query",
+        "--db",
+        &f.db_arg(),
+        "CREATE dataset:a",
+        "CREATE dataset:b; CREATE dataset:c;",
+        "CREATE model:m -- last",
+    ])
+    .ok();
+    let (out, lines) = f.query_json("FIND dataset RETURN key");
+    out.ok();
+    assert_eq!(crate::common::row_keys(&lines[0]), ["dataset:a@1", "dataset:b@1", "dataset:c@1"]);
+    // A failing argument stops the rest, as a failing statement does.
+    let out = f.run(&["query", "--db", &f.db_arg(), "SHOW dataset:nope", "CREATE dataset:d"]);
+    out.exits(1);
+    assert!(f.query("SHOW dataset:d").code != 0);
+}
+
+#[test]
+fn strings_take_the_unicode_escapes_python_json_writes() {
+    let f = Fixture::new();
+    // json.dumps({"owner": "café 😀"}) writes exactly this.
+    f.query(r#"CREATE dataset:tx SET {"owner": "caf\u00e9 \ud83d\ude00"}"#).ok();
+    let (out, lines) = f.query_json("SHOW dataset:tx");
+    out.ok();
+    assert_eq!(lines[0]["node"]["props"]["owner"], "café 😀", "{}", lines[0]);
+    let out = f.query(r#"CREATE dataset:bad SET {owner: "\ud83d"}"#);
+    out.exits(1);
+    assert!(out.stderr.contains("invalid unicode escape"), "{}", out.stderr);
+}
+
+#[test]
 fn a_parse_error_exits_1_with_the_statement_and_a_caret() {
     let f = Fixture::new();
     let out = f.query("ANCESTOR OF model:fraud@3");
