@@ -100,6 +100,16 @@ pub(crate) fn parse_time(cx: &Cx<'_>, span: Span, text: &str) -> Result<Timestam
     })
 }
 
+/// The last microsecond a time written to the second stands for: tables
+/// print times to the second, so `AS OF '2026-12-07T10:15:03Z'` copied from
+/// one must include a snapshot committed at 10:15:03.4. A time written with a
+/// fraction is taken as written.
+pub(crate) fn end_of_written_second(text: &str, t: Timestamp) -> Timestamp {
+    // The fraction, if any, follows the seconds: `HH:MM:SS.fff`.
+    let has_fraction = text.find(['T', 't', ' ']).is_some_and(|at| text[at..].contains('.'));
+    if has_fraction { t } else { Timestamp(t.micros().saturating_add(999_999)) }
+}
+
 /// A read transaction at the latest snapshot, or `AS OF` the given point.
 pub(crate) fn reader(cx: &Cx<'_>, db: &Database, as_of: Option<&At>) -> Result<ReadTx, QueryError> {
     let read = db.begin_read().map_err(|e| cx.engine(cx.span, e))?;
@@ -109,7 +119,7 @@ pub(crate) fn reader(cx: &Cx<'_>, db: &Database, as_of: Option<&At>) -> Result<R
         At::Snapshot(n) => read.as_of(*n).map_err(|e| cx.engine(span, e)),
         At::Time(text) => {
             let t = parse_time(cx, span, text)?;
-            read.as_of_time(t).map_err(|e| cx.engine(span, e))
+            read.as_of_time(end_of_written_second(text, t)).map_err(|e| cx.engine(span, e))
         }
     }
 }

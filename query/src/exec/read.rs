@@ -227,7 +227,7 @@ pub(crate) fn audit(cx: &Cx<'_>, db: &Database, a: &Audit) -> Result<QueryResult
                 if is_since {
                     f.since = Some(t);
                 } else {
-                    f.until = Some(t);
+                    f.until = Some(super::end_of_written_second(text, t));
                 }
             }
         }

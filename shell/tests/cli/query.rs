@@ -153,3 +153,29 @@ fn a_query_that_only_reads_leaves_the_file_untouched() {
     f.query("CREATE dataset:tx").ok();
     assert!(before != std::fs::read(f.db()).expect("database file"));
 }
+
+#[test]
+fn as_of_a_time_copied_from_a_table_includes_that_whole_second() {
+    let f = Fixture::new();
+    f.query("CREATE dataset:a").ok();
+    // The table prints the commit time to the second.
+    let table = f.query("SNAPSHOTS").ok().to_owned();
+    let printed = table
+        .split_whitespace()
+        .find(|word| word.len() == 20 && word.ends_with('Z') && word.contains('T'))
+        .unwrap_or_else(|| panic!("no time in\n{table}"))
+        .to_owned();
+    let (out, lines) = f.query_json(&format!("FIND dataset RETURN key AS OF '{printed}'"));
+    out.ok();
+    assert_eq!(crate::common::row_keys(&lines[0]), ["dataset:a@1"]);
+    let (out, lines) = f.query_json(&format!("AUDIT UNTIL '{printed}'"));
+    out.ok();
+    assert!(lines[0].to_string().contains("dataset:a@1"), "{}", lines[0]);
+    // A time with a fraction is taken as written: the start of the second is
+    // before the commit (unless it committed on the second exactly).
+    let (_, snapshots) = f.query_json("SNAPSHOTS");
+    let exact = snapshots[0]["snapshots"][0]["time"].as_str().expect("time").to_owned();
+    if exact.contains('.') {
+        f.query(&format!("FIND dataset AS OF '{}'", printed.replace('Z', ".000000Z"))).exits(1);
+    }
+}
