@@ -21,7 +21,8 @@
 //! N; 127 when it could not be started because it was not found, 126 when it
 //! could not be started for another reason (not executable, permission
 //! denied); 2 for a usage error before the command started, or when a
-//! command that succeeded could not be recorded.
+//! command that succeeded could not be recorded or did not write a declared
+//! output (the run is then recorded as failed, without outputs).
 //!
 //! The database is released while the command runs, so the command may use
 //! lineagedb on the same file; it is opened again to record the run. The key
@@ -426,7 +427,8 @@ fn record(outcome: &RunOutcome, reserved: &str, code: i32, how: &str) -> i32 {
     for missing in &outcome.missing_outputs {
         let _ = writeln!(
             stderr,
-            "lineagedb: warning: output {missing} was not recorded: the file is missing or unreadable"
+            "lineagedb: error: declared output {missing} was not written: the file or directory is missing or \
+             unreadable, so the run is recorded as failed, without outputs"
         );
     }
     if outcome.run.to_string() != reserved {
@@ -437,6 +439,12 @@ fn record(outcome: &RunOutcome, reserved: &str, code: i32, how: &str) -> i32 {
         );
     }
     let _ = writeln!(stderr, "lineagedb: {}", summary(outcome, how));
+    if !outcome.missing_outputs.is_empty() {
+        let _ = writeln!(stderr, "hint: check the path after `=` in --output, relative to the working directory");
+        if code == 0 {
+            return 2;
+        }
+    }
     code
 }
 

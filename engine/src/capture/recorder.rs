@@ -133,7 +133,7 @@ pub struct GitInfo {
 enum Input {
     Ref(NodeKey),
     Unresolved(String),
-    File { name: String, path: PathBuf, sha256: String, size: u64 },
+    File { name: String, path: PathBuf, sha256: String, size: u64, files: Option<u64> },
 }
 
 #[derive(Clone, Debug)]
@@ -278,8 +278,8 @@ impl RunRecorder {
             text: name.clone(),
             reason: e.to_string(),
         })?;
-        let (sha256, size) = hash_file(path)?;
-        self.inputs.push(Input::File { name, path: path.to_owned(), sha256: sha256.clone(), size });
+        let Hashed { sha256, size, files } = hash_path(path)?;
+        self.inputs.push(Input::File { name, path: path.to_owned(), sha256: sha256.clone(), size, files });
         Ok(sha256)
     }
 
@@ -377,24 +377,39 @@ impl RunRecorder {
         self.prepare(RunStatus::Failed, None, Some(message))
     }
 
-    fn prepare(self, status: RunStatus, exit_code: Option<i32>, message: Option<&str>) -> PendingRun {
+    fn prepare(self, mut status: RunStatus, exit_code: Option<i32>, message: Option<&str>) -> PendingRun {
         let ended = Timestamp::now();
         // Outputs are hashed before the transaction so that a slow hash does not hold the writer.
         let mut outputs = Vec::new();
         let mut missing_outputs = Vec::new();
         if status == RunStatus::Succeeded {
             for o in &self.outputs {
-                match hash_file(&o.path) {
-                    Ok((sha256, size)) => outputs.push(HashedOutput {
+                match hash_path(&o.path) {
+                    Ok(Hashed { sha256, size, files }) => outputs.push(HashedOutput {
                         type_name: o.type_name.clone(),
                         name: o.name.clone(),
                         path: o.path.clone(),
                         sha256,
                         size,
+                        files,
                     }),
                     Err(_) => missing_outputs.push(format!("{}:{} ({})", o.type_name, o.name, o.path.display())),
                 }
             }
+        }
+        // A run that did not write what it declared did not do its job: it
+        // failed, and records none of its outputs.
+        let missing_message;
+        let mut message = message;
+        if !missing_outputs.is_empty() {
+            status = RunStatus::Failed;
+            outputs.clear();
+            missing_message = format!(
+                "the command exited {} but did not write its declared output(s): {}",
+                exit_code.unwrap_or(0),
+                missing_outputs.join(", ")
+            );
+            message = Some(&missing_message);
         }
         let mut props = Props::new();
         props.insert("job".into(), Value::from(self.job.as_str()));
@@ -450,9 +465,13 @@ impl RunRecorder {
                     version: key.version,
                 },
                 Input::Unresolved(reference) => PendingInput::Reference { reference: reference.clone() },
-                Input::File { name, path, sha256, size } => {
-                    PendingInput::File { name: name.clone(), path: path.clone(), sha256: sha256.clone(), size: *size }
-                }
+                Input::File { name, path, sha256, size, files } => PendingInput::File {
+                    name: name.clone(),
+                    path: path.clone(),
+                    sha256: sha256.clone(),
+                    size: *size,
+                    files: *files,
+                },
             })
             .collect();
         PendingRun {
@@ -536,10 +555,13 @@ pub enum PendingInput {
         name: String,
         /// The path as given.
         path: PathBuf,
-        /// Its SHA-256, hex.
+        /// Its SHA-256, hex (of its manifest, for a directory).
         sha256: String,
-        /// Its size in bytes.
+        /// Its size in bytes (of all its files, for a directory).
         size: u64,
+        /// For a directory, how many files it holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        files: Option<u64>,
     },
 }
 
@@ -552,10 +574,13 @@ pub struct HashedOutput {
     pub name: String,
     /// The path as given.
     pub path: PathBuf,
-    /// Its SHA-256, hex.
+    /// Its SHA-256, hex (of its manifest, for a directory).
     pub sha256: String,
-    /// Its size in bytes.
+    /// Its size in bytes (of all its files, for a directory).
     pub size: u64,
+    /// For a directory, how many files it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
 }
 
 /// The git revision of a [`PendingRun`] (the serializable form of [`GitInfo`]).
@@ -624,8 +649,9 @@ impl PendingRun {
                         .map_err(|e| RecorderError::NoInput { reference: reference.clone(), reason: e.to_string() })?;
                     (key, Props::new())
                 }
-                PendingInput::File { name, path, sha256, size } => {
-                    let key = file_version(&mut tx, "dataset", name, path, sha256, *size, true)?;
+                PendingInput::File { name, path, sha256, size, files } => {
+                    let hashed = Hashed { sha256: sha256.clone(), size: *size, files: *files };
+                    let key = file_version(&mut tx, "dataset", name, path, &hashed, true)?;
                     (key, Props::from([("path".to_owned(), Value::String(path.display().to_string()))]))
                 }
             };
@@ -648,7 +674,8 @@ impl PendingRun {
 
         let mut created = Vec::new();
         for o in &self.outputs {
-            let key = file_version(&mut tx, &o.type_name, &o.name, &o.path, &o.sha256, o.size, false)?;
+            let hashed = Hashed { sha256: o.sha256.clone(), size: o.size, files: o.files };
+            let key = file_version(&mut tx, &o.type_name, &o.name, &o.path, &hashed, false)?;
             let edge = Props::from([("path".to_owned(), Value::String(o.path.display().to_string()))]);
             tx.link(&run_ref, &key.to_ref(), "output", edge)?;
             created.push(key);
@@ -686,10 +713,10 @@ fn file_version(
     type_name: &str,
     name: &str,
     path: &Path,
-    sha256: &str,
-    size: u64,
+    hashed: &Hashed,
     reuse: bool,
 ) -> Result<NodeKey, RecorderError> {
+    let (sha256, size) = (hashed.sha256.as_str(), hashed.size);
     let by_label = NodeRef::new(type_name, name, VersionSel::Label(sha256.to_owned()))?;
     let labelled = tx.lookup(&by_label)?.map(|(key, _, _)| key);
     if reuse {
@@ -710,9 +737,63 @@ fn file_version(
     props.insert("sha256".into(), Value::from(sha256));
     props.insert("size_bytes".into(), Value::Int(i64::try_from(size).unwrap_or(i64::MAX)));
     props.insert("path".into(), Value::String(path.display().to_string()));
+    if let Some(files) = hashed.files {
+        props.insert("kind".into(), Value::from("directory"));
+        props.insert("files".into(), Value::Int(i64::try_from(files).unwrap_or(i64::MAX)));
+    }
     let label = if labelled.is_none() { Some(sha256.to_owned()) } else { None };
     let new = NewNode { type_name: type_name.into(), name: name.into(), version: None, label, props };
     Ok(tx.create(new)?.key().clone())
+}
+
+/// What hashing a file or a directory found.
+struct Hashed {
+    sha256: String,
+    size: u64,
+    /// For a directory, how many files it holds.
+    files: Option<u64>,
+}
+
+/// Hashes a file, or a directory as its manifest: one line per file below
+/// it, `<sha256>  <size>  <path relative to it, with />`, in path order,
+/// symbolic links followed; the manifest's SHA-256 is the directory's. The
+/// same tree gives the same hash wherever it lies.
+fn hash_path(path: &Path) -> Result<Hashed, RecorderError> {
+    let io = |source| RecorderError::Io { path: path.to_owned(), source };
+    if !std::fs::metadata(path).map_err(io)?.is_dir() {
+        let (sha256, size) = hash_file(path)?;
+        return Ok(Hashed { sha256, size, files: None });
+    }
+    let mut files = Vec::new();
+    collect_files(path, Path::new(""), &mut files)?;
+    files.sort();
+    let mut manifest = Sha256::new();
+    let mut total = 0u64;
+    for relative in &files {
+        let (sha256, size) = hash_file(&path.join(relative))?;
+        let shown: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        manifest.update(format!("{sha256}  {size}  {}\n", shown.join("/")).as_bytes());
+        total += size;
+    }
+    Ok(Hashed { sha256: hex(&manifest.finalize()), size: total, files: Some(files.len() as u64) })
+}
+
+/// The files below `root/relative`, as paths relative to `root`.
+fn collect_files(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), RecorderError> {
+    let dir = root.join(relative);
+    let io = |source| RecorderError::Io { path: dir.clone(), source };
+    for entry in std::fs::read_dir(&dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let child = relative.join(entry.file_name());
+        let meta =
+            std::fs::metadata(entry.path()).map_err(|source| RecorderError::Io { path: entry.path(), source })?;
+        if meta.is_dir() {
+            collect_files(root, &child, out)?;
+        } else if meta.is_file() {
+            out.push(child);
+        }
+    }
+    Ok(())
 }
 
 /// SHA-256 (hex) and size of a file, read in chunks.

@@ -191,17 +191,51 @@ fn a_run_stopped_by_sigterm_or_ctrl_c_is_still_recorded_as_failed() {
 }
 
 #[test]
-fn a_declared_output_the_command_did_not_write_is_a_warning() {
+fn a_declared_output_the_command_did_not_write_fails_the_run() {
     let f = Fixture::new();
-    let out = run_sh(&f, "export", &["--output", "report:weekly=weekly.pdf"], "true");
-    out.ok();
+    let out = run_sh(
+        &f,
+        "export",
+        &["--output", "report:weekly=weekly.pdf", "--output", "report:daily=daily.pdf"],
+        "echo x > daily.pdf",
+    );
+    out.exits(2);
     assert!(
-        out.stderr.contains("lineagedb: warning: output report:weekly (weekly.pdf) was not recorded"),
+        out.stderr.contains("lineagedb: error: declared output report:weekly (weekly.pdf) was not written"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("(succeeded, snapshot 1)"), "{}", out.stderr);
+    assert!(out.stderr.contains("(failed: exit code 0, snapshot 1)"), "{}", out.stderr);
+    // No output of a failed run is recorded, not even the one written.
     assert!(keys(&f, "FIND report").is_empty());
+    let run = keys(&f, "FIND run");
+    let node = show(&f, &run[0]);
+    assert_eq!(node["props"]["status"], "failed");
+    assert!(node["props"]["errorMessage"].as_str().unwrap_or_default().contains("weekly.pdf"), "{node}");
+    // A command that failed keeps its own exit status.
+    run_sh(&f, "export", &["--output", "report:weekly=weekly.pdf"], "exit 5").exits(5);
+}
+
+#[test]
+fn directories_are_inputs_and_outputs_hashed_as_a_manifest() {
+    let f = Fixture::new();
+    let script = "mkdir -p ckpt/sub && echo w1 > ckpt/weights.bin && echo cfg > ckpt/sub/config.json";
+    run_sh(&f, "train", &["--output", "model:x=ckpt"], script).ok();
+    let model = show(&f, "model:x@1");
+    assert_eq!(model["props"]["kind"], "directory", "{model}");
+    assert_eq!(model["props"]["files"], 2, "{model}");
+    assert_eq!(model["props"]["size_bytes"], 7, "{model}");
+    let manifest_hash = model["props"]["sha256"].as_str().expect("hash").to_owned();
+    assert_eq!(manifest_hash.len(), 64);
+    // The same tree elsewhere hashes the same; a changed file changes it.
+    std::fs::create_dir_all(f.dir().join("copy/sub")).expect("mkdir");
+    std::fs::copy(f.dir().join("ckpt/weights.bin"), f.dir().join("copy/weights.bin")).expect("copy");
+    std::fs::copy(f.dir().join("ckpt/sub/config.json"), f.dir().join("copy/sub/config.json")).expect("copy");
+    run_sh(&f, "evaluate", &["--input", "copy"], "true").ok();
+    assert_eq!(show(&f, "dataset:copy@1")["props"]["sha256"], manifest_hash.as_str());
+    std::fs::write(f.dir().join("copy/sub/config.json"), "changed").expect("write");
+    run_sh(&f, "evaluate", &["--input", "copy"], "true").ok();
+    assert_ne!(show(&f, "dataset:copy@2")["props"]["sha256"], manifest_hash.as_str());
 }
 
 #[test]
