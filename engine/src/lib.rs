@@ -46,7 +46,7 @@ pub use archive::{ARCHIVE_VERSION, ArchiveManifest};
 pub use audit::hex;
 pub use capture::{
     GitInfo, HashedOutput, OpenLineageImporter, OpenLineageOptions, PendingGit, PendingInput, PendingRun,
-    RecorderError, RunOutcome, RunRecorder, RunStatus, start_run, start_run_detached,
+    RecorderError, ReservedRun, RunOutcome, RunRecorder, RunStatus, start_run, start_run_detached,
 };
 pub use db::{Database, DatabaseBuilder};
 pub use error::{Error, KeyError, Result};

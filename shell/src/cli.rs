@@ -108,7 +108,10 @@ pub struct ImportArgs {
 
 /// Arguments of `lineagedb run`.
 #[derive(Debug, Args)]
-#[command(after_help = "The command gets the run's key (e.g. run:train_20261130T101500Z@1) in LINEAGEDB_RUN.\n\
+#[command(
+    after_help = "The command gets the run's key (e.g. run:train_20261130T101500Z@1) in LINEAGEDB_RUN: the run is\n\
+                        recorded as running before it starts, so the command may annotate it\n\
+                        (lineagedb query 'SET $LINEAGEDB_RUN {metrics: {mse: 0.1}}').\n\
                         Inputs are hashed or resolved before it starts; outputs are recorded only if it succeeds.\n\
                         The database is released while the command runs: the command may use lineagedb on it.\n\
                         If it stays busy past --wait when the run ends, the record is kept in DB.spool/ beside it\n\
@@ -116,7 +119,8 @@ pub struct ImportArgs {
                         Ctrl-C reaches the command and SIGTERM and SIGHUP are passed on to it; the run is then\n\
                         recorded with the signal or exit code that ended the command (failed unless it exits 0).\n\n\
                         Exit status: the command's; 128+N if it was killed by signal N; 127 if it was not found,\n\
-                        126 if it could not be started; 2 on a usage error (nothing is run or recorded).")]
+                        126 if it could not be started; 2 on a usage error (nothing is run or recorded)."
+)]
 pub struct RunArgs {
     /// Name of the job this run belongs to
     #[arg(long, value_name = "NAME")]
@@ -133,6 +137,12 @@ pub struct RunArgs {
     /// Parameters from a JSON object in a file (--param overrides them)
     #[arg(long, value_name = "FILE")]
     pub params: Option<PathBuf>,
+    /// Metrics from a JSON object in a file the command writes, read after it ends
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// Also print what was recorded: `json` prints one JSON object on stdout after the command's own output
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<RunFormat>,
     /// The command to run, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -241,6 +251,13 @@ pub enum ImportFormat {
     Jsonl,
     /// OpenLineage RunEvents
     Openlineage,
+}
+
+/// Formats of `lineagedb run --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunFormat {
+    /// One JSON object: the run, its status, snapshot, inputs, outputs and code
+    Json,
 }
 
 /// Formats of `lineagedb report`.

@@ -53,7 +53,7 @@ use lineagedb_engine::{
     start_run_detached,
 };
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, RunFormat};
 use crate::oneshot;
 use crate::output::{self, Failure};
 use crate::spool;
@@ -132,6 +132,11 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
     declare(&mut recorder, &plan)?;
     recorder.code_from_git(&plan.cwd);
     recorder.command(&args.command, &plan.cwd);
+    // The run exists, as running, before the command starts: the command can
+    // annotate it through LINEAGEDB_RUN.
+    if recorder.is_attached() {
+        recorder.reserve().map_err(|e| anyhow!("cannot record the start of the run: {e}"))?;
+    }
 
     let run_key = recorder.run_key();
     // Let go of the database while the command runs: it may use lineagedb
@@ -149,7 +154,7 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
             let code = if error.kind() == io::ErrorKind::NotFound { NOT_FOUND } else { CANNOT_START };
             eprintln!("lineagedb: {message}");
             eprintln!("hint: check the command after `--`: it must be a program on PATH or a path to an executable");
-            return Ok(commit_or_spool(db_path, author, recorder.failed(&message), code, "could not start"));
+            return Ok(commit_or_spool(db_path, author, recorder.failed(&message), code, "could not start", args));
         }
     };
     catcher.forward_to(child.id());
@@ -158,13 +163,16 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
     if let Some(names) = signal_names(&received) {
         eprintln!("lineagedb: received {names} while the command ran; recording how it ended");
     }
+    if let Some(file) = &args.metrics {
+        read_metrics(&mut recorder, file);
+    }
     let status = match waited {
         Ok(status) => status,
         Err(error) => {
             // Only possible when the child can no longer be waited for; its status is lost.
             let message = format!("cannot wait for {program}: {error}");
             eprintln!("lineagedb: {message}");
-            return Ok(commit_or_spool(db_path, author, recorder.failed(&message), CANNOT_START, "status lost"));
+            return Ok(commit_or_spool(db_path, author, recorder.failed(&message), CANNOT_START, "status lost", args));
         }
     };
     let (pending, code, how) = match (status.code(), status.signal()) {
@@ -175,7 +183,7 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
         }
         (None, None) => (recorder.failed("ended without an exit status"), CANNOT_START, "no exit status".to_owned()),
     };
-    Ok(commit_or_spool(db_path, author, pending, code, &how))
+    Ok(commit_or_spool(db_path, author, pending, code, &how, args))
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP while the command runs (see the module
@@ -386,20 +394,34 @@ fn dataset_name(path: &Path) -> String {
 /// that opens the database. Reports on stderr (stdout belongs to the
 /// command) and returns the exit status: the command's, or 2 when a command
 /// that succeeded could be neither recorded nor spooled.
-fn commit_or_spool(db_path: &Path, author: &str, pending: PendingRun, code: i32, how: &str) -> i32 {
+fn commit_or_spool(db_path: &Path, author: &str, pending: PendingRun, code: i32, how: &str, args: &RunArgs) -> i32 {
     let reserved = format!("run:{}@1", pending.run_name);
     let committed = oneshot::try_open_database(db_path, author).map_err(|e| e.to_string()).and_then(|db| {
         spool::replay(db_path, &db);
         pending.commit(&db).map_err(|e| e.to_string())
     });
     let reason = match committed {
-        Ok(Some(outcome)) => return record(&outcome, &reserved, code, how),
+        Ok(Some(outcome)) => {
+            if args.format == Some(RunFormat::Json) {
+                print_json(&outcome_json(&outcome));
+            }
+            return record(&outcome, &reserved, code, how);
+        }
         // Only a record read back from the spool can have been committed before.
         Ok(None) => return code,
         Err(reason) => reason,
     };
     match spool::write(db_path, &pending) {
         Ok(file) => {
+            if args.format == Some(RunFormat::Json) {
+                print_json(&serde_json::json!({
+                    "run": reserved,
+                    "status": pending.status.as_str(),
+                    "exit_code": pending.exit_code,
+                    "snapshot": null,
+                    "spooled": file.display().to_string(),
+                }));
+            }
             eprintln!(
                 "lineagedb: warning: the command ended ({how}) but the run {reserved} could not be recorded now: {reason}\n\
                  lineagedb: the run record is kept in {} and will be committed, once, by the next lineagedb \
@@ -419,6 +441,52 @@ fn commit_or_spool(db_path: &Path, author: &str, pending: PendingRun, code: i32,
             if code == 0 { 2 } else { code }
         }
     }
+}
+
+/// Reads the metrics file the command wrote; a missing or malformed one is
+/// a warning (the run is recorded without its metrics).
+fn read_metrics(recorder: &mut RunRecorder, file: &Path) {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!(
+                "lineagedb: warning: cannot read the metrics file {}: {error}; the run is recorded without metrics\n\
+                 hint: the command must write a JSON object there, such as {{\"mse\": 0.12}}",
+                file.display()
+            );
+            return;
+        }
+    };
+    let parsed = serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()).and_then(|json| {
+        recorder.metrics_json(&json).map(|_| ()).map_err(|e| e.to_string().replace("run parameters", "run metrics"))
+    });
+    if let Err(error) = parsed {
+        eprintln!(
+            "lineagedb: warning: the metrics file {} is not a JSON object of metrics ({error}); the run is recorded \
+             without metrics",
+            file.display()
+        );
+    }
+}
+
+/// What `lineagedb run --format json` prints.
+fn outcome_json(outcome: &RunOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "run": outcome.run.to_string(),
+        "status": outcome.status.as_str(),
+        "snapshot": outcome.snapshot,
+        "inputs": outcome.inputs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "outputs": outcome.outputs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "code": outcome.code.as_ref().map(ToString::to_string),
+        "missing_outputs": outcome.missing_outputs,
+        "spooled": null,
+    })
+}
+
+fn print_json(value: &serde_json::Value) {
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{value}");
+    let _ = stdout.flush();
 }
 
 /// Reports what was recorded on stderr and returns the command's status.

@@ -13,8 +13,8 @@ mod recorder;
 
 pub use openlineage::{OpenLineageImporter, OpenLineageOptions};
 pub use recorder::{
-    GitInfo, HashedOutput, PendingGit, PendingInput, PendingRun, RecorderError, RunOutcome, RunRecorder, RunStatus,
-    start_run, start_run_detached,
+    GitInfo, HashedOutput, PendingGit, PendingInput, PendingRun, RecorderError, ReservedRun, RunOutcome, RunRecorder,
+    RunStatus, start_run, start_run_detached,
 };
 
 use crate::error::Result;

@@ -159,6 +159,10 @@ pub struct RunRecorder {
     command: Option<(Vec<String>, PathBuf)>,
     /// Unique to this run record (see [`PendingRun::token`]).
     token: String,
+    /// Metrics to record when it ends.
+    metrics: Option<Props>,
+    /// Set by [`RunRecorder::reserve`].
+    reserved: Option<ReservedRun>,
 }
 
 /// Starts recording a run of `job`: reserves the run's name (see
@@ -205,6 +209,8 @@ pub fn start_run_detached(job: &str) -> Result<RunRecorder, RecorderError> {
         git: None,
         command: None,
         token,
+        metrics: None,
+        reserved: None,
     })
 }
 
@@ -411,10 +417,8 @@ impl RunRecorder {
             );
             message = Some(&missing_message);
         }
-        let mut props = Props::new();
-        props.insert("job".into(), Value::from(self.job.as_str()));
+        let mut props = self.start_props();
         props.insert("status".into(), Value::from(status.as_str()));
-        props.insert("started_at".into(), Value::Timestamp(self.started));
         props.insert("ended_at".into(), Value::Timestamp(ended));
         props.insert("duration_ms".into(), Value::Int((ended.micros() - self.started.micros()) / 1000));
         if let Some(code) = exit_code {
@@ -423,6 +427,38 @@ impl RunRecorder {
         if let Some(m) = message {
             props.insert("errorMessage".into(), Value::from(m));
         }
+        if let Some(metrics) = &self.metrics {
+            props.insert("metrics".into(), Value::Map(metrics.clone()));
+        }
+        if !missing_outputs.is_empty() {
+            props.insert(
+                "missing_outputs".into(),
+                Value::List(missing_outputs.iter().map(|m| Value::from(m.as_str())).collect()),
+            );
+        }
+        let inputs = pending_inputs(&self.inputs);
+        PendingRun {
+            token: self.token,
+            job: self.job,
+            run_name: self.run_name,
+            author: self.author,
+            status,
+            exit_code,
+            props,
+            inputs,
+            git: self.git.map(PendingGit::from),
+            outputs,
+            missing_outputs,
+            reserved: self.reserved,
+        }
+    }
+
+    /// The run node's properties known when it starts (all but `status`
+    /// and what [`END_PROPS`] lists).
+    fn start_props(&self) -> Props {
+        let mut props = Props::new();
+        props.insert("job".into(), Value::from(self.job.as_str()));
+        props.insert("started_at".into(), Value::Timestamp(self.started));
         if let Some((argv, cwd)) = &self.command {
             props.insert("command".into(), Value::List(argv.iter().map(|a| Value::from(a.as_str())).collect()));
             props.insert("command_line".into(), Value::String(shell_words(argv)));
@@ -449,45 +485,155 @@ impl RunRecorder {
             }
             props.insert("code".into(), Value::Map(code));
         }
-        if !missing_outputs.is_empty() {
-            props.insert(
-                "missing_outputs".into(),
-                Value::List(missing_outputs.iter().map(|m| Value::from(m.as_str())).collect()),
-            );
+        props
+    }
+
+    /// Creates the run node now, with `status` = `running`, its job, inputs
+    /// and code revision, as one snapshot: the command can then annotate its
+    /// own run (`SET $LINEAGEDB_RUN {...}`), and others see it running.
+    /// `finish` or `fail` later annotates it with how it ended and links its
+    /// outputs. Returns its key, which no other run has: a name taken since
+    /// [`start_run`] picked it gets the next suffix here. A recorder killed
+    /// after this leaves the run `running`.
+    pub fn reserve(&mut self) -> Result<NodeKey, RecorderError> {
+        let db = self.database()?.clone();
+        let mut tx = db.begin_write()?;
+        if let Some(a) = &self.author {
+            tx.author(a.clone());
         }
-        let inputs = self
-            .inputs
-            .iter()
-            .map(|input| match input {
-                Input::Ref(key) => PendingInput::Node {
-                    type_name: key.type_name.clone(),
-                    name: key.name.clone(),
-                    version: key.version,
-                },
-                Input::Unresolved(reference) => PendingInput::Reference { reference: reference.clone() },
-                Input::File { name, path, sha256, size, files } => PendingInput::File {
-                    name: name.clone(),
-                    path: path.clone(),
-                    sha256: sha256.clone(),
-                    size: *size,
-                    files: *files,
-                },
-            })
-            .collect();
-        PendingRun {
-            token: self.token,
-            job: self.job,
-            run_name: self.run_name,
-            author: self.author,
-            status,
-            exit_code,
-            props,
-            inputs,
-            git: self.git.map(PendingGit::from),
-            outputs,
-            missing_outputs,
+        tx.message(format!("run {} started", self.job));
+        let asserted_by = format!("lineagedb run ({})", tx.author_name());
+        tx.assert_created(asserted_by);
+        let base = self.run_name.clone();
+        let mut n = 1;
+        while tx.exists(&NodeRef::new("run", &self.run_name, VersionSel::Latest)?)? {
+            n += 1;
+            self.run_name = format!("{base}_{n}");
+        }
+        let new = NewNode {
+            type_name: "run".into(),
+            name: self.run_name.clone(),
+            version: None,
+            label: None,
+            props: self.start_props(),
+        };
+        let run = tx.create(new)?.key().clone();
+        // How it ends is not known yet: `status` and the rest of END_PROPS
+        // are annotations, which `finish` and `fail` change.
+        tx.set(&run.to_ref(), Props::from([("status".to_owned(), Value::from("running"))]))?;
+        let git = self.git.clone().map(PendingGit::from);
+        let (inputs, code) = link_start(&mut tx, &run, &self.job, &pending_inputs(&self.inputs), git.as_ref())?;
+        let detail = serde_json::json!({
+            "run": run.to_string(),
+            "job": self.job,
+            "status": "running",
+            "inputs": inputs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "code": code.as_ref().map(ToString::to_string),
+        });
+        tx.record_audit("run", vec![run.to_string()], detail)?;
+        tx.commit()?;
+        self.token = record_token(&self.run_name, self.started);
+        self.reserved = Some(ReservedRun {
+            run: run.to_string(),
+            inputs: inputs.iter().map(ToString::to_string).collect(),
+            code: code.as_ref().map(ToString::to_string),
+        });
+        Ok(run)
+    }
+
+    /// Metrics the run reported, from a JSON object (`lineagedb run
+    /// --metrics FILE` reads it after the command): recorded as the run's
+    /// `metrics` property when it ends.
+    pub fn metrics_json(&mut self, json: &serde_json::Value) -> Result<&mut Self, RecorderError> {
+        let props = props_from_json(json).ok_or_else(|| RecorderError::Params { found: json_kind(json).into() })?;
+        self.metrics.get_or_insert_with(Props::new).extend(props);
+        Ok(self)
+    }
+}
+
+/// The inputs of a recorder as a [`PendingRun`] holds them.
+fn pending_inputs(inputs: &[Input]) -> Vec<PendingInput> {
+    inputs
+        .iter()
+        .map(|input| match input {
+            Input::Ref(key) => {
+                PendingInput::Node { type_name: key.type_name.clone(), name: key.name.clone(), version: key.version }
+            }
+            Input::Unresolved(reference) => PendingInput::Reference { reference: reference.clone() },
+            Input::File { name, path, sha256, size, files } => PendingInput::File {
+                name: name.clone(),
+                path: path.clone(),
+                sha256: sha256.clone(),
+                size: *size,
+                files: *files,
+            },
+        })
+        .collect()
+}
+
+/// Links what a run starts from to its node `run`: its job (created if
+/// new), its inputs (file inputs as dataset versions) and its code revision.
+/// Returns the inputs' keys, without repeats, and the code version's.
+fn link_start(
+    tx: &mut WriteTx,
+    run: &NodeKey,
+    job: &str,
+    inputs: &[PendingInput],
+    git: Option<&PendingGit>,
+) -> Result<(Vec<NodeKey>, Option<NodeKey>), RecorderError> {
+    let run_ref = run.to_ref();
+    let (job, _) = ensure_entity(tx, "job", job, Props::new())?;
+    tx.link(&job.to_ref(), &run_ref, "job", Props::new())?;
+    let mut keys = Vec::new();
+    for input in inputs {
+        let (key, edge) = match input {
+            PendingInput::Node { type_name, name, version } => {
+                (tx.resolve(&NodeRef::new(type_name, name, VersionSel::Number(*version))?)?, Props::new())
+            }
+            PendingInput::Reference { reference } => {
+                let parsed: NodeRef = reference.parse()?;
+                let key = tx
+                    .resolve(&parsed)
+                    .map_err(|e| RecorderError::NoInput { reference: reference.clone(), reason: e.to_string() })?;
+                (key, Props::new())
+            }
+            PendingInput::File { name, path, sha256, size, files } => {
+                let hashed = Hashed { sha256: sha256.clone(), size: *size, files: *files };
+                let key = file_version(tx, "dataset", name, path, &hashed, true)?;
+                (key, Props::from([("path".to_owned(), Value::String(path.display().to_string()))]))
+            }
+        };
+        if !keys.contains(&key) {
+            tx.link(&key.to_ref(), &run_ref, "input", edge)?;
+            keys.push(key);
         }
     }
+    let mut code = None;
+    if let Some(g) = git {
+        let (key, _) = code_version(tx, &g.repo, "git", &g.commit, g.remote.as_deref())?;
+        let mut edge = Props::from([("dirty".to_owned(), Value::Bool(g.dirty))]);
+        if let Some(b) = &g.branch {
+            edge.insert("branch".into(), Value::from(b.as_str()));
+        }
+        tx.link(&key.to_ref(), &run_ref, "code", edge)?;
+        code = Some(key);
+    }
+    Ok((keys, code))
+}
+
+/// The properties a run gets when it ends, set on a reserved run's node.
+const END_PROPS: &[&str] =
+    &["status", "ended_at", "duration_ms", "exit_code", "errorMessage", "missing_outputs", "metrics"];
+
+/// A run node created when the run started ([`RunRecorder::reserve`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReservedRun {
+    /// The run's key.
+    pub run: String,
+    /// The keys of the inputs linked then.
+    pub inputs: Vec<String>,
+    /// The key of the code version linked then.
+    pub code: Option<String>,
 }
 
 /// Commits a record made in this process: its token cannot have been claimed.
@@ -528,6 +674,9 @@ pub struct PendingRun {
     pub outputs: Vec<HashedOutput>,
     /// Declared outputs that were missing when it ended.
     pub missing_outputs: Vec<String>,
+    /// The run node created when it started, if it was ([`RunRecorder::reserve`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<ReservedRun>,
 }
 
 /// An input of a [`PendingRun`].
@@ -622,55 +771,44 @@ impl PendingRun {
         let asserted_by = format!("lineagedb run ({})", tx.author_name());
         tx.assert_created(asserted_by);
 
-        // The run node, under the reserved name unless it was taken meanwhile.
-        let mut name = self.run_name.clone();
-        let mut n = 1;
-        while tx.exists(&NodeRef::new("run", &name, VersionSel::Latest)?)? {
-            n += 1;
-            name = format!("{}_{n}", self.run_name);
-        }
-        let new = NewNode { type_name: "run".into(), name, version: None, label: None, props: self.props.clone() };
-        let run = tx.create(new)?.key().clone();
+        let reserved = match &self.reserved {
+            Some(reserved) => {
+                let run: NodeKey = reserved.run.parse()?;
+                tx.exists(&run.to_ref())?.then_some((run, reserved))
+            }
+            None => None,
+        };
+        let (run, inputs, code) = match reserved {
+            // Created when it started: annotated with how it ended.
+            Some((run, reserved)) => {
+                let end: Props = self
+                    .props
+                    .iter()
+                    .filter(|(k, _)| END_PROPS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                tx.set(&run.to_ref(), end)?;
+                let inputs = reserved.inputs.iter().map(|k| k.parse()).collect::<Result<Vec<NodeKey>, _>>()?;
+                let code = reserved.code.as_deref().map(str::parse).transpose()?;
+                (run, inputs, code)
+            }
+            // Not reserved (or its node deleted meanwhile): the whole run now,
+            // under the name picked at its start unless it was taken meanwhile.
+            None => {
+                let mut name = self.run_name.clone();
+                let mut n = 1;
+                while tx.exists(&NodeRef::new("run", &name, VersionSel::Latest)?)? {
+                    n += 1;
+                    name = format!("{}_{n}", self.run_name);
+                }
+                let new =
+                    NewNode { type_name: "run".into(), name, version: None, label: None, props: self.props.clone() };
+                let run = tx.create(new)?.key().clone();
+                let (inputs, code) = link_start(&mut tx, &run, &self.job, &self.inputs, self.git.as_ref())?;
+                (run, inputs, code)
+            }
+        };
         let run_ref = run.to_ref();
-
-        let (job, _) = ensure_entity(&mut tx, "job", &self.job, Props::new())?;
-        tx.link(&job.to_ref(), &run_ref, "job", Props::new())?;
-
-        let mut inputs = Vec::new();
-        for input in &self.inputs {
-            let (key, edge) = match input {
-                PendingInput::Node { type_name, name, version } => {
-                    (tx.resolve(&NodeRef::new(type_name, name, VersionSel::Number(*version))?)?, Props::new())
-                }
-                PendingInput::Reference { reference } => {
-                    let parsed: NodeRef = reference.parse()?;
-                    let key = tx
-                        .resolve(&parsed)
-                        .map_err(|e| RecorderError::NoInput { reference: reference.clone(), reason: e.to_string() })?;
-                    (key, Props::new())
-                }
-                PendingInput::File { name, path, sha256, size, files } => {
-                    let hashed = Hashed { sha256: sha256.clone(), size: *size, files: *files };
-                    let key = file_version(&mut tx, "dataset", name, path, &hashed, true)?;
-                    (key, Props::from([("path".to_owned(), Value::String(path.display().to_string()))]))
-                }
-            };
-            if !inputs.contains(&key) {
-                tx.link(&key.to_ref(), &run_ref, "input", edge)?;
-                inputs.push(key);
-            }
-        }
-
-        let mut code = None;
-        if let Some(g) = &self.git {
-            let (key, _) = code_version(&mut tx, &g.repo, "git", &g.commit, g.remote.as_deref())?;
-            let mut edge = Props::from([("dirty".to_owned(), Value::Bool(g.dirty))]);
-            if let Some(b) = &g.branch {
-                edge.insert("branch".into(), Value::from(b.as_str()));
-            }
-            tx.link(&key.to_ref(), &run_ref, "code", edge)?;
-            code = Some(key);
-        }
 
         let mut created = Vec::new();
         for o in &self.outputs {

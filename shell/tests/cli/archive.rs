@@ -349,7 +349,9 @@ fn a_recorded_run_a_jsonl_import_and_later_changes_round_trip() {
     export(&f, &db, &file).ok();
     let manifest = check_layout(&file);
     let lines = archive_lines(&file);
-    assert_eq!(manifest["counts"]["annotations"], 2, "{manifest}");
+    // Two annotation changes on the model, and the run's status going from
+    // running (when it started) to succeeded.
+    assert_eq!(manifest["counts"]["annotations"], 4, "{manifest}");
     assert_eq!(manifest["counts"]["aliases"], 2, "{manifest}");
     assert!(lines.iter().any(|l| l.starts_with(r#"{"edge":"#) && !l.contains(r#""deleted_in":null"#)), "a tombstone");
     assert!(lines.iter().any(|l| l.starts_with(r#"{"node":"#) && !l.contains(r#""deleted_in":null"#)), "a deletion");

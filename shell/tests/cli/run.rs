@@ -61,7 +61,7 @@ fn a_successful_run_records_its_input_params_and_output_and_tells_the_child_its_
     let run = seen_run(&f);
     assert!(run.starts_with("run:train_fraud_") && run.ends_with("@1"), "{run}");
     assert!(
-        out.stderr.starts_with(&format!("lineagedb: recorded {run} (succeeded, snapshot 1; outputs model:fraud@1)")),
+        out.stderr.starts_with(&format!("lineagedb: recorded {run} (succeeded, snapshot 2; outputs model:fraud@1)")),
         "{}",
         out.stderr
     );
@@ -95,7 +95,7 @@ fn a_failing_run_exits_with_its_status_and_records_a_failed_run_without_outputs(
     out.exits(3);
     let run = seen_run(&f);
     assert!(
-        out.stderr.starts_with(&format!("lineagedb: recorded {run} (failed: exit code 3, snapshot 1)")),
+        out.stderr.starts_with(&format!("lineagedb: recorded {run} (failed: exit code 3, snapshot 2)")),
         "{}",
         out.stderr
     );
@@ -113,7 +113,7 @@ fn a_command_that_cannot_start_or_is_killed_is_recorded_as_failed() {
     let out = f.run(&["run", "--db", &db, "--job", "nightly", "--", "./no-such-program", "--flag"]);
     out.exits(127);
     assert!(out.stderr.starts_with("lineagedb: cannot start ./no-such-program: "), "{}", out.stderr);
-    assert!(out.stderr.contains("(failed: could not start, snapshot 1)"), "{}", out.stderr);
+    assert!(out.stderr.contains("(failed: could not start, snapshot 2)"), "{}", out.stderr);
     let runs = keys(&f, "FIND run");
     assert_eq!(runs.len(), 1, "{runs:?}");
     let props = &show(&f, &runs[0])["props"];
@@ -205,7 +205,7 @@ fn a_declared_output_the_command_did_not_write_fails_the_run() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("(failed: exit code 0, snapshot 1)"), "{}", out.stderr);
+    assert!(out.stderr.contains("(failed: exit code 0, snapshot 2)"), "{}", out.stderr);
     // No output of a failed run is recorded, not even the one written.
     assert!(keys(&f, "FIND report").is_empty());
     let run = keys(&f, "FIND run");
@@ -360,4 +360,89 @@ fn the_command_may_use_lineagedb_on_the_same_database_while_it_runs() {
     assert!(found.contains("dataset:transactions@1"), "{found}");
     let run = seen_run(&f);
     assert_eq!(show(&f, &run)["key"], run.as_str());
+}
+
+#[test]
+fn the_command_annotates_its_own_run_while_it_is_recorded_as_running() {
+    let f = Fixture::new();
+    let bin = crate::common::BIN;
+    let db = f.db_arg();
+    // While it runs the run exists, as running; the command sets its mse on it.
+    let script = format!(
+        "{bin} query --db '{db}' --format json \"SHOW $LINEAGEDB_RUN\" > during.json && \
+         {bin} query --db '{db}' \"SET $LINEAGEDB_RUN {{mse: 0.25}}\" && echo \"$LINEAGEDB_RUN\" > {SEEN}"
+    );
+    run_sh(&f, "train", &[], &script).ok();
+    let during: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.dir().join("during.json")).expect("read")).expect("json");
+    assert_eq!(during["node"]["props"]["status"], "running", "{during}");
+    let run = seen_run(&f);
+    let node = show(&f, &run);
+    assert_eq!(node["props"]["mse"], 0.25, "{node}");
+    assert_eq!(node["props"]["status"], "succeeded", "{node}");
+    assert_eq!(keys(&f, "FIND run"), [run]);
+}
+
+#[test]
+fn runs_of_one_job_started_in_the_same_second_annotate_their_own_runs() {
+    let f = Fixture::new();
+    let bin = crate::common::BIN;
+    let db = f.db_arg();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let script = format!(
+                "{bin} query --db '{db}' \"SET $LINEAGEDB_RUN {{mse: {i}}}\" && echo \"$LINEAGEDB_RUN\" > seen{i}.txt"
+            );
+            f.command()
+                .args(["run", "--db", &db, "--job", "retrain", "--param", &format!("i={i}"), "--", "sh", "-c", &script])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        Outcome::from(child.wait_with_output().expect("wait")).ok();
+    }
+    let mut seen = Vec::new();
+    for i in 0..4 {
+        let run = std::fs::read_to_string(f.dir().join(format!("seen{i}.txt"))).expect("seen").trim().to_owned();
+        let node = show(&f, &run);
+        // Its own metric, on its own run (the one with its param).
+        assert_eq!(node["props"]["params"]["i"], i, "{node}");
+        assert_eq!(node["props"]["mse"], i, "{node}");
+        seen.push(run);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(keys(&f, "FIND run").len(), 4);
+}
+
+#[test]
+fn metrics_come_from_a_file_the_command_writes_and_json_says_what_was_recorded() {
+    let f = Fixture::new();
+    f.write("raw.csv", "a\n1\n");
+    let out = run_sh(
+        &f,
+        "train",
+        &["--input", "raw.csv", "--output", "model:m=m.bin", "--metrics", "metrics.json", "--format", "json"],
+        r#"echo weights > m.bin; echo '{"mse": 0.12, "auc": {"val": 0.9}}' > metrics.json; echo trained"#,
+    );
+    out.ok();
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("trained"), "the command's own output comes first");
+    let recorded: serde_json::Value = serde_json::from_str(lines.next().expect("the JSON line")).expect("json");
+    assert_eq!(recorded["status"], "succeeded");
+    assert_eq!(recorded["outputs"], serde_json::json!(["model:m@1"]));
+    assert_eq!(recorded["inputs"], serde_json::json!(["dataset:raw.csv@1"]));
+    let run = recorded["run"].as_str().expect("run").to_owned();
+    assert_eq!(recorded["snapshot"], 2, "{recorded}");
+    let node = show(&f, &run);
+    assert_eq!(node["props"]["metrics"]["mse"], 0.12, "{node}");
+    assert_eq!(node["props"]["metrics"]["auc"]["val"], 0.9, "{node}");
+    // A metrics file the command did not write is a warning.
+    let out = run_sh(&f, "train", &["--metrics", "none.json"], "true");
+    out.ok();
+    assert!(out.stderr.contains("cannot read the metrics file none.json"), "{}", out.stderr);
 }
