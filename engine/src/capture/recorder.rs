@@ -5,12 +5,18 @@
 //! `_2`, `_3`, ... when that name is taken) so it can be handed to the child
 //! process as `LINEAGEDB_RUN`. Input files are hashed when they are declared
 //! (before the child can change them), output files when the run finishes.
-//! Nothing is written until [`RunRecorder::finish`] or [`RunRecorder::fail`]:
-//! the run, its inputs, its code revision and (on success only) its outputs
-//! are then committed as one snapshot. A recorder process killed mid-run
-//! therefore leaves no record, and never a half-written one. If another
-//! writer took the reserved name in the meantime, the run is recorded under
-//! the next free name and [`RunOutcome::run`] says which.
+//! Nothing is written until [`RunRecorder::reserve`], [`RunRecorder::finish`]
+//! or [`RunRecorder::fail`]. `reserve` (what `lineagedb run` does before it
+//! starts the command) commits the run node with its job, inputs and code
+//! revision as one snapshot, with the annotation `status` = `running`, so
+//! the command can annotate its own run; `finish`/`fail` then commit how it
+//! ended (`status`, `ended_at`, `duration_ms`, `exit_code`, `errorMessage`,
+//! `metrics` as annotations) and, on success only, its outputs, as a second
+//! snapshot. Without `reserve` the whole run is one snapshot at the end. A
+//! recorder killed mid-run leaves a reserved run `running`, an unreserved one
+//! not at all; never a half-written snapshot. If another writer took the
+//! picked name in the meantime, the run is recorded under the next free name
+//! and [`RunOutcome::run`] says which (a reserved run's key is final).
 
 use std::collections::BTreeMap;
 use std::io::Read;
