@@ -373,6 +373,27 @@ impl WriteTx {
         self.guarded(|tx| tx.tables_mut()?.claim_once(token, snapshot))
     }
 
+    /// Records that version `key` holds the file content `sha256` (hex), so
+    /// that [`WriteTx::content_versions`] finds it by its content.
+    pub fn note_content(&mut self, sha256: &str, key: &NodeKey) -> Result<()> {
+        let key = key.to_string();
+        self.guarded(|tx| tx.tables_mut()?.note_content(sha256, &key))
+    }
+
+    /// The live versions recorded with content `sha256` (`note_content`),
+    /// oldest first.
+    pub fn content_versions(&self, sha256: &str) -> Result<Vec<NodeKey>> {
+        let keys = self.tables()?.read(|t| t.content_keys(sha256))?;
+        let mut live = Vec::new();
+        for key in keys {
+            let key: NodeKey = key.parse().map_err(|e| Error::Corrupt { detail: format!("content index: {e}") })?;
+            if self.exists(&key.to_ref())? {
+                live.push(key);
+            }
+        }
+        Ok(live)
+    }
+
     /// Creates the next version of `type:name` with `props`; returns its key.
     pub fn create_node(&mut self, type_name: &str, name: &str, props: Props) -> Result<NodeKey> {
         let new = NewNode { type_name: type_name.to_owned(), name: name.to_owned(), props, ..NewNode::default() };

@@ -876,6 +876,11 @@ fn file_version(
                 }
             }
         }
+        // A file a run wrote, read under another name (its path): the same
+        // content is that output version, so the lineage stays one chain.
+        if let Some(key) = tx.content_versions(sha256)?.pop() {
+            return Ok(key);
+        }
     }
     let mut props = Props::new();
     props.insert("sha256".into(), Value::from(sha256));
@@ -887,7 +892,11 @@ fn file_version(
     }
     let label = if labelled.is_none() { Some(sha256.to_owned()) } else { None };
     let new = NewNode { type_name: type_name.into(), name: name.into(), version: None, label, props };
-    Ok(tx.create(new)?.key().clone())
+    let key = tx.create(new)?.key().clone();
+    if !reuse {
+        tx.note_content(sha256, &key)?;
+    }
+    Ok(key)
 }
 
 /// What hashing a file or a directory found.

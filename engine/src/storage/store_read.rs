@@ -16,6 +16,8 @@ pub trait StoreRead {
     fn counters(&self) -> Result<Counters>;
     /// The snapshot that claimed a once-only token, if one did.
     fn once_token(&self, token: &str) -> Result<Option<SnapshotId>>;
+    /// The keys of the versions recorded with content `sha256`, oldest first.
+    fn content_keys(&self, sha256: &str) -> Result<Vec<String>>;
     /// Every node type name with its id.
     fn type_dictionary(&self) -> Result<Vec<(String, u32)>>;
     /// Every edge label with its id.
@@ -111,6 +113,13 @@ macro_rules! impl_store_read {
             match self.meta()?.get(format!("{ONCE_PREFIX}{token}").as_str())? {
                 Some(v) => Ok(Some(decode(v.value(), "once token")?)),
                 None => Ok(None),
+            }
+        }
+
+        fn content_keys(&self, sha256: &str) -> Result<Vec<String>> {
+            match self.meta()?.get(format!("{CONTENT_PREFIX}{sha256}").as_str())? {
+                Some(v) => decode(v.value(), "content index"),
+                None => Ok(Vec::new()),
             }
         }
 

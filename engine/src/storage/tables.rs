@@ -11,6 +11,10 @@ pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Keys of `meta` that record a once-only token (`WriteTx::claim_once`):
 /// `once:<token>` -> the snapshot that claimed it (postcard u64).
 pub const ONCE_PREFIX: &str = "once:";
+/// Keys of `meta` that index recorded file contents (`WriteTx::note_content`):
+/// `content:<sha256 hex>` -> the keys of the versions recorded with it
+/// (postcard `Vec<String>`, oldest first).
+pub const CONTENT_PREFIX: &str = "content:";
 pub const TYPES: TableDefinition<&str, u32> = TableDefinition::new("types");
 pub const LABELS: TableDefinition<&str, u32> = TableDefinition::new("labels");
 /// Entity prefix -> its (version, node id) pairs (`node_blocks.rs`).

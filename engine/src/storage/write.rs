@@ -183,6 +183,23 @@ impl WriteTables {
         })
     }
 
+    /// Adds `key` to the versions recorded with content `sha256`.
+    pub fn note_content(&mut self, sha256: &str, key: &str) -> Result<()> {
+        let meta_key = format!("{CONTENT_PREFIX}{sha256}");
+        self.with(|t| {
+            let mut keys: Vec<String> = match t.meta.get(meta_key.as_str())? {
+                Some(found) => decode(found.value(), "content index")?,
+                None => Vec::new(),
+            };
+            if !keys.iter().any(|k| k == key) {
+                keys.push(key.to_owned());
+                let bytes = encode(&keys)?;
+                t.meta.insert(meta_key.as_str(), bytes.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
     pub fn put_type(&mut self, name: &str, id: u32) -> Result<()> {
         self.with(|t| Ok(t.types.insert(name, id).map(|_| ())?))
     }

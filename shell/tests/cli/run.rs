@@ -446,3 +446,37 @@ fn metrics_come_from_a_file_the_command_writes_and_json_says_what_was_recorded()
     out.ok();
     assert!(out.stderr.contains("cannot read the metrics file none.json"), "{}", out.stderr);
 }
+
+#[test]
+fn an_input_file_a_run_wrote_binds_to_that_output_version() {
+    let f = Fixture::new();
+    std::fs::create_dir_all(f.dir().join("data/raw")).expect("mkdir");
+    f.write("data/raw/houses.csv", "sqft,price\n1000,200\n");
+    let prep = "mkdir -p data/processed && cp data/raw/houses.csv data/processed/houses.csv";
+    run_sh(
+        &f,
+        "prep",
+        &["--input", "data/raw/houses.csv", "--output", "dataset:houses=data/processed/houses.csv"],
+        prep,
+    )
+    .ok();
+    // Training reads the prepared file by its path.
+    run_sh(
+        &f,
+        "train",
+        &["--input", "data/processed/houses.csv", "--output", "model:price=model.bin"],
+        "echo w > model.bin",
+    )
+    .ok();
+    let mut ancestors = keys(&f, "ANCESTORS OF model:price@1 WHERE type=dataset");
+    ancestors.sort();
+    assert_eq!(ancestors, [r#"dataset:"data/raw/houses.csv"@1"#, "dataset:houses@1"]);
+    assert!(keys(&f, "FIND dataset").len() == 2, "no second dataset for the same content");
+    let (out, lines) = f.query_json(r#"PATH FROM dataset:"data/raw/houses.csv"@1 TO model:price@1"#);
+    out.ok();
+    assert!(lines[0].to_string().contains("dataset:houses@1"), "{}", lines[0]);
+    // Changed content is a new dataset version under the path's name.
+    f.write("data/processed/houses.csv", "sqft,price\n1000,210\n");
+    run_sh(&f, "train", &["--input", "data/processed/houses.csv"], "true").ok();
+    assert!(keys(&f, "FIND dataset").contains(&r#"dataset:"data/processed/houses.csv"@1"#.to_owned()));
+}
