@@ -26,7 +26,7 @@ mod sink;
 pub use error::{ErrorKind, QueryError};
 pub use exec::diff::{DiffResult, EntityChange, PropChange};
 pub use lineagedb_engine::{Database, DatabaseBuilder, Timestamp};
-pub use render::{Format, RowsWriter};
+pub use render::{DEFAULT_TABLE_WIDTH, Format, RowsWriter, set_table_width, table_width};
 pub use report::ReportDocument;
 pub use result::{
     AuditRows, HistoryResult, LineageGraph, LineageNode, NodeRow, NodeRows, PathResult, Plan, PlanStep, QueryResult,

@@ -1,11 +1,13 @@
 //! Printing results: aligned tables for people, one line of JSON per
 //! statement, and CSV (RFC 4180 quoting, `\n` line ends).
 //!
-//! Tables fit in 80 columns without losing what matters: content columns
-//! (keys, details, messages, values) share the width left by the short ones
-//! and wrap onto continuation lines within their column; only properties
-//! shown as JSON next to a node or an edge are cut, after a few lines. Times
-//! print to the second. JSON and CSV print every value in full.
+//! Tables fit the width set for them ([`set_table_width`], 80 by default)
+//! without losing what matters: content columns (keys, details, messages,
+//! values) share the width left by the short ones and wrap onto continuation
+//! lines within their column; keys, hashes and times are never split (a
+//! table is wider than its width when they cannot fit side by side); only
+//! properties shown as JSON next to a node or an edge are cut, after a few
+//! lines. Times print to the second. JSON and CSV print every value in full.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,8 +20,25 @@ use crate::result::{NodeRow, QueryResult, TxAction};
 mod stream;
 pub use stream::RowsWriter;
 
-/// Width every line of a table fits in, in chars.
-const TABLE_WIDTH: usize = 80;
+/// Width a table fits in when nothing sets another ([`set_table_width`]).
+pub const DEFAULT_TABLE_WIDTH: usize = 80;
+thread_local! {
+    /// Width every line of a table rendered on this thread fits in, in
+    /// chars, unless keys, hashes or times are wider than the room left for
+    /// them side by side: those are never split.
+    static TABLE_WIDTH: std::cell::Cell<usize> = const { std::cell::Cell::new(DEFAULT_TABLE_WIDTH) };
+}
+
+/// Sets the width tables rendered on this thread fit in (the shell passes
+/// the terminal's); at least 40.
+pub fn set_table_width(width: usize) {
+    TABLE_WIDTH.with(|w| w.set(width.max(40)));
+}
+
+/// The width tables rendered on this thread fit in.
+pub fn table_width() -> usize {
+    TABLE_WIDTH.with(std::cell::Cell::get)
+}
 /// Spaces between two columns.
 const GAP: usize = 2;
 /// Content columns are not squeezed narrower than this while a short column
@@ -73,7 +92,7 @@ impl fmt::Display for Format {
 }
 
 /// How a table column gives way when the table is wider than
-/// [`TABLE_WIDTH`].
+/// [`table_width`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fit {
     /// Short values (numbers, times, event names): kept whole, and
@@ -148,7 +167,11 @@ impl QueryResult {
                 let mut nodes = Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)]);
                 nodes.title = Some(format!("{} node(s)", g.nodes.len()));
                 for row in &g.nodes {
-                    nodes.rows.push(vec![depth_cell(Some(row.depth)), row.node.key.to_string(), props_cell(&row.node)]);
+                    nodes.rows.push(vec![
+                        depth_cell(Some(row.depth)),
+                        row.node.key.to_string(),
+                        table_props_cell(&row.node),
+                    ]);
                 }
                 let mut edges = edges_section(&g.edges);
                 edges.title = Some(format!("{} edge(s)", g.edges.len()));
@@ -184,9 +207,9 @@ impl QueryResult {
             }
             QueryResult::Explain(p) => {
                 // Continuation lines of a step line up after its number.
-                let mut lines = hanging(&format!("plan for: {}", p.statement), TABLE_WIDTH, 4);
+                let mut lines = hanging(&format!("plan for: {}", p.statement), table_width(), 4);
                 for (i, step) in p.steps.iter().enumerate() {
-                    lines.extend(hanging(&format!("{:>2}. {}: {}", i + 1, step.op, step.detail), TABLE_WIDTH, 4));
+                    lines.extend(hanging(&format!("{:>2}. {}: {}", i + 1, step.op, step.detail), table_width(), 4));
                 }
                 vec![Section::message(lines.join("\n"))]
             }
@@ -200,7 +223,7 @@ impl QueryResult {
             QueryResult::Nodes(n) => {
                 let mut s = rows_section(&n.columns, n.walk);
                 for row in &n.rows {
-                    s.rows.push(node_cells(row, n.columns.is_empty(), n.walk));
+                    s.rows.push(node_cells(row, n.columns.is_empty(), n.walk, target));
                 }
                 s.footer = rows_footer(n.rows.len(), n.omitted);
                 s
@@ -505,7 +528,7 @@ fn report_sections(r: &crate::report::ReportDocument) -> Vec<Section> {
 fn edges_section(edges: &[Edge]) -> Section {
     let mut s = Section::new(&[("from", Wrap), ("label", Keep), ("to", Wrap), ("props", Clip)]);
     for e in edges {
-        s.rows.push(vec![e.from.to_string(), e.label.clone(), e.to.to_string(), compact_props(&e.props)]);
+        s.rows.push(vec![e.from.to_string(), e.label.clone(), e.to.to_string(), table_props(&e.props)]);
     }
     s
 }
@@ -530,7 +553,7 @@ fn rows_footer(rows: usize, omitted: usize) -> Vec<String> {
     footer
 }
 
-fn node_cells(row: &NodeRow, whole: bool, walk: bool) -> Vec<String> {
+fn node_cells(row: &NodeRow, whole: bool, walk: bool, target: Target) -> Vec<String> {
     if !whole {
         return row.values.iter().map(value_cell).collect();
     }
@@ -539,7 +562,11 @@ fn node_cells(row: &NodeRow, whole: bool, walk: bool) -> Vec<String> {
         cells.push(depth_cell(row.depth));
     }
     cells.push(row.key.to_string());
-    cells.push(row.node.as_deref().map(props_cell).unwrap_or_default());
+    let props = match target {
+        Target::Table => row.node.as_deref().map(table_props_cell),
+        Target::Csv => row.node.as_deref().map(props_cell),
+    };
+    cells.push(props.unwrap_or_default());
     cells
 }
 
@@ -553,6 +580,24 @@ fn opt_cell(v: Option<u64>) -> String {
 
 fn props_cell(node: &Node) -> String {
     compact_props(&node.props)
+}
+
+/// The properties a table shows beside a node: all but the provenance of
+/// captured facts (`asserted_by`, `asserted_at`, ...), which every captured
+/// node carries and which would crowd out the rest; `SHOW`, `RETURN` and
+/// `--format json` or `csv` print them.
+fn table_props_cell(node: &Node) -> String {
+    table_props(&node.props)
+}
+
+/// [`compact_props`] without the `asserted_*` provenance (see [`table_props_cell`]).
+fn table_props(props: &lineagedb_engine::Props) -> String {
+    if !props.keys().any(|k| k.starts_with("asserted_")) {
+        return compact_props(props);
+    }
+    let shown: lineagedb_engine::Props =
+        props.iter().filter(|(k, _)| !k.starts_with("asserted_")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    compact_props(&shown)
 }
 
 fn compact_props(props: &lineagedb_engine::Props) -> String {
@@ -661,7 +706,7 @@ fn hanging(text: &str, width: usize, indent: usize) -> Vec<String> {
     let pad = " ".repeat(indent);
     let mut out = Vec::new();
     for paragraph in text.split('\n') {
-        let lines = wrap_paragraph(paragraph, width, width.saturating_sub(indent));
+        let lines = wrap_words_hanging(paragraph, width, width.saturating_sub(indent));
         out.extend(lines.into_iter().enumerate().map(|(i, l)| if i == 0 { l } else { format!("{pad}{l}") }));
     }
     out
@@ -672,27 +717,65 @@ fn cell_width(cell: &str) -> usize {
     cell.split('\n').map(|l| l.chars().filter(|c| *c != '\r').count()).max().unwrap_or(0)
 }
 
-/// Column widths that fit in [`TABLE_WIDTH`]: each column starts at its
+/// Where a word that is not a key, a hash or a time may break: after one of
+/// these (a path's `/`, a list's `,`).
+const WORD_BREAKS: [char; 3] = ['/', ',', ';'];
+
+/// Whether `word` must never be split across lines: a node key
+/// (`type:name@version`), a hash (16 or more hex digits) or a time.
+fn is_unbreakable(word: &str) -> bool {
+    let key = word.split_once(':').is_some_and(|(t, rest)| {
+        t.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && rest.contains('@')
+    });
+    let hash = word.len() >= 16 && word.chars().all(|c| c.is_ascii_hexdigit());
+    key || hash || Timestamp::parse_rfc3339(word).is_some()
+}
+
+/// The widest part of `word` that cannot be split: the whole word for a
+/// key, a hash or a time, else its longest piece between [`WORD_BREAKS`].
+fn unsplittable_width(word: &str) -> usize {
+    if is_unbreakable(word) {
+        return word.chars().count();
+    }
+    word.split_inclusive(WORD_BREAKS).map(|piece| piece.chars().count()).max().unwrap_or(0)
+}
+
+/// The widest unsplittable part of a cell ([`unsplittable_width`] of its words), in chars.
+fn longest_word(cell: &str) -> usize {
+    cell.split([' ', '\n', '\t']).map(|w| unsplittable_width(&w.replace('\r', ""))).max().unwrap_or(0)
+}
+
+/// Column widths that fit in [`table_width`]: each column starts at its
 /// widest cell (or header); while too wide, the widest [`Fit::Clip`] column
 /// gives one char, down to [`MIN_CLIP`]; then the widest content column,
-/// down to [`MIN_CONTENT`]; then the widest column of any kind, down to one
-/// char.
+/// down to its longest word (a key, a hash, a path), or a properties column
+/// down to [`MIN_CONTENT`]. Short columns ([`Fit::Keep`]: numbers, times) and
+/// words are never split, so a table whose keys do not fit side by side is
+/// wider than the width rather than broken inside a key.
 fn column_widths(section: &Section) -> Vec<usize> {
     let n = section.headers.len();
     let mut widths: Vec<usize> = section.headers.iter().map(|h| cell_width(h).max(1)).collect();
+    let mut words: Vec<usize> = section.headers.iter().map(|h| longest_word(h)).collect();
     for row in &section.rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
+        for ((w, word), cell) in widths.iter_mut().zip(words.iter_mut()).zip(row) {
             *w = (*w).max(cell_width(cell));
+            *word = (*word).max(longest_word(cell));
         }
     }
-    let budget = TABLE_WIDTH.saturating_sub(GAP * (n - 1));
+    let budget = table_width().saturating_sub(GAP * (n - 1));
     let fit = |i: usize| section.fits.get(i).copied().unwrap_or(Wrap);
-    let phases: [(&[Fit], usize); 3] = [(&[Clip], MIN_CLIP), (&[Clip, Wrap], MIN_CONTENT), (&[Clip, Wrap, Keep], 1)];
-    for (gives, floor) in phases {
+    let floor = |i: usize, phase: usize| match (fit(i), phase) {
+        (Clip, 0) => MIN_CLIP,
+        (Clip, _) => MIN_CONTENT,
+        (Wrap, 1) => words[i].max(1),
+        _ => usize::MAX,
+    };
+    for phase in 0..2 {
         while widths.iter().sum::<usize>() > budget {
-            let widest = (0..n)
-                .filter(|&i| widths[i] > floor && gives.contains(&fit(i)))
-                .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
+            let widest =
+                (0..n).filter(|&i| widths[i] > floor(i, phase)).max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
             let Some(i) = widest else { break };
             widths[i] -= 1;
         }
@@ -700,10 +783,54 @@ fn column_widths(section: &Section) -> Vec<usize> {
     widths
 }
 
+/// `text` broken into lines of at most `width` chars at spaces only; a word
+/// longer than `width` stands whole on its own line. Line breaks in the text
+/// are kept.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    wrap_words_hanging(text, width, width)
+}
+
+/// [`wrap_words`] with the first line of each paragraph `first` chars wide
+/// and the others `then`. Spaces are kept except at a break.
+fn wrap_words_hanging(text: &str, first: usize, then: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut rest: Vec<char> =
+            paragraph.chars().filter(|c| *c != '\r').map(|c| if c == '\t' { ' ' } else { c }).collect();
+        let mut width = first.max(1);
+        while rest.len() > width {
+            // The last space that fits and has text before it, else the
+            // first space after the word that does not fit.
+            let fits = rest[1..=width]
+                .iter()
+                .rposition(|c| *c == ' ')
+                .map(|p| p + 1)
+                .filter(|&p| rest[..p].iter().any(|c| *c != ' '));
+            // A word too long for a line of its own breaks after its last
+            // `/` or `,` that fits, unless it is a key, a hash or a time.
+            let word_len = rest.iter().position(|c| *c == ' ').unwrap_or(rest.len());
+            let word: String = rest[..word_len].iter().collect();
+            let inside = (fits.is_none() && !is_unbreakable(&word))
+                .then(|| rest[..width].iter().rposition(|c| WORD_BREAKS.contains(c)).map(|p| p + 1))
+                .flatten();
+            let Some(end) = fits.or(inside).or_else(|| rest[width..].iter().position(|c| *c == ' ').map(|p| p + width))
+            else {
+                break;
+            };
+            lines.push(rest[..end].iter().collect::<String>().trim_end().to_owned());
+            let skip = end + rest[end..].iter().take_while(|c| **c == ' ').count();
+            rest.drain(..skip);
+            width = then.max(1);
+        }
+        lines.push(rest.iter().collect::<String>().trim_end().to_owned());
+    }
+    lines
+}
+
 fn render_table(section: &Section) -> String {
     let mut lines = Vec::new();
     if let Some(title) = &section.title {
-        lines.extend(hanging(title, TABLE_WIDTH, HANGING_INDENT));
+        lines.extend(hanging(title, table_width(), HANGING_INDENT));
     }
     if !section.headers.is_empty() {
         let widths = column_widths(section);
@@ -714,7 +841,7 @@ fn render_table(section: &Section) -> String {
         }
     }
     for f in &section.footer {
-        lines.extend(hanging(&format!("({f})"), TABLE_WIDTH, HANGING_INDENT));
+        lines.extend(hanging(&format!("({f})"), table_width(), HANGING_INDENT));
     }
     lines.join("\n")
 }
@@ -729,7 +856,11 @@ fn row_lines(section: &Section, widths: &[usize], cells: &[String], clip_cells: 
         .map(|(i, &w)| {
             let cell = cells.get(i).map_or("", String::as_str);
             let fit = section.fits.get(i).copied().unwrap_or(Wrap);
-            if clip_cells && fit == Clip { clip(cell, w, CLIP_LINES) } else { wrap(cell, w) }
+            match fit {
+                Clip if clip_cells => clip(cell, w, CLIP_LINES),
+                Clip => wrap(cell, w),
+                Wrap | Keep => wrap_words(cell, w),
+            }
         })
         .collect();
     let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
@@ -740,7 +871,7 @@ fn row_lines(section: &Section, widths: &[usize], cells: &[String], clip_cells: 
                 let piece = wrapped[i].get(k).map_or("", String::as_str);
                 out.push_str(piece);
                 if i + 1 < widths.len() {
-                    out.push_str(&" ".repeat(w - piece.chars().count() + GAP));
+                    out.push_str(&" ".repeat(w.saturating_sub(piece.chars().count()) + GAP));
                 }
             }
             out.trim_end().to_owned()
@@ -780,7 +911,8 @@ mod tests {
     }
 
     fn fits(out: &str) {
-        assert!(out.lines().all(|l| l.chars().count() <= TABLE_WIDTH), "a line is wider than {TABLE_WIDTH}:\n{out}");
+        let width = DEFAULT_TABLE_WIDTH;
+        assert!(out.lines().all(|l| l.chars().count() <= width), "a line is wider than {width}:\n{out}");
     }
 
     #[test]
@@ -825,28 +957,44 @@ mod tests {
 
     #[test]
     fn long_cells_wrap_within_their_column() {
-        let mut s = Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)]);
-        let key = format!("dataset:{}@1", "very_long_name_".repeat(6));
-        s.rows.push(vec!["1".into(), key.clone(), "x".repeat(500)]);
-        s.rows.push(vec!["2".into(), "model:m@1".into(), String::new()]);
+        let mut s = Section::new(&[("depth", Keep), ("key", Wrap), ("note", Wrap), ("props", Clip)]);
+        s.rows.push(vec![
+            "1".into(),
+            "dataset:transactions_clean@1".into(),
+            "cleaned by the nightly job from the raw card transactions".into(),
+            "x".repeat(500),
+        ]);
+        s.rows.push(vec!["2".into(), "model:m@1".into(), String::new(), String::new()]);
         let out = render_table(&s);
         fits(&out);
-        let widths = column_widths(&s);
-        let key_column: String = out
-            .lines()
-            .skip(2)
-            .map(|l| l.chars().skip(widths[0] + GAP).take(widths[1]).collect::<String>().trim_end().to_owned())
-            .collect();
-        assert!(key_column.starts_with(&key), "the key is whole, in its column:\n{out}");
+        assert!(out.lines().any(|l| l.contains("dataset:transactions_clean@1")), "the key is whole:\n{out}");
+        assert!(out.lines().count() > 4, "the note wraps:\n{out}");
         assert!(out.contains('…'), "props are clipped:\n{out}");
         assert_eq!(out.lines().filter(|l| l.starts_with('2')).count(), 1, "{out}");
     }
 
     #[test]
-    fn many_columns_still_fit() {
-        let names: Vec<String> = (0..20).map(|i| format!("column_{i}")).collect();
-        let mut s = Section { headers: names.clone(), fits: vec![Keep; 20], ..Section::default() };
+    fn keys_and_hashes_are_never_split_even_when_the_table_cannot_fit() {
+        let mut s = Section::new(&[("depth", Keep), ("key", Wrap), ("props", Clip)]);
+        let key = format!("dataset:{}@1", "very_long_name_".repeat(6));
+        let hash = "8b4d2e7f93a1c6054d8e2b7a9f1c3e5d7b0a2c448b4d2e7f93a1c6054d8e2b7a";
+        s.rows.push(vec!["1".into(), key.clone(), "x".repeat(500)]);
+        s.rows.push(vec!["2".into(), format!("{hash} model:m@1"), String::new()]);
+        let out = render_table(&s);
+        assert!(out.lines().any(|l| l.contains(&key)), "the key is whole, on one line:\n{out}");
+        assert!(out.lines().any(|l| l.contains(hash)), "the hash is whole, on one line:\n{out}");
+        assert!(out.contains('…'), "props are clipped:\n{out}");
+    }
+
+    #[test]
+    fn many_columns_wrap_their_words_but_never_split_one() {
+        let names: Vec<String> = (0..8).map(|i| format!("column_{i}")).collect();
+        let mut s = Section { headers: names.clone(), fits: vec![Wrap; 8], ..Section::default() };
         s.rows.push(names.iter().map(|n| format!("{n} value")).collect());
-        fits(&render_table(&s));
+        let out = render_table(&s);
+        fits(&out);
+        for name in &names {
+            assert!(out.contains(name.as_str()), "{name} is whole:\n{out}");
+        }
     }
 }

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     oneshot::set_wait(cli.wait);
+    lineagedb_query::set_table_width(output::table_width());
     // Looked up only by commands that may write (it can run `git config`).
     let author = || cli.author();
     let shell_format = format_of(None, cli.format);

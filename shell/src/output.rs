@@ -273,3 +273,16 @@ pub fn write_file_atomically(
     }
     Ok(())
 }
+
+/// The width tables fit in: `COLUMNS` when it holds a number (as shells set
+/// it, and as scripts may to choose a width), else the width of the terminal
+/// stdout writes to, else 80 (a pipe or a file).
+pub fn table_width() -> usize {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()) {
+        return columns;
+    }
+    match terminal_size::terminal_size_of(io::stdout()) {
+        Some((terminal_size::Width(w), _)) if w > 0 => usize::from(w),
+        _ => lineagedb_query::DEFAULT_TABLE_WIDTH,
+    }
+}

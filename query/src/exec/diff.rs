@@ -91,9 +91,23 @@ fn entity_json(c: &EntityChange) -> Json {
 }
 
 impl DiffResult {
-    /// The diff as flat lines.
+    /// The diff as flat lines, what explains a model first: the producing
+    /// runs' parameters, the metrics, the inputs, the code, the producing
+    /// run; then the other properties, and last the runs' other details
+    /// (times, durations, host), which differ between any two runs.
     pub(crate) fn changes(&self) -> Vec<ChangeLine> {
+        let line = |section: &'static str, c: &PropChange| ChangeLine {
+            section,
+            item: c.path.clone(),
+            from: opt_value(&c.from),
+            to: opt_value(&c.to),
+        };
+        let is_metric = |c: &&PropChange| c.path.starts_with("metrics.") || c.path == "metrics";
+        let is_param = |c: &&PropChange| c.path.starts_with("params.") || c.path == "params";
         let mut out = Vec::new();
+        out.extend(self.run_changes.iter().filter(is_param).map(|c| line("run param", c)));
+        out.extend(self.properties.iter().filter(is_metric).map(|c| line("metric", c)));
+        out.extend(self.run_changes.iter().filter(is_metric).map(|c| line("run metric", c)));
         for c in &self.inputs {
             let section = match (c.from.is_empty(), c.to.is_empty()) {
                 (true, _) => "input added",
@@ -101,30 +115,6 @@ impl DiffResult {
                 _ => "input changed",
             };
             out.push(ChangeLine { section, item: c.entity.clone(), from: keys_cell(&c.from), to: keys_cell(&c.to) });
-        }
-        for c in &self.properties {
-            out.push(ChangeLine {
-                section: "property",
-                item: c.path.clone(),
-                from: opt_value(&c.from),
-                to: opt_value(&c.to),
-            });
-        }
-        if self.runs_from != self.runs_to {
-            out.push(ChangeLine {
-                section: "run",
-                item: "producing run".into(),
-                from: keys_cell(&self.runs_from),
-                to: keys_cell(&self.runs_to),
-            });
-        }
-        for c in &self.run_changes {
-            out.push(ChangeLine {
-                section: "run param",
-                item: c.path.clone(),
-                from: opt_value(&c.from),
-                to: opt_value(&c.to),
-            });
         }
         for c in &self.code {
             out.push(ChangeLine {
@@ -142,6 +132,16 @@ impl DiffResult {
                 });
             }
         }
+        if self.runs_from != self.runs_to {
+            out.push(ChangeLine {
+                section: "run",
+                item: "producing run".into(),
+                from: keys_cell(&self.runs_from),
+                to: keys_cell(&self.runs_to),
+            });
+        }
+        out.extend(self.properties.iter().filter(|c| !is_metric(c)).map(|c| line("property", c)));
+        out.extend(self.run_changes.iter().filter(|c| !is_param(c) && !is_metric(c)).map(|c| line("run detail", c)));
         out
     }
 

@@ -119,7 +119,13 @@ pub(crate) fn reader(cx: &Cx<'_>, db: &Database, as_of: Option<&At>) -> Result<R
         At::Snapshot(n) => read.as_of(*n).map_err(|e| cx.engine(span, e)),
         At::Time(text) => {
             let t = parse_time(cx, span, text)?;
-            read.as_of_time(end_of_written_second(text, t)).map_err(|e| cx.engine(span, e))
+            read.as_of_time(end_of_written_second(text, t)).map_err(|e| match e {
+                // Say the time as written, not the end of its second.
+                lineagedb_engine::Error::NoSnapshotAtTime { first, .. } => {
+                    cx.engine(span, lineagedb_engine::Error::NoSnapshotAtTime { time: t.to_string(), first })
+                }
+                other => cx.engine(span, other),
+            })
         }
     }
 }

@@ -14,7 +14,7 @@
 use std::io::{self, Write};
 
 use super::{
-    Format, GAP, HANGING_INDENT, Section, TABLE_WIDTH, column_widths, csv_cell, hanging, node_cells, render_table,
+    Format, GAP, HANGING_INDENT, Section, Target, column_widths, csv_cell, hanging, node_cells, render_table,
     row_lines, rows_footer, rows_section,
 };
 use crate::result::{NodeRow, RowsHeader, row_json};
@@ -68,13 +68,13 @@ impl RowsWriter {
                 serde_json::to_writer(&mut *out, &row_json(&self.header.columns, row))?;
             }
             Format::Csv => {
-                let cells = node_cells(row, self.header.columns.is_empty(), self.header.walk);
+                let cells = node_cells(row, self.header.columns.is_empty(), self.header.walk, Target::Csv);
                 let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
                 out.write_all(b"\n")?;
                 out.write_all(line.join(",").as_bytes())?;
             }
             Format::Table => {
-                let cells = node_cells(row, self.header.columns.is_empty(), self.header.walk);
+                let cells = node_cells(row, self.header.columns.is_empty(), self.header.walk, Target::Table);
                 match &self.widths {
                     Some(widths) => write_lines(out, &row_lines(&self.held, widths, &cells, true))?,
                     None => {
@@ -104,7 +104,7 @@ impl RowsWriter {
                     }
                     Some(_) => {
                         for f in footer {
-                            write_lines(out, &hanging(&format!("({f})"), TABLE_WIDTH, HANGING_INDENT))?;
+                            write_lines(out, &hanging(&format!("({f})"), super::table_width(), HANGING_INDENT))?;
                         }
                     }
                 }

@@ -79,6 +79,8 @@ impl Fixture {
         command
             .current_dir(self.dir.path())
             .env_remove("LINEAGEDB_DB")
+            .env_remove("LINEAGEDB_WAIT")
+            .env_remove("COLUMNS")
             .env("LINEAGEDB_AUTHOR", "tester")
             .env("HOME", self.dir.path())
             .env("LINEAGEDB_HISTORY", self.dir.path().join("history"));

@@ -1,7 +1,7 @@
 //! `lineagedb demo`: the worked example builds, every query its welcome
 //! suggests succeeds, and the shell runs on it.
 
-use crate::common::{Fixture, row_keys, suggested_queries};
+use crate::common::{Fixture, Outcome, row_keys, suggested_queries};
 
 #[test]
 fn every_query_the_welcome_suggests_succeeds() {
@@ -12,12 +12,17 @@ fn every_query_the_welcome_suggests_succeeds() {
     let queries = suggested_queries(welcome);
     assert!(queries.len() >= 5, "{welcome}");
     for query in &queries {
-        let out = f.query(query);
+        // A terminal of 132 columns shows every suggested query without
+        // making a line wider (80 would: the DIFF shows two 40-digit commit
+        // hashes side by side, and hashes are never split).
+        let out = Outcome::from(
+            f.command().args(["query", "--db", &f.db_arg(), query]).env("COLUMNS", "132").output().expect("run"),
+        );
         assert_eq!(out.code, 0, "`{query}` failed:\n{}", out.stderr);
         assert!(!out.stdout.trim().is_empty(), "`{query}` printed nothing");
         assert!(out.stderr.is_empty(), "`{query}`: {}", out.stderr);
         for line in out.stdout.lines() {
-            assert!(line.chars().count() <= 80, "`{query}` is wider than 80 columns:\n{line}");
+            assert!(line.chars().count() <= 132, "`{query}` is wider than 132 columns:\n{line}");
         }
     }
     for line in welcome.lines().filter(|line| !line.contains(&f.db_arg())) {
@@ -58,24 +63,35 @@ fn the_demo_graph_answers_lineage_questions() {
     assert_eq!(code["from"], serde_json::json!(["code:fraud-repo@2"]), "{}", lines[0]);
     assert_eq!(code["to"], serde_json::json!(["code:fraud-repo@3"]), "{}", lines[0]);
 
-    let history = f.query("HISTORY OF model:fraud");
+    let at_132 = |query: &str| {
+        Outcome::from(
+            f.command().args(["query", "--db", &f.db_arg(), query]).env("COLUMNS", "132").output().expect("run"),
+        )
+    };
+    let history = at_132("HISTORY OF model:fraud");
     let history = history.ok();
     // Alias moves show both versions and the reason; times print to the second.
     for expected in ["bruno.ml", "carla.mlops", "production: @2 -> @3", "production: @3 -> @2", "reason: rollback:"] {
         assert!(history.contains(expected), "{expected} missing from:\n{history}");
     }
     assert!(!history.contains('…'), "nothing is cut:\n{history}");
-    let snapshots = f.query("SNAPSHOTS");
+    let snapshots = at_132("SNAPSHOTS");
     let snapshots = snapshots.ok();
     assert!(snapshots.contains("roll back"), "{snapshots}");
     assert!(!snapshots.contains('…'), "nothing is cut:\n{snapshots}");
-    let diff = f.query("DIFF model:fraud@2 model:fraud@3");
+    let diff = at_132("DIFF model:fraud@2 model:fraud@3");
     let diff = diff.ok();
     assert!(diff.contains("run:train_fraud_2@1") && diff.contains("run:train_fraud_3@1"), "{diff}");
     assert!(!diff.contains('…'), "nothing is cut:\n{diff}");
     for table in [&history, &snapshots, &diff] {
-        assert!(table.lines().all(|l| l.chars().count() <= 80), "a line is wider than 80:\n{table}");
+        assert!(table.lines().all(|l| l.chars().count() <= 132), "a line is wider than 132:\n{table}");
     }
+    // What explains a model comes first, the runs' times last.
+    let position = |text: &str| diff.find(text).unwrap_or_else(|| panic!("no {text} in\n{diff}"));
+    assert!(position("params.max_depth") < position("metrics.auc"), "{diff}");
+    assert!(position("metrics.auc") < position("dataset:fraud_features"), "{diff}");
+    assert!(position("code:fraud-repo") < position("started_at"), "{diff}");
+    assert!(diff.contains("run detail"), "{diff}");
     // `…:SS.ffffff`: a time with a fraction of a second.
     let fraction = |t: &str| {
         t.as_bytes().windows(4).any(|w| w[0] == b':' && w[1..3].iter().all(u8::is_ascii_digit) && w[3] == b'.')

@@ -21,5 +21,6 @@ mod repl_terminal;
 mod report;
 mod run;
 mod stream;
+mod tables;
 mod usage;
 mod verify;

@@ -231,11 +231,15 @@ fn directories_are_inputs_and_outputs_hashed_as_a_manifest() {
     std::fs::create_dir_all(f.dir().join("copy/sub")).expect("mkdir");
     std::fs::copy(f.dir().join("ckpt/weights.bin"), f.dir().join("copy/weights.bin")).expect("copy");
     std::fs::copy(f.dir().join("ckpt/sub/config.json"), f.dir().join("copy/sub/config.json")).expect("copy");
+    // Read back as an input, the copy is the checkpoint the run wrote.
     run_sh(&f, "evaluate", &["--input", "copy"], "true").ok();
-    assert_eq!(show(&f, "dataset:copy@1")["props"]["sha256"], manifest_hash.as_str());
+    assert_eq!(keys(&f, "FIND run WHERE job = evaluate").len(), 1);
+    assert_eq!(keys(&f, "DESCENDANTS OF model:x@1 WHERE type = run").len(), 1);
     std::fs::write(f.dir().join("copy/sub/config.json"), "changed").expect("write");
     run_sh(&f, "evaluate", &["--input", "copy"], "true").ok();
-    assert_ne!(show(&f, "dataset:copy@2")["props"]["sha256"], manifest_hash.as_str());
+    let changed = show(&f, "dataset:copy@1");
+    assert_ne!(changed["props"]["sha256"], manifest_hash.as_str());
+    assert_eq!(changed["props"]["kind"], "directory");
 }
 
 #[test]
