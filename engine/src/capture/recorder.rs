@@ -129,11 +129,22 @@ pub struct GitInfo {
     pub commit: String,
     /// The branch checked out (`HEAD` when detached).
     pub branch: Option<String>,
-    /// Whether tracked files have uncommitted changes.
+    /// Whether the working tree differs from `HEAD`: changed tracked files,
+    /// or untracked files that are not ignored.
     pub dirty: bool,
     /// The `origin` remote, without credentials.
     pub remote: Option<String>,
+    /// When dirty, a SHA-256 over what differs from `HEAD`: `git diff HEAD
+    /// --binary`, then each untracked file's path and SHA-256 (see
+    /// `docs/design.md`), so the exact tree that ran can be checked later.
+    pub diff_sha256: Option<String>,
+    /// Untracked, not ignored files (relative to the repository's top), at
+    /// most [`MAX_UNTRACKED`] of them.
+    pub untracked: Vec<String>,
 }
+
+/// Untracked files listed (and hashed into the diff) at most.
+pub const MAX_UNTRACKED: usize = 1000;
 
 #[derive(Clone, Debug)]
 enum Input {
@@ -169,6 +180,10 @@ pub struct RunRecorder {
     metrics: Option<Props>,
     /// Set by [`RunRecorder::reserve`].
     reserved: Option<ReservedRun>,
+    /// What the command runs with (see `environment`), found when it is declared.
+    env: Option<Props>,
+    /// Paths whose untracked files are not code changes (`ignore_untracked`).
+    ignored: Vec<PathBuf>,
 }
 
 /// Starts recording a run of `job`: reserves the run's name (see
@@ -217,6 +232,8 @@ pub fn start_run_detached(job: &str) -> Result<RunRecorder, RecorderError> {
         token,
         metrics: None,
         reserved: None,
+        env: None,
+        ignored: Vec::new(),
     })
 }
 
@@ -333,13 +350,28 @@ impl RunRecorder {
 
     /// Records the git revision of the working tree at `dir`, if it is in
     /// one (and `git` is installed); returns what was found.
+    /// An untracked file or directory is not a change of the code: the
+    /// database itself, its spool, or its attached database's file is never
+    /// one, and `ignore_untracked` adds more, before `code_from_git`.
     pub fn code_from_git(&mut self, dir: impl AsRef<Path>) -> Option<GitInfo> {
-        self.git = git_info(dir.as_ref());
+        let mut ignored = self.ignored.clone();
+        if let Some(path) = self.db.as_ref().and_then(Database::path) {
+            ignored.push(path.to_owned());
+        }
+        self.git = git_info(dir.as_ref(), &ignored);
         self.git.clone()
+    }
+
+    /// Untracked files at or below `path` do not make the code dirty (the
+    /// database file and its spool, for example).
+    pub fn ignore_untracked(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.ignored.push(path.as_ref().to_owned());
+        self
     }
 
     /// Records the command line and its working directory.
     pub fn command(&mut self, argv: &[String], cwd: impl AsRef<Path>) -> &mut Self {
+        self.env = environment(argv, cwd.as_ref());
         self.command = Some((argv.to_vec(), cwd.as_ref().to_owned()));
         self
     }
@@ -489,7 +521,19 @@ impl RunRecorder {
             if let Some(r) = &g.remote {
                 code.insert("remote".into(), Value::from(r.as_str()));
             }
+            if let Some(d) = &g.diff_sha256 {
+                code.insert("diff_sha256".into(), Value::from(d.as_str()));
+            }
+            if !g.untracked.is_empty() {
+                code.insert(
+                    "untracked".into(),
+                    Value::List(g.untracked.iter().map(|u| Value::from(u.as_str())).collect()),
+                );
+            }
             props.insert("code".into(), Value::Map(code));
+        }
+        if let Some(env) = &self.env {
+            props.insert("env".into(), Value::Map(env.clone()));
         }
         props
     }
@@ -1007,10 +1051,14 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 }
 
 /// The git state of the working tree at `dir`, or `None` outside a repository.
-fn git_info(dir: &Path) -> Option<GitInfo> {
+fn git_info(dir: &Path, ignored: &[PathBuf]) -> Option<GitInfo> {
     let commit = git(dir, &["rev-parse", "--verify", "HEAD"])?;
     let branch = git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| !b.is_empty());
-    let dirty = git(dir, &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let changed = git(dir, &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let top = PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"])?);
+    let untracked = untracked_files(&top, ignored);
+    let dirty = changed || !untracked.is_empty();
+    let diff_sha256 = if dirty { working_tree_diff(&top, &untracked) } else { None };
     let remote =
         git(dir, &["config", "--get", "remote.origin.url"]).filter(|r| !r.is_empty()).map(|r| strip_credentials(&r));
     let repo = match &remote {
@@ -1020,8 +1068,105 @@ fn git_info(dir: &Path) -> Option<GitInfo> {
             Path::new(&top).file_name().map_or(top.clone(), |n| n.to_string_lossy().into_owned())
         }
     };
-    Some(GitInfo { repo, commit, branch, dirty, remote })
+    Some(GitInfo { repo, commit, branch, dirty, remote, diff_sha256, untracked })
 }
+
+/// The untracked, not ignored files of the repository at `top` (relative to
+/// it), except those at or below one of `ignored`; at most [`MAX_UNTRACKED`].
+fn untracked_files(top: &Path, ignored: &[PathBuf]) -> Vec<String> {
+    let ignored: Vec<PathBuf> = ignored.iter().filter_map(|p| absolute(p)).collect();
+    let listed = Command::new("git")
+        .arg("-C")
+        .arg(top)
+        .args(["ls-files", "--others", "--exclude-standard", "-z"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    listed
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .filter(|p| {
+            let full = absolute(&top.join(p)).unwrap_or_else(|| top.join(p));
+            !ignored.iter().any(|i| full.starts_with(i))
+        })
+        .take(MAX_UNTRACKED)
+        .collect()
+}
+
+/// `path` made absolute and, where it exists, free of symbolic links.
+fn absolute(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok().or_else(|| std::env::current_dir().ok().map(|cwd| cwd.join(path)))
+}
+
+/// The hash of what differs from `HEAD` in the repository at `top`:
+/// SHA-256 over the bytes of `git diff HEAD --binary`, then, for each of the
+/// `untracked` files in order, its path, a NUL, its SHA-256 in hex and a
+/// newline.
+fn working_tree_diff(top: &Path, untracked: &[String]) -> Option<String> {
+    let diff = Command::new("git").arg("-C").arg(top).args(["diff", "HEAD", "--binary"]).output().ok()?;
+    if !diff.status.success() {
+        return None;
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(&diff.stdout);
+    for path in untracked {
+        let sha = hash_file(&top.join(path)).map(|(sha, _)| sha).unwrap_or_else(|_| "unreadable".to_owned());
+        hasher.update(format!("{path}\0{sha}\n").as_bytes());
+    }
+    Some(hex(&hasher.finalize()))
+}
+
+/// What the command ran with besides its code: the Python version when it
+/// runs Python (`python...` as the program, or a `.py` argument), and the
+/// SHA-256 of the dependency lock files in its working directory.
+fn environment(argv: &[String], cwd: &Path) -> Option<Props> {
+    let mut env = Props::new();
+    let program =
+        argv.first().map(|p| Path::new(p).file_name().map_or(p.clone(), |n| n.to_string_lossy().into_owned()));
+    let python = match program.as_deref() {
+        Some(p) if p.starts_with("python") => argv.first().cloned(),
+        _ if argv.iter().any(|a| a.ends_with(".py")) => Some("python3".to_owned()),
+        _ => None,
+    };
+    if let Some(python) = python {
+        let version =
+            Command::new(&python).arg("--version").current_dir(cwd).output().ok().filter(|o| o.status.success());
+        if let Some(out) = version {
+            // Python 2 printed its version on stderr.
+            let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
+            let text = String::from_utf8_lossy(&text).trim().trim_start_matches("Python ").to_owned();
+            env.insert("python".into(), Value::String(text));
+        }
+    }
+    let mut locks = Props::new();
+    for name in LOCK_FILES {
+        if let Ok((sha, _)) = hash_file(&cwd.join(name)) {
+            locks.insert((*name).to_owned(), Value::String(sha));
+        }
+    }
+    if !locks.is_empty() {
+        env.insert("locks".into(), Value::Map(locks));
+    }
+    (!env.is_empty()).then_some(env)
+}
+
+/// Dependency lock and requirement files recorded by hash when the command's
+/// working directory holds them.
+const LOCK_FILES: &[&str] = &[
+    "requirements.txt",
+    "requirements.lock",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "pdm.lock",
+    "environment.yml",
+    "conda-lock.yml",
+    "package-lock.json",
+    "Cargo.lock",
+];
 
 /// `https://user:token@host/x.git` -> `https://host/x.git`.
 fn strip_credentials(url: &str) -> String {

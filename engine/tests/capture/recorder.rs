@@ -96,7 +96,9 @@ fn retraining_twice_gives_two_model_versions_with_their_own_run_inputs_and_code(
     std::fs::create_dir(&repo).expect("mkdir");
     git(&repo, &["init", "-q"]);
     std::fs::write(repo.join("train.py"), "lr = 0.1\n").expect("write");
-    git(&repo, &["add", "train.py"]);
+    // Data and weights stay out of git; anything else untracked is a change.
+    std::fs::write(repo.join(".gitignore"), "data.csv\nmodel.bin\n").expect("write");
+    git(&repo, &["add", "train.py", ".gitignore"]);
     git(&repo, &["commit", "-q", "-m", "first model"]);
     let first_commit = git(&repo, &["rev-parse", "HEAD"]);
     let data = repo.join("data.csv");
@@ -121,6 +123,12 @@ fn retraining_twice_gives_two_model_versions_with_their_own_run_inputs_and_code(
         (probe.run_key(), probe.code_from_git(&repo).expect("git"))
     };
     assert!(dirty.dirty, "an uncommitted change makes the tree dirty");
+    assert!(dirty.diff_sha256.is_some() && dirty.untracked.is_empty(), "{dirty:?}");
+    std::fs::write(repo.join("notes.txt"), "not committed").expect("write");
+    let untracked = start_run(&db, "probe").expect("start").code_from_git(&repo).expect("git");
+    assert_eq!(untracked.untracked, ["notes.txt"]);
+    assert_ne!(untracked.diff_sha256, dirty.diff_sha256, "the untracked file is part of the difference");
+    std::fs::remove_file(repo.join("notes.txt")).expect("remove");
     git(&repo, &["commit", "-q", "-am", "lower learning rate"]);
     let (second, git2) = train("weights v2");
     assert_ne!(git1.commit, git2.commit);

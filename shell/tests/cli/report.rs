@@ -248,7 +248,8 @@ fn a_model_trained_by_lineagedb_run_gets_a_recipe_with_its_commit_input_hash_and
     git(f.dir(), &["init", "-q"]);
     f.write("train.py", "lr = 0.1\n");
     f.write("data.csv", DATA);
-    git(f.dir(), &["add", "train.py"]);
+    f.write(".gitignore", "data.csv\nmodel.bin\nhistory\n");
+    git(f.dir(), &["add", "train.py", ".gitignore"]);
     git(f.dir(), &["commit", "-q", "-m", "first model"]);
     let commit = git(f.dir(), &["rev-parse", "HEAD"]);
     let branch = git(f.dir(), &["rev-parse", "--abbrev-ref", "HEAD"]);

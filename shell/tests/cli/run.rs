@@ -262,7 +262,9 @@ fn retraining_in_git_gives_model_versions_with_their_own_run_and_code() {
     git(f.dir(), &["init", "-q"]);
     f.write("train.py", "lr = 0.1\n");
     f.write("data.csv", "id,label\n1,0\n");
-    git(f.dir(), &["add", "train.py"]);
+    // Data and artifacts are kept out of git, as in a real project.
+    f.write(".gitignore", "data.csv\nmodel.bin\nseen.txt\nhistory\n");
+    git(f.dir(), &["add", "train.py", ".gitignore"]);
     git(f.dir(), &["commit", "-q", "-m", "first model"]);
     let train = |weights: &str| {
         let script = format!("echo $LINEAGEDB_RUN > {SEEN}; echo {weights} > model.bin");
@@ -483,4 +485,58 @@ fn an_input_file_a_run_wrote_binds_to_that_output_version() {
     f.write("data/processed/houses.csv", "sqft,price\n1000,210\n");
     run_sh(&f, "train", &["--input", "data/processed/houses.csv"], "true").ok();
     assert!(keys(&f, "FIND dataset").contains(&r#"dataset:"data/processed/houses.csv"@1"#.to_owned()));
+}
+
+#[test]
+fn untracked_files_make_the_code_dirty_with_a_hash_of_the_difference_and_the_environment_is_recorded() {
+    let f = Fixture::new();
+    git(f.dir(), &["init", "-q"]);
+    f.write("train.py", "lr = 0.1\n");
+    f.write(".gitignore", "history\n");
+    git(f.dir(), &["add", "train.py", ".gitignore"]);
+    git(f.dir(), &["commit", "-q", "-m", "first"]);
+    f.write("requirements.txt", "numpy==2.1.0\n");
+    let code = |f: &Fixture| {
+        let out = run_sh(f, "train", &["--format", "json"], "true");
+        out.ok();
+        let recorded: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
+        show(f, recorded["run"].as_str().expect("run"))["props"].clone()
+    };
+    // The database sits in the tree and is not a change; requirements.txt is.
+    let first = code(&f);
+    assert_eq!(first["code"]["dirty"], true, "{first}");
+    assert_eq!(first["code"]["untracked"], serde_json::json!(["requirements.txt"]), "{first}");
+    let diff1 = first["code"]["diff_sha256"].as_str().expect("a diff hash").to_owned();
+    assert_eq!(diff1.len(), 64);
+    assert_eq!(first["env"]["locks"]["requirements.txt"], sha256_hex(b"numpy==2.1.0\n").as_str(), "{first}");
+    // Another change to a tracked file gives another hash.
+    f.write("train.py", "lr = 0.2\n");
+    let second = code(&f);
+    assert_ne!(second["code"]["diff_sha256"], diff1.as_str(), "{second}");
+    // Committed and ignored, the tree is clean again.
+    f.write(".gitignore", "history\nrequirements.txt\n");
+    git(f.dir(), &["commit", "-q", "-am", "second"]);
+    let clean = code(&f);
+    assert_eq!(clean["code"]["dirty"], false, "{clean}");
+    assert!(clean["code"].get("diff_sha256").is_none(), "{clean}");
+}
+
+#[test]
+fn a_python_command_records_the_python_version() {
+    let f = Fixture::new();
+    let Ok(version) = std::process::Command::new("python3").arg("--version").output() else {
+        panic!("python3 is needed for this test: install it (Debian: apt-get install python3)");
+    };
+    let version = String::from_utf8_lossy(&version.stdout).trim().trim_start_matches("Python ").to_owned();
+    f.write("train.py", "print('trained')\n");
+    let out = f.run(&["run", "--db", &f.db_arg(), "--job", "train", "--format", "json", "--", "python3", "train.py"]);
+    out.ok();
+    let recorded: serde_json::Value = serde_json::from_str(out.stdout.lines().last().expect("json")).expect("json");
+    let props = &show(&f, recorded["run"].as_str().expect("run"))["props"];
+    assert_eq!(props["env"]["python"], version.as_str(), "{props}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
