@@ -188,13 +188,18 @@ fn the_report_names_the_training_run_its_code_params_command_and_inputs() {
                 "content_hash": "sha256:def456", "source": "s3://lake/clean.parquet"}])
     );
 
+    // The recipe re-runs the whole chain, upstream first: cleaning, then training.
     let recipe = r["recipe"].as_array().expect("recipe");
-    assert_eq!(recipe.len(), 1);
-    assert_eq!(recipe[0]["run"], "run:train_1@1");
-    assert_eq!(recipe[0]["command"], "python train.py --lr 0.1");
-    assert_eq!(recipe[0]["params"], json!({"lr": 0.1, "depth": 6}));
-    assert_eq!(recipe[0]["code"], run["code"]);
-    assert_eq!(recipe[0]["inputs"], run["inputs"]);
+    assert_eq!(recipe.len(), 2, "{recipe:?}");
+    assert_eq!(recipe[0]["run"], "run:clean_1@1");
+    assert_eq!(recipe[0]["outputs"][0]["key"], "dataset:clean@1");
+    let train = &recipe[1];
+    assert_eq!(train["run"], "run:train_1@1");
+    assert_eq!(train["command"], "python train.py --lr 0.1");
+    assert_eq!(train["params"], json!({"lr": 0.1, "depth": 6}));
+    assert_eq!(train["code"], run["code"]);
+    assert_eq!(train["inputs"], run["inputs"]);
+    assert_eq!(train["outputs"][0]["key"], "model:fraud@1");
 
     // fraud@2 has its own run and code, not fraud@1's.
     let r2 = report_json(&db, "REPORT model:fraud@2 FORMAT json");
@@ -400,14 +405,23 @@ fn the_markdown_document_has_every_section_in_order() {
     let script: Vec<&str> =
         recipe.split("```sh\n").nth(1).expect("a sh block").split("\n```").next().expect("closed").lines().collect();
     assert_eq!(
-        script,
+        script[2..],
         [
+            "# step 1 of 2: run:clean_1@1",
+            "# no code version recorded for this run",
+            "# input dataset:raw@1 (input) sha256:abc123 at s3://lake/raw.parquet",
+            "python clean.py",
+            "# output dataset:clean@1 (output) sha256:def456 at s3://lake/clean.parquet",
+            "# step 2 of 2: run:train_1@1",
             "git checkout 1111aaaa",
             "# input dataset:clean@1 (input) sha256:def456 at s3://lake/clean.parquet",
             r#"# params {"depth":6,"lr":0.1}"#,
             "python train.py --lr 0.1",
+            "# output model:fraud@1 (output)",
         ]
     );
+    assert_eq!(script[0], "set -eu");
+    assert!(script[1].starts_with("check() {"), "{script:?}");
 
     // FORMAT picks the table rendering; the JSON rendering of a non-JSON
     // FORMAT wraps the document with its digest.
@@ -836,7 +850,7 @@ fn the_recipe_runs_only_the_checkout_and_the_recorded_command() {
     let md = document(&db, "REPORT model:m@1").render(ReportFormat::Markdown);
     let recipe = md.split("## Reproduction recipe").nth(1).expect("recipe section");
     let script = recipe.split("```sh\n").nth(1).expect("a sh block").split("\n```").next().expect("closed");
-    let commands: Vec<&str> = script.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    let commands: Vec<&str> = script.lines().filter(|l| !l.trim_start().starts_with('#')).skip(2).collect();
     assert_eq!(commands, ["git checkout abc", "python train.py"], "{script}");
 }
 

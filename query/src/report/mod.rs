@@ -97,13 +97,14 @@ fn content_json(r: &Report) -> Json {
             o
         }).collect::<Vec<_>>(),
         "audit": r.audit.iter().map(audit_json).collect::<Vec<_>>(),
-        "recipe": r.runs.iter().map(|run| json!({
-            "run": run.run.key.to_string(),
-            "command": command(&run.run),
-            "cwd": text(&run.run.props, &["cwd"]),
-            "params": run.run.props.get("params").map_or(Json::Null, Value::to_json),
-            "code": run.code.iter().map(|(n, e)| code_json(n, e)).collect::<Vec<_>>(),
-            "inputs": run.inputs.iter().map(|(n, e)| input_json(n, e)).collect::<Vec<_>>(),
+        "recipe": recipe_steps(r).iter().map(|step| json!({
+            "run": step.run.key.to_string(),
+            "command": command(step.run),
+            "cwd": text(&step.run.props, &["cwd"]),
+            "params": step.run.props.get("params").map_or(Json::Null, Value::to_json),
+            "code": step.code.iter().map(|(n, e)| code_json(n, e)).collect::<Vec<_>>(),
+            "inputs": step.inputs.iter().map(|(n, e)| input_json(n, e)).collect::<Vec<_>>(),
+            "outputs": step.outputs.iter().map(|(n, e)| input_json(n, e)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }
@@ -477,13 +478,18 @@ impl ReportDocument {
         ];
         parts.push(part(2, "Audit entries", None, Body::Table { columns, rows }));
 
-        if r.runs.is_empty() {
+        let steps = recipe_steps(r);
+        if steps.is_empty() {
             let intro = "No recorded run produced this node, so there is nothing to re-run.";
             parts.push(part(2, "Reproduction recipe", Some(intro.into()), Body::Empty));
-        }
-        for run in &r.runs {
-            let intro = format!("To reproduce {}:", run.run.key);
-            parts.push(part(2, "Reproduction recipe", Some(intro), Body::Code(recipe_script(run))));
+        } else {
+            let intro = format!(
+                "To reproduce {} from its recorded lineage, {} run(s), upstream first; each checks its inputs \
+                 and outputs against the recorded hashes and stops at the first that differs:",
+                r.subject.node.key,
+                steps.len()
+            );
+            parts.push(part(2, "Reproduction recipe", Some(intro), Body::Code(recipe_script(&steps))));
         }
         parts
     }
@@ -603,49 +609,145 @@ fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
-/// A shell script that re-runs `run`: check out the code, check the inputs,
-/// then the command with its parameters noted.
-fn recipe_script(run: &lineagedb_engine::ProducingRun) -> String {
-    let mut s = String::new();
-    for (n, e) in &run.code {
-        let c = code_json(n, e);
-        if let Some(remote) = c["remote"].as_str() {
-            let _ = writeln!(s, "git clone {} src && cd src", shell_quote(remote));
-        }
-        match c["commit"].as_str() {
-            Some(commit) => {
-                let _ = writeln!(s, "git checkout {}", shell_quote(commit));
+/// One run of the transformation chain, with what it read and wrote.
+pub(crate) struct Step<'a> {
+    run: &'a Node,
+    code: Vec<(&'a Node, &'a Edge)>,
+    inputs: Vec<(&'a Node, &'a Edge)>,
+    outputs: Vec<(&'a Node, &'a Edge)>,
+}
+
+/// Every run upstream of the subject, in the chain's topological order
+/// (each after the runs that made its inputs), with its code, inputs and
+/// outputs within the lineage.
+pub(crate) fn recipe_steps(r: &Report) -> Vec<Step<'_>> {
+    let nodes: std::collections::HashMap<&lineagedb_engine::NodeKey, &Node> =
+        std::iter::once(&r.subject).chain(&r.upstream).map(|n| (&n.node.key, &n.node)).collect();
+    let mut steps = Vec::new();
+    for key in r.chain.iter().filter(|k| k.type_name == "run") {
+        let Some(run) = nodes.get(key) else { continue };
+        let mut step = Step { run, code: Vec::new(), inputs: Vec::new(), outputs: Vec::new() };
+        for e in &r.upstream_edges {
+            if &e.to == key {
+                if let Some(from) = nodes.get(&e.from) {
+                    match from.key.type_name.as_str() {
+                        "code" => step.code.push((from, e)),
+                        "job" => {}
+                        _ => step.inputs.push((from, e)),
+                    }
+                }
+            } else if &e.from == key {
+                if let Some(to) = nodes.get(&e.to) {
+                    step.outputs.push((to, e));
+                }
             }
-            None => {
-                let _ = writeln!(s, "# {}: no commit recorded", one_line(&n.key.to_string()));
+        }
+        steps.push(step);
+    }
+    steps
+}
+
+/// The recipe's helper: `check FILE SHA256` stops the script when FILE is
+/// not the recorded version.
+const CHECK_FUNCTION: &str = "check() { echo \"$2  $1\" | sha256sum -c --status - || \
+{ echo \"recipe: $1 is not the recorded version (sha256 $2)\" >&2; exit 1; }; }";
+
+/// A shell script that re-runs the chain: for each run, check out its code,
+/// check its inputs against their recorded hashes, run its command, check
+/// what it wrote. Everything taken from the database is quoted, or written
+/// as a comment on one line.
+fn recipe_script(steps: &[Step<'_>]) -> String {
+    let mut s = String::from("set -eu\n");
+    s.push_str(CHECK_FUNCTION);
+    s.push('\n');
+    let first_remote =
+        steps.iter().flat_map(|st| &st.code).find_map(|(n, e)| code_json(n, e)["remote"].as_str().map(str::to_owned));
+    if let Some(remote) = &first_remote {
+        let _ = writeln!(s, "git clone {} src && cd src", shell_quote(remote));
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let _ = writeln!(s, "# step {} of {}: {}", i + 1, steps.len(), one_line(&step.run.key.to_string()));
+        for (n, e) in &step.code {
+            let c = code_json(n, e);
+            if let Some(remote) = c["remote"].as_str().filter(|r| Some(*r) != first_remote.as_deref()) {
+                let _ = writeln!(s, "# in a checkout of {}", one_line(remote));
+            }
+            match c["commit"].as_str() {
+                Some(commit) => {
+                    let _ = writeln!(s, "git checkout {}", shell_quote(commit));
+                }
+                None => {
+                    let _ = writeln!(s, "# {}: no commit recorded", one_line(&n.key.to_string()));
+                }
+            }
+            if c["dirty"] == Json::Bool(true) {
+                let diff = match step.run.props.get("code") {
+                    Some(Value::Map(m)) => match m.get("diff_sha256") {
+                        Some(Value::String(d)) => format!(" (difference sha256 {d})"),
+                        _ => String::new(),
+                    },
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    s,
+                    "# WARNING: the run had uncommitted changes{}; this commit is not exactly what ran",
+                    one_line(&diff)
+                );
             }
         }
-        if c["dirty"] == Json::Bool(true) {
-            s.push_str("# WARNING: the run had uncommitted changes; this commit is not exactly what ran\n");
+        if step.code.is_empty() {
+            s.push_str("# no code version recorded for this run\n");
+        }
+        for (n, e) in &step.inputs {
+            file_check(&mut s, "input", n, e);
+        }
+        if let Some(env) = step.run.props.get("env") {
+            let _ = writeln!(s, "# environment {}", one_line(&env.to_json().to_string()));
+        }
+        if let Some(params) = step.run.props.get("params") {
+            let _ = writeln!(s, "# params {}", one_line(&params.to_json().to_string()));
+        }
+        if let Some(cwd) = text(&step.run.props, &["cwd"]) {
+            let _ = writeln!(s, "# ran in {}", one_line(&cwd));
+        }
+        match command(step.run) {
+            Some(c) => {
+                s.push_str(&c);
+                s.push('\n');
+            }
+            None => s.push_str("# no command recorded for this run\n"),
+        }
+        for (n, e) in &step.outputs {
+            file_check(&mut s, "output", n, e);
         }
     }
-    if run.code.is_empty() {
-        s.push_str("# no code version recorded for this run\n");
+    s.trim_end().to_owned()
+}
+
+/// A `check` line for a file with a recorded SHA-256 and a local path (the
+/// edge's `path`, as the run wrapper records it, else the node's), else a
+/// comment saying what the step reads or writes.
+fn file_check(s: &mut String, what: &str, n: &Node, e: &Edge) {
+    let hash = text(&n.props, &["sha256"]).filter(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()));
+    let path = text(&e.props, &["path"]).or_else(|| text(&n.props, &["path"])).filter(|p| !p.contains("://"));
+    let directory = matches!(n.props.get("kind"), Some(Value::String(k)) if k == "directory");
+    match (hash, path) {
+        (Some(hash), Some(path)) if !directory => {
+            let _ = writeln!(s, "check {} {hash}  # {what} {}", shell_quote(&path), one_line(&n.key.to_string()));
+        }
+        (hash, path) => {
+            let i = input_json(n, e);
+            let shown = i["content_hash"].as_str().map(|h| format!(" {h}")).unwrap_or_default();
+            let version = i["external_version"].as_str().map(|v| format!(" version {v}")).unwrap_or_default();
+            let source = i["source"].as_str().map(|v| format!(" at {v}")).unwrap_or_default();
+            let note = match (directory, hash.is_some() && path.is_some()) {
+                (true, true) => " (a directory: its manifest hash is not checked here)",
+                _ => "",
+            };
+            let line = format!("{what} {} ({}){shown}{version}{source}{note}", n.key, e.label);
+            let _ = writeln!(s, "# {}", one_line(&line));
+        }
     }
-    for (n, e) in &run.inputs {
-        let i = input_json(n, e);
-        let hash = i["content_hash"].as_str().map(|h| format!(" {h}")).unwrap_or_default();
-        let version = i["external_version"].as_str().map(|v| format!(" version {v}")).unwrap_or_default();
-        let source = i["source"].as_str().map(|v| format!(" at {v}")).unwrap_or_default();
-        let line = format!("input {} ({}){hash}{version}{source}", n.key, e.label);
-        let _ = writeln!(s, "# {}", one_line(&line));
-    }
-    if let Some(params) = run.run.props.get("params") {
-        let _ = writeln!(s, "# params {}", one_line(&params.to_json().to_string()));
-    }
-    if let Some(cwd) = text(&run.run.props, &["cwd"]) {
-        let _ = writeln!(s, "# ran in {}", one_line(&cwd));
-    }
-    match command(&run.run) {
-        Some(c) => s.push_str(&c),
-        None => s.push_str("# no command recorded for this run"),
-    }
-    s
 }
 
 // ---------------------------------------------------------------- DOT and HTML

@@ -112,13 +112,27 @@ fn every_format_of_the_demo_report_states_the_same_digest() {
     assert!(raw.contains(&"s3://acme-fraud/raw/transactions/2026-02.parquet".to_owned()), "{raw:?}");
     let code = md_row_with(&markdown, "Training run", "code");
     assert!(code[1].contains("c7a05e3b19f84d26a0b3e9c1d5f7a2b4e6c8d013"), "{code:?}");
+    // The whole chain, upstream first: cleaning both months, features, training.
+    let recipe = recipe_lines(&markdown);
+    assert_eq!(recipe[2], "git clone git@github.com:acme/fraud-model.git src && cd src");
+    let steps: Vec<&String> = recipe.iter().filter(|l| l.starts_with("# step ")).collect();
     assert_eq!(
-        recipe_lines(&markdown),
+        steps,
         [
-            "git clone git@github.com:acme/fraud-model.git src && cd src",
+            "# step 1 of 4: run:clean_transactions_1@1",
+            "# step 2 of 4: run:clean_transactions_2@1",
+            "# step 3 of 4: run:build_features_2@1",
+            "# step 4 of 4: run:train_fraud_3@1",
+        ]
+    );
+    let commands: Vec<&String> = recipe.iter().skip(3).filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        commands,
+        [
+            "python jobs/clean.py --month 2026-01",
+            "python jobs/clean.py --month 2026-02",
+            "python jobs/features.py --window 30d",
             "git checkout c7a05e3b19f84d26a0b3e9c1d5f7a2b4e6c8d013",
-            "# input dataset:fraud_features@2 (input) at s3://acme-fraud/features/2026-02.parquet",
-            r#"# params {"learning_rate":0.05,"max_depth":10,"n_estimators":600}"#,
             "python train.py --config configs/deep.yaml",
         ]
     );
@@ -306,15 +320,27 @@ fn a_model_trained_by_lineagedb_run_gets_a_recipe_with_its_commit_input_hash_and
 
     let markdown = report(&f, &["model:fraud@1"]);
     let lines = recipe_lines(markdown.ok());
-    assert_eq!(lines[0], format!("git checkout {commit}"));
-    assert!(
-        lines.iter().any(|l| l.starts_with("# input dataset:data.csv@1 (input) sha256:") && l.contains(DATA_SHA256)),
-        "{lines:?}"
-    );
+    assert_eq!(lines[0], "set -eu");
+    assert!(lines.contains(&format!("git checkout {commit}")), "{lines:?}");
+    // The input and the output are checked against their recorded hashes.
+    assert!(lines.contains(&format!("check data.csv {DATA_SHA256}  # input dataset:data.csv@1")), "{lines:?}");
     assert!(lines.contains(&r#"# params {"lr":0.1}"#.to_owned()), "{lines:?}");
     assert!(lines.contains(&format!("# ran in {}", f.dir().display())), "{lines:?}");
-    assert_eq!(lines.last(), Some(&format!("sh -c '{script}'")));
+    let command_at = lines.iter().position(|l| *l == format!("sh -c '{script}'")).expect("the command");
+    assert!(lines[command_at + 1].starts_with("check model.bin "), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains("WARNING")), "a clean tree: {lines:?}");
+    // The recipe runs: from a copy of the data it re-makes the model and checks it.
+    let replay = tempfile::tempdir().expect("tempdir");
+    std::fs::write(replay.path().join("data.csv"), DATA).expect("write");
+    let script_text = lines.iter().filter(|l| !l.starts_with("git ")).cloned().collect::<Vec<_>>().join("\n");
+    let ran =
+        std::process::Command::new("sh").arg("-c").arg(&script_text).current_dir(replay.path()).output().expect("sh");
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    std::fs::write(replay.path().join("data.csv"), "changed").expect("write");
+    let ran =
+        std::process::Command::new("sh").arg("-c").arg(&script_text).current_dir(replay.path()).output().expect("sh");
+    assert!(!ran.status.success(), "a changed input stops the recipe");
+    assert!(String::from_utf8_lossy(&ran.stderr).contains("data.csv is not the recorded version"));
 
     // Retrained with an uncommitted change: the recipe warns that the commit is not what ran.
     f.write("train.py", "lr = 0.05\n");
@@ -323,9 +349,12 @@ fn a_model_trained_by_lineagedb_run_gets_a_recipe_with_its_commit_input_hash_and
     assert_eq!(json["training_runs"][0]["code"][0]["commit"], commit.as_str());
     assert_eq!(json["training_runs"][0]["code"][0]["dirty"], true);
     let lines = recipe_lines(report(&f, &["model:fraud@2"]).ok());
-    assert_eq!(lines[0], format!("git checkout {commit}"));
-    assert!(lines.iter().any(|l| l.starts_with("# WARNING: the run had uncommitted changes")), "{lines:?}");
-    assert_eq!(lines.last().map(String::as_str), Some("sh -c 'echo other > model.bin'"));
+    assert!(lines.contains(&format!("git checkout {commit}")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("# WARNING: the run had uncommitted changes (difference sha256 ")),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"sh -c 'echo other > model.bin'".to_owned()), "{lines:?}");
 }
 
 #[test]
