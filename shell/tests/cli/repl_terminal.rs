@@ -100,3 +100,19 @@ fn ctrl_d_leaves_the_shell() {
         panic!("the shell did not end on Ctrl-D: {error}");
     }
 }
+
+#[test]
+fn statements_typed_ahead_in_one_burst_all_run() {
+    let f = Fixture::new();
+    let mut pty = spawn(&f);
+    expect(&mut pty, "lineagedb> ");
+    // Pasted at once, while the shell is still drawing its prompt.
+    pty.send("CREATE dataset:a;\rCREATE dataset:b;\rCREATE dataset:c;\rCREATE dataset:d;\r").expect("type");
+    expect(&mut pty, "created dataset:d@1");
+    expect(&mut pty, "lineagedb> ");
+    pty.send(".quit\r").expect("type");
+    pty.expect(Eof).expect("the shell ends");
+    let (out, lines) = f.query_json("FIND dataset RETURN key");
+    out.ok();
+    assert_eq!(crate::common::row_keys(&lines[0]), ["dataset:a@1", "dataset:b@1", "dataset:c@1", "dataset:d@1"]);
+}
