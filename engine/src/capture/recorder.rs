@@ -1139,6 +1139,25 @@ fn environment(argv: &[String], cwd: &Path) -> Option<Props> {
             let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
             let text = String::from_utf8_lossy(&text).trim().trim_start_matches("Python ").to_owned();
             env.insert("python".into(), Value::String(text));
+            // The installed packages, as `pip freeze` lists them.
+            let freeze = Command::new(&python)
+                .args(["-m", "pip", "freeze", "--all", "--disable-pip-version-check"])
+                .current_dir(cwd)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success());
+            if let Some(out) = freeze {
+                let packages: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .take(MAX_PACKAGES)
+                    .map(Value::from)
+                    .collect();
+                env.insert("packages_sha256".into(), Value::String(hex(&Sha256::digest(&out.stdout))));
+                env.insert("packages".into(), Value::List(packages));
+            }
         }
     }
     let mut locks = Props::new();
@@ -1152,6 +1171,9 @@ fn environment(argv: &[String], cwd: &Path) -> Option<Props> {
     }
     (!env.is_empty()).then_some(env)
 }
+
+/// Packages listed at most (`env.packages`; `env.packages_sha256` covers them all).
+const MAX_PACKAGES: usize = 2000;
 
 /// Dependency lock and requirement files recorded by hash when the command's
 /// working directory holds them.

@@ -534,6 +534,14 @@ fn a_python_command_records_the_python_version() {
     let recorded: serde_json::Value = serde_json::from_str(out.stdout.lines().last().expect("json")).expect("json");
     let props = &show(&f, recorded["run"].as_str().expect("run"))["props"];
     assert_eq!(props["env"]["python"], version.as_str(), "{props}");
+    // With pip, the installed packages are listed and hashed.
+    let has_pip = std::process::Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(has_pip, "python3 -m pip is needed for this test: install pip (Debian: apt-get install python3-pip)");
+    assert!(props["env"]["packages"].is_array(), "{props}");
+    assert_eq!(props["env"]["packages_sha256"].as_str().map(str::len), Some(64), "{props}");
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
