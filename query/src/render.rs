@@ -721,13 +721,14 @@ fn cell_width(cell: &str) -> usize {
 /// these (a path's `/`, a list's `,`).
 const WORD_BREAKS: [char; 3] = ['/', ',', ';'];
 
-/// Whether `word` must never be split across lines: a node key
-/// (`type:name@version`), a hash (16 or more hex digits) or a time.
+/// Whether `word` must never be split across lines: a node key or an
+/// entity (`type:name@version`, `dataset:"s3://b/tx.parquet"`; not a URL's
+/// `scheme://`), a hash (16 or more hex digits) or a time.
 fn is_unbreakable(word: &str) -> bool {
     let key = word.split_once(':').is_some_and(|(t, rest)| {
         t.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && rest.contains('@')
+            && !rest.starts_with("//")
     });
     let hash = word.len() >= 16 && word.chars().all(|c| c.is_ascii_hexdigit());
     key || hash || Timestamp::parse_rfc3339(word).is_some()
