@@ -8,6 +8,9 @@
 
 #![no_main]
 
+#[path = "check.rs"]
+mod check;
+
 use libfuzzer_sys::fuzz_target;
 use lineagedb_engine::{Database, ImportOptions, Importer};
 
@@ -18,22 +21,6 @@ fuzz_target!(|data: &[u8]| {
         let options = ImportOptions { skip_invalid, ..ImportOptions::default() };
         let mut importer = Importer::new(&db, options).expect("begin the import");
         let read = importer.read("fuzz.jsonl", data, &mut |_| {});
-        match read.and_then(|()| importer.commit()) {
-            Err(error) => {
-                assert!(error.line <= lines, "error at line {} of {lines}: {error}", error.line);
-                assert!(!error.reason.is_empty());
-                let read = db.begin_read().expect("read");
-                assert_eq!(read.latest_snapshot(), 0, "a failed import committed: {error}");
-            }
-            Ok(report) => {
-                for rejected in &report.rejected {
-                    assert!(rejected.line >= 1 && rejected.line <= lines, "{rejected:?}");
-                }
-                let read = db.begin_read().expect("read");
-                assert_eq!(read.latest_snapshot(), report.snapshot.unwrap_or(0));
-                let verified = read.verify().expect("verify");
-                assert!(verified.is_ok(), "verify after an import: {:?}", verified.problems);
-            }
-        }
+        check::after_import(&db, lines, read.and_then(|()| importer.commit()));
     }
 });

@@ -8,6 +8,9 @@
 
 #![no_main]
 
+#[path = "check.rs"]
+mod check;
+
 use libfuzzer_sys::fuzz_target;
 use lineagedb_engine::{Database, OpenLineageImporter, OpenLineageOptions};
 
@@ -25,22 +28,6 @@ fuzz_target!(|data: &[u8]| {
             (true, Some(text)) => importer.read_event("event.json", 1, text),
             _ => importer.read("events.jsonl", data, &mut |_| {}),
         };
-        match read.and_then(|()| importer.commit()) {
-            Err(error) => {
-                assert!(error.line <= lines, "error at line {} of {lines}: {error}", error.line);
-                assert!(!error.reason.is_empty());
-                let read = db.begin_read().expect("read");
-                assert_eq!(read.latest_snapshot(), 0, "a failed import committed: {error}");
-            }
-            Ok(report) => {
-                for rejected in &report.rejected {
-                    assert!(rejected.line <= lines, "{rejected:?}");
-                }
-                let read = db.begin_read().expect("read");
-                assert_eq!(read.latest_snapshot(), report.snapshot.unwrap_or(0));
-                let verified = read.verify().expect("verify");
-                assert!(verified.is_ok(), "verify after an import: {:?}", verified.problems);
-            }
-        }
+        check::after_import(&db, lines, read.and_then(|()| importer.commit()));
     }
 });
