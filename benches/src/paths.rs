@@ -30,7 +30,15 @@ pub fn language_query(db: &Database, query: &Query) -> Result<Vec<String>> {
     let results = lineagedb_query::run(db, &text_returning_keys(query))
         .map_err(|e| Error::Invalid(format!("{}: {}", query.text(), e.message)))?;
     match results.into_iter().next() {
-        Some(QueryResult::Nodes(rows)) => Ok(rows.rows.into_iter().map(|r| r.key.to_string()).collect()),
+        // The `key` column the statement returned, as a user reads it.
+        Some(QueryResult::Nodes(rows)) => Ok(rows
+            .rows
+            .into_iter()
+            .map(|r| match r.values.into_iter().next() {
+                Some(lineagedb_engine::Value::String(key)) => key,
+                _ => r.key.to_text(),
+            })
+            .collect()),
         other => Err(Error::Invalid(format!("{}: not node rows: {other:?}", query.text()))),
     }
 }

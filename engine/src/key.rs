@@ -210,6 +210,36 @@ impl fmt::Display for EntityKey {
     }
 }
 
+impl NodeKey {
+    /// The key as text, as `Display` writes it (`type:name@version`), in one
+    /// allocation: `to_string` grows its string as it goes.
+    pub fn to_text(&self) -> String {
+        let mut text = String::with_capacity(self.type_name.len() + self.name.len() + 22);
+        text.push_str(&self.type_name);
+        text.push(':');
+        if is_bare_name(&self.name) {
+            text.push_str(&self.name);
+        } else {
+            let _ = write_quoted(&mut text, &self.name);
+        }
+        text.push('@');
+        // The version's digits, without the formatting machinery.
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut v = self.version;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+        text
+    }
+}
+
 impl fmt::Display for NodeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:", self.type_name)?;
@@ -460,6 +490,21 @@ mod tests {
         ];
         for text in refused {
             assert_eq!(KeyRef::parse_bare(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn to_text_is_what_display_writes() {
+        for text in [
+            "dataset:tx@1",
+            "dataset:tx@10",
+            "model:fraud@18446744073709551615",
+            "dataset:\"s3://b/tx.parquet\"@12",
+            "run:a_b-c.d@7",
+        ] {
+            let key: NodeKey = text.parse().expect("a key");
+            assert_eq!(key.to_text(), key.to_string());
+            assert_eq!(key.to_text(), text);
         }
     }
 

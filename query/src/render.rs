@@ -561,7 +561,7 @@ fn node_cells(row: &NodeRow, whole: bool, walk: bool, target: Target) -> Vec<Str
     if walk {
         cells.push(depth_cell(row.depth));
     }
-    cells.push(row.key.to_string());
+    cells.push(row.key.to_text());
     let props = match target {
         Target::Table => row.node.as_deref().map(table_props_cell),
         Target::Csv => row.node.as_deref().map(props_cell),

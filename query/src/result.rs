@@ -202,7 +202,7 @@ impl TxAction {
 /// The JSON object of one node: key, type, name, version, depth (walks), props.
 pub(crate) fn node_json(node: &Node, depth: Option<u32>) -> Map<String, Json> {
     let mut o = Map::new();
-    o.insert("key".into(), node.key.to_string().into());
+    o.insert("key".into(), node.key.to_text().into());
     o.insert("type".into(), node.key.type_name.clone().into());
     o.insert("name".into(), node.key.name.clone().into());
     o.insert("version".into(), node.key.version.into());
@@ -231,7 +231,7 @@ pub(crate) fn row_json(columns: &[ColumnName], row: &NodeRow) -> Json {
         return match &row.node {
             Some(node) => Json::Object(node_json(node, row.depth)),
             // Rows printed whole always carry their node; a key is what is left.
-            None => json!({"key": row.key.to_string()}),
+            None => json!({"key": row.key.to_text()}),
         };
     }
     let mut o = Map::new();

@@ -121,7 +121,7 @@ pub(crate) fn field_value(field: &Field, row: RowView<'_>, aliases: &mut Aliases
         Field::Type => Value::String(key.type_name.clone()),
         Field::Name => Value::String(key.name.clone()),
         Field::Version => Value::Int(i64::try_from(key.version).unwrap_or(i64::MAX)),
-        Field::Key => Value::String(key.to_string()),
+        Field::Key => Value::String(key.to_text()),
         Field::Depth => Value::Int(i64::from(row.depth?)),
         Field::CreatedAt => Value::Timestamp(row.node?.created_at),
         Field::CreatedBy => Value::String(row.node?.created_by.clone()),
