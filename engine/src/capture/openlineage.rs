@@ -23,7 +23,12 @@
 //! creates a version of each output (with `produced_by` and `produced_at`),
 //! an input binds to the version its `version` facet names (the node's
 //! external label) or else to the latest version produced at or before the
-//! event, and FAIL or ABORT runs create no output version.
+//! event, and FAIL or ABORT runs create no output version. A run never reads
+//! its own output: a job that reads and writes one table (an incremental
+//! model, a MERGE INTO) reads the version before the one it writes, even when
+//! its only event is a COMPLETE. An `eventTime` without an offset (what Python
+//! clients write from a naive `datetime`) is taken as UTC, and the run says so
+//! (`event_times_assumed_utc`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::BufRead;
@@ -153,6 +158,9 @@ struct Event {
     source: usize,
     kind: EventType,
     time: Timestamp,
+    /// The `eventTime` had no offset (`2021-11-03T10:53:52.427343`, as Python
+    /// clients write naive datetimes): it was taken as UTC.
+    naive_time: bool,
     run_id: String,
     job: String,
     producer: Option<String>,
@@ -209,6 +217,11 @@ struct RunPlan {
 /// A dataset step of the timeline: an output version to create or an input to bind.
 struct Step {
     time: Timestamp,
+    /// When the step sorts: `time`, except for an output at the very instant
+    /// its own run read its inputs (a run with one COMPLETE event), which
+    /// sorts a microsecond later so that the run reads the version before
+    /// the one it writes (a job reading and writing one table).
+    sort_time: Timestamp,
     /// 0: output (created before inputs that read it at the same instant), 1: input.
     kind: u8,
     run: usize,
@@ -464,7 +477,7 @@ impl OpenLineageImporter {
             }
             self.dataset_steps(index, plan, &mut steps);
         }
-        steps.sort_by_key(|s| (s.time, s.kind, s.run, s.order));
+        steps.sort_by_key(|s| (s.sort_time, s.kind, s.run, s.order));
         for step in steps {
             if rejected.contains(&step.run) {
                 continue;
@@ -703,7 +716,7 @@ impl OpenLineageImporter {
             inputs.entry(id).or_insert_with(|| (start, first, bare_dataset(namespace, name)));
         }
         for (order, (_, (time, event, dataset))) in inputs.into_iter().enumerate() {
-            steps.push(Step { time, kind: 1, run, order, dataset, event });
+            steps.push(Step { time, sort_time: time, kind: 1, run, order, dataset, event });
         }
         if string_prop(&plan.props, "status").as_deref() != Some("succeeded") {
             return;
@@ -714,7 +727,8 @@ impl OpenLineageImporter {
         for (order, (namespace, name)) in declared(&plan.props, "outputs").into_iter().enumerate() {
             let id = format!("{namespace}/{name}");
             let (event, dataset) = outputs.remove(&id).unwrap_or_else(|| (last, bare_dataset(namespace, name)));
-            steps.push(Step { time: ended, kind: 0, run, order, dataset, event });
+            let sort_time = if ended <= start { Timestamp(start.micros() + 1) } else { ended };
+            steps.push(Step { time: ended, sort_time, kind: 0, run, order, dataset, event });
         }
     }
 
@@ -744,7 +758,7 @@ impl OpenLineageImporter {
             }
             self.link(&run.to_ref(), &key.to_ref(), "output", edge).map_err(at)?;
         } else {
-            let key = self.input_version(&entity, d, step.time).map_err(at)?;
+            let key = self.input_version(&entity, d, step.time, &plan.run_id).map_err(at)?;
             let mut edge = facet_props(&d.io_facets);
             if let Some(label) = d.version_label() {
                 edge.insert("dataset_version".into(), Value::String(label));
@@ -783,8 +797,11 @@ impl OpenLineageImporter {
 
     /// The version an input read: the one its version facet names when
     /// known, else the latest produced at or before `time` (versions made
-    /// by other tools count as older), else version 1, created if needed.
-    fn input_version(&mut self, entity: &EntityKey, d: &Dataset, time: Timestamp) -> Result<NodeKey> {
+    /// by other tools count as older) by another run than `run_id` (a job
+    /// that reads and writes one table reads the version before its own),
+    /// else version 1, created if needed.
+    fn input_version(&mut self, entity: &EntityKey, d: &Dataset, time: Timestamp, run_id: &str) -> Result<NodeKey> {
+        let own = format!("run:{run_id}");
         let label = d.version_label();
         if let Some(label) = &label {
             let by_label = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Label(label.clone()))?;
@@ -796,15 +813,20 @@ impl OpenLineageImporter {
         let Some((latest, _, _)) = self.tx.lookup(&latest)? else {
             return self.create_dataset(entity, label, dataset_props(d));
         };
-        let mut oldest = latest.clone();
+        let mut oldest = None;
         for version in (1..=latest.version).rev() {
             let Some((key, _, props)) = self.tx.lookup(&entity.version(version).to_ref())? else { continue };
+            if string_prop(&props, "produced_by").as_deref() == Some(own.as_str()) {
+                continue;
+            }
             match props.get("produced_at") {
-                Some(Value::Timestamp(t)) if *t > time => oldest = key,
+                Some(Value::Timestamp(t)) if *t > time => oldest = Some(key),
                 _ => return Ok(key),
             }
         }
-        Ok(oldest)
+        // Only this run's own outputs are recorded: linking one as its
+        // input closes a cycle, which the link reports.
+        Ok(oldest.unwrap_or(latest))
     }
 
     fn create_dataset(&mut self, entity: &EntityKey, label: Option<String>, props: Props) -> Result<NodeKey> {
@@ -1092,6 +1114,10 @@ fn merge_run(
     }
     let mut props = Props::new();
     props.insert("run_id".into(), Value::from(run_id));
+    // Said in the node: some times had no offset and were read as UTC.
+    if events.iter().any(|e| e.naive_time) || old("event_times_assumed_utc").is_some() {
+        props.insert("event_times_assumed_utc".into(), Value::Bool(true));
+    }
     if let Some(job) = job {
         props.insert("job".into(), Value::String(job));
     }
@@ -1157,9 +1183,13 @@ fn parse_event(text: &str) -> std::result::Result<Event, String> {
         Some(Json::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
         _ => return Err("\"run.runId\" must be a non-empty string".into()),
     };
-    let time = match obj.get("eventTime") {
-        Some(Json::String(s)) => Timestamp::parse_rfc3339(s)
-            .ok_or_else(|| format!("\"eventTime\" {s:?} is not an RFC 3339 timestamp such as 2026-03-01T01:00:00Z"))?,
+    let (time, naive_time) = match obj.get("eventTime") {
+        Some(Json::String(s)) => event_time(s).ok_or_else(|| {
+            format!(
+                "\"eventTime\" {s:?} is not an RFC 3339 timestamp such as 2026-03-01T01:00:00Z \
+                 (or a time without an offset, taken as UTC)"
+            )
+        })?,
         _ => return Err("\"eventTime\" must be a string".into()),
     };
     let kind = match obj.get("eventType") {
@@ -1179,6 +1209,7 @@ fn parse_event(text: &str) -> std::result::Result<Event, String> {
         source: 0,
         kind,
         time,
+        naive_time,
         run_id,
         job: format!("{ns}/{name}"),
         producer,
@@ -1187,6 +1218,20 @@ fn parse_event(text: &str) -> std::result::Result<Event, String> {
         inputs: datasets(obj.get("inputs"), "inputs", "inputFacets")?,
         outputs: datasets(obj.get("outputs"), "outputs", "outputFacets")?,
     })
+}
+
+/// An event's time: RFC 3339, or a date and time without an offset (what
+/// Python clients write from a naive `datetime`), taken as UTC; the flag says
+/// which.
+fn event_time(text: &str) -> Option<(Timestamp, bool)> {
+    if let Some(t) = Timestamp::parse_rfc3339(text) {
+        return Some((t, false));
+    }
+    let text = text.trim();
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|naive| (Timestamp(naive.and_utc().timestamp_micros()), true))
 }
 
 fn facets(json: Option<&Json>, what: &str) -> std::result::Result<Map<String, Json>, String> {

@@ -1,6 +1,8 @@
 //! The OpenLineage importer on the fixtures written by the real
 //! `openlineage-python` client, and on small hand-written event streams.
 
+use std::collections::BTreeSet;
+
 use lineagedb_engine::{EntityKey, HistoryKind, Timestamp, Value};
 use serde_json::json;
 
@@ -400,4 +402,59 @@ fn a_run_rejected_late_leaves_nothing_behind() {
     let down = read.descendants(&r("dataset:\"file/x\"@1")).collect().expect("walk");
     assert_eq!(keys(&down), set(&["run:other@1"]));
     assert!(read.verify().expect("verify").is_ok());
+}
+
+/// `tests/fixtures/openlineage/upstream/<name>`: events from the OpenLineage project itself.
+fn upstream(name: &str) -> std::path::PathBuf {
+    fixture("upstream").join(name)
+}
+
+#[test]
+fn a_job_that_reads_and_writes_one_table_reads_the_version_before_its_own() {
+    let (_dir, db) = fresh_db();
+    // The Python client's own full example: one COMPLETE event, the same table in and out.
+    let report = import_paths(&db, &[upstream("example_full_event.json")], false).expect("imports");
+    assert_eq!(report.snapshot, Some(1));
+    let table = "dataset:\"my-datasource-namespace/instance.schema.table\"";
+    let run = "run:ea041791-68bc-4ae1-bd89-4c8106a157e4";
+    let read = db.begin_read().expect("read");
+    assert_eq!(
+        keys(&read.ancestors(&r(&at(table, 2))).collect().expect("walk")),
+        set(&[
+            &at(table, 1),
+            &format!("{run}@1"),
+            "job:\"my-scheduler-namespace/myjob.mytask\"@1",
+            "run:3f5e83fa-3480-44ff-99c5-ff943904e5e8@1"
+        ])
+    );
+    assert_eq!(text(node(&db, &at(table, 2)).props.get("produced_by")), run);
+    assert!(node(&db, &at(table, 1)).props.get("produced_by").is_none(), "the version read is a stand-in");
+    // The facets came along.
+    let run_node = node(&db, &format!("{run}@1"));
+    assert!(run_node.props.get("facets").is_some_and(|f| format!("{f:?}").contains("nominalTime")), "{run_node:?}");
+    // Importing it again changes nothing.
+    let again = import_paths(&db, &[upstream("example_full_event.json")], false).expect("imports again");
+    assert_eq!(again.snapshot, None, "{again:?}");
+    // A later run of the same incremental job reads the version the first one wrote.
+    let later = event("COMPLETE", "01:00:00", "inc2", "merge", &["t"], &["t"]);
+    let first = event("COMPLETE", "00:30:00", "inc1", "merge", &["t"], &["t"]);
+    import_text(&db, "inc.jsonl", &format!("{first}\n{later}\n"), false).expect("imports");
+    let t = "dataset:\"file/t\"";
+    let read = db.begin_read().expect("read");
+    let upstream_of_last: BTreeSet<String> =
+        keys(&read.ancestors(&r(&at(t, 3))).only_type("dataset").collect().expect("walk"));
+    assert_eq!(upstream_of_last, set(&[&at(t, 1), &at(t, 2)]));
+}
+
+#[test]
+fn an_event_time_without_an_offset_is_taken_as_utc_and_the_run_says_so() {
+    let (_dir, db) = fresh_db();
+    let naive = event("COMPLETE", "10:53:52", "n1", "job", &["in"], &["out"]).replace("T10:53:52Z", "T10:53:52.427343");
+    import_text(&db, "naive.jsonl", &naive, false).expect("a naive time imports");
+    let run = node(&db, "run:n1@1");
+    assert_eq!(run.props.get("ended_at"), Some(&time("2026-04-01T10:53:52.427343Z")));
+    assert_eq!(run.props.get("event_times_assumed_utc"), Some(&Value::Bool(true)));
+    let aware = event("COMPLETE", "10:53:52", "a1", "job", &["in"], &["out"]);
+    import_text(&db, "aware.jsonl", &aware, false).expect("imports");
+    assert!(node(&db, "run:a1@1").props.get("event_times_assumed_utc").is_none());
 }

@@ -128,3 +128,19 @@ fn openlineage_events_import_as_lineage_that_queries_answer() {
     assert!(out.ok().contains("nothing changed"), "{}", out.stdout);
     f.run(&["verify", "--db", &f.db_arg()]).ok();
 }
+
+#[test]
+fn the_openlineage_clients_own_full_example_imports_a_job_that_rewrites_its_table() {
+    let f = Fixture::new();
+    let file = openlineage_fixture("upstream/example_full_event.json");
+    let out = f.run(&["import", "--db", &f.db_arg(), "--format", "openlineage", &file]);
+    out.ok();
+    let (out, lines) = f.query_json(
+        r#"ANCESTORS OF dataset:"my-datasource-namespace/instance.schema.table"@2 VIA input, output RETURN key"#,
+    );
+    out.ok();
+    assert_eq!(
+        row_keys(&lines[0]),
+        ["run:ea041791-68bc-4ae1-bd89-4c8106a157e4@1", r#"dataset:"my-datasource-namespace/instance.schema.table"@1"#]
+    );
+}
