@@ -29,6 +29,16 @@
 //! its only event is a COMPLETE. An `eventTime` without an offset (what Python
 //! clients write from a naive `datetime`) is taken as UTC, and the run says so
 //! (`event_times_assumed_utc`).
+//!
+//! Static lineage (OpenLineage 2): a `DatasetEvent` gives its dataset a
+//! version carrying its facets (none when the latest version has them
+//! already); a `JobEvent` gives its job a version carrying its facets
+//! (likewise) and links the datasets it declares, `input -> job`
+//! (`static_input`) and `job -> output` (`static_output`), to their latest
+//! versions (a stand-in version 1 when there is none; a dataset declared both
+//! ways keeps only its `static_input` edge). They are applied before the
+//! runs of the same import, so a job's runs link to the version with its
+//! facets; `VIA input, output` walks run lineage only.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::BufRead;
@@ -181,6 +191,8 @@ struct Source {
 /// A failure while applying events: the event it is charged to and why.
 struct Failure {
     event: usize,
+    /// For a static event, its index into `sources` (`event` is unused then).
+    source: Option<usize>,
     reason: String,
     /// A storage failure ends the import even with `skip_invalid`.
     fatal: bool,
@@ -189,7 +201,7 @@ struct Failure {
 impl Failure {
     fn engine(event: usize, e: Error) -> Failure {
         let fatal = matches!(e, Error::Storage(_) | Error::Corrupt { .. } | Error::Io { .. } | Error::Aborted { .. });
-        Failure { event, reason: e.to_string(), fatal }
+        Failure { event, source: None, reason: e.to_string(), fatal }
     }
 }
 
@@ -248,6 +260,32 @@ pub struct OpenLineageImporter {
     excluded_rejects: Vec<Rejected>,
     /// Runs of this pass rejected after something of theirs was written.
     late: Vec<(String, Vec<Rejected>)>,
+    /// DatasetEvents and JobEvents (static lineage), applied before the runs.
+    statics: Vec<StaticEvent>,
+}
+
+/// An OpenLineage 2 static lineage event: no run, a dataset's metadata or a
+/// job's declared inputs and outputs.
+#[derive(Clone, Debug)]
+struct StaticEvent {
+    /// Index into `OpenLineageImporter::sources`.
+    source: usize,
+    time: Timestamp,
+    producer: Option<String>,
+    what: Static,
+}
+
+#[derive(Clone, Debug)]
+enum Static {
+    /// A DatasetEvent: the dataset's facets.
+    Dataset(Dataset),
+    /// A JobEvent: the job, its facets and the datasets it declares.
+    Job { job: String, facets: Map<String, Json>, inputs: Vec<Dataset>, outputs: Vec<Dataset> },
+}
+
+/// The name a static event's rejection is excluded under (see `commit`).
+fn static_id(source: usize) -> String {
+    format!("static event {source}")
 }
 
 impl std::fmt::Debug for OpenLineageImporter {
@@ -280,6 +318,7 @@ impl OpenLineageImporter {
             excluded: HashSet::new(),
             excluded_rejects: Vec::new(),
             late: Vec::new(),
+            statics: Vec::new(),
         })
     }
 
@@ -334,6 +373,21 @@ impl OpenLineageImporter {
 
     fn add(&mut self, file: &str, line: u64, text: String) -> std::result::Result<(), ImportError> {
         self.report.records += 1;
+        if let Some(parsed) = parse_static_event(&text) {
+            return match parsed {
+                Ok(mut event) => {
+                    event.source = self.sources.len();
+                    self.sources.push(Source { file: file.into(), line, text });
+                    self.statics.push(event);
+                    Ok(())
+                }
+                Err(reason) if self.options.skip_invalid => {
+                    self.report.rejected.push(Rejected { file: file.into(), line, text, reason });
+                    Ok(())
+                }
+                Err(reason) => Err(ImportError { file: file.into(), line, reason }),
+            };
+        }
         match parse_event(&text) {
             Ok(mut event) => {
                 event.source = self.sources.len();
@@ -362,7 +416,10 @@ impl OpenLineageImporter {
         let base = self.report.clone();
         loop {
             if let Err(f) = self.apply() {
-                return Err(self.error_at(f.event, f.reason));
+                return Err(match f.source.and_then(|i| self.sources.get(i)) {
+                    Some(s) => ImportError { file: s.file.clone(), line: s.line, reason: f.reason },
+                    None => self.error_at(f.event, f.reason),
+                });
             }
             if self.late.is_empty() {
                 break;
@@ -394,13 +451,14 @@ impl OpenLineageImporter {
             self.excluded.insert(run_id);
             self.excluded_rejects.extend(rejects);
         }
-        let OpenLineageImporter { db, tx, options, sources, events, excluded, excluded_rejects, .. } = self;
+        let OpenLineageImporter { db, tx, options, sources, events, statics, excluded, excluded_rejects, .. } = self;
         tx.rollback()?;
         let mut fresh = OpenLineageImporter::new(&db, options)?;
         fresh.report = base.clone();
         fresh.report.rejected.extend(excluded_rejects.iter().cloned());
         fresh.sources = sources;
         fresh.events = events;
+        fresh.statics = statics;
         fresh.excluded = excluded;
         fresh.excluded_rejects = excluded_rejects;
         Ok(fresh)
@@ -420,6 +478,25 @@ impl OpenLineageImporter {
                 if d.says_model() {
                     types.models.insert(d.id());
                 }
+            }
+        }
+        // Phase 0: static lineage, in event-time order, before the runs, so
+        // that a job's declared facets are on the version its runs link to.
+        let mut statics: Vec<StaticEvent> =
+            self.statics.iter().filter(|e| !self.excluded.contains(&static_id(e.source))).cloned().collect();
+        statics.sort_by_key(|e| (e.time, e.source));
+        for event in &statics {
+            if let Err(reason) = self.apply_static(event, &mut types) {
+                let f = Failure { source: Some(event.source), ..Failure::engine(0, reason) };
+                if !self.options.skip_invalid || f.fatal {
+                    return Err(f);
+                }
+                let s = &self.sources[event.source];
+                let reject =
+                    Rejected { file: s.file.clone(), line: s.line, text: s.text.clone(), reason: f.reason.clone() };
+                self.report.rejected.push(reject.clone());
+                // It may have written part of itself: the pass is applied again without it.
+                self.late.push((static_id(event.source), vec![reject]));
             }
         }
         // Group by run, each run's events by time, runs by their first event.
@@ -488,6 +565,91 @@ impl OpenLineageImporter {
             }
         }
         Ok(())
+    }
+
+    /// A DatasetEvent gives the dataset a version with its facets (unless
+    /// the latest version already has them); a JobEvent gives the job a
+    /// version with its facets (likewise) and links what it declares:
+    /// `input -> job` (`static_input`) and `job -> output`
+    /// (`static_output`), to each dataset's latest version (a stand-in
+    /// version 1 when there is none). Static lineage is kept apart from run
+    /// lineage by these labels: `VIA input, output` walks runs only.
+    fn apply_static(&mut self, event: &StaticEvent, types: &mut DatasetTypes) -> Result<()> {
+        let declared = |props: &mut Props| {
+            props.insert("declared_at".into(), Value::Timestamp(event.time));
+            if let Some(p) = &event.producer {
+                props.insert("declared_by".into(), Value::from(p.as_str()));
+            }
+        };
+        match &event.what {
+            Static::Dataset(d) => {
+                let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                let mut props = dataset_props(d);
+                let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
+                if let Some((_, _, current)) = self.tx.lookup(&latest)? {
+                    if props.iter().all(|(k, v)| current.get(k) == Some(v)) {
+                        self.report.nodes_unchanged += 1;
+                        return Ok(());
+                    }
+                }
+                declared(&mut props);
+                self.create_dataset(&entity, d.version_label(), props)?;
+            }
+            Static::Job { job, facets, inputs, outputs } => {
+                let mut props = facet_props(facets);
+                let entity = EntityKey::new("job", job)?;
+                let latest = NodeRef::new("job", job, VersionSel::Latest)?;
+                let job_key = match self.tx.lookup(&latest)? {
+                    Some((key, _, current)) if props.iter().all(|(k, v)| current.get(k) == Some(v)) => {
+                        self.report.nodes_unchanged += 1;
+                        key
+                    }
+                    _ => {
+                        declared(&mut props);
+                        let new = NewNode {
+                            type_name: "job".into(),
+                            name: entity.name.clone(),
+                            version: None,
+                            label: None,
+                            props,
+                        };
+                        match self.tx.create(new)? {
+                            Created::New(key) => {
+                                self.report.nodes_created += 1;
+                                key
+                            }
+                            Created::Existing(key) => key,
+                        }
+                    }
+                };
+                let mut read = Vec::new();
+                for d in inputs {
+                    let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                    let key = self.static_version(&entity, d)?;
+                    self.link(&key.to_ref(), &job_key.to_ref(), "static_input", facet_props(&d.io_facets))?;
+                    read.push(key);
+                }
+                for d in outputs {
+                    let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                    let key = self.static_version(&entity, d)?;
+                    // A job that declares one table in and out: the input edge says it.
+                    if read.contains(&key) {
+                        continue;
+                    }
+                    self.link(&job_key.to_ref(), &key.to_ref(), "static_output", facet_props(&d.io_facets))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The version static lineage points at: the latest, else a stand-in version 1.
+    fn static_version(&mut self, entity: &EntityKey, d: &Dataset) -> Result<NodeKey> {
+        let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
+        match self.tx.lookup(&latest)? {
+            Some((key, _, _)) => Ok(key),
+            None => self.create_dataset(entity, d.version_label(), dataset_props(d)),
+        }
     }
 
     /// With `skip_invalid`, a run that cannot be applied is rejected whole;
@@ -1085,6 +1247,7 @@ fn merge_run(
             Some(j) if *j != e.job => {
                 return Err(Failure {
                     event: index_of(events, index, first),
+                    source: None,
                     reason: format!("run {run_id} belongs to job \"{j}\" but this event names job \"{}\"", e.job),
                     fatal: false,
                 });
@@ -1218,6 +1381,47 @@ fn parse_event(text: &str) -> std::result::Result<Event, String> {
         inputs: datasets(obj.get("inputs"), "inputs", "inputFacets")?,
         outputs: datasets(obj.get("outputs"), "outputs", "outputFacets")?,
     })
+}
+
+/// A DatasetEvent or a JobEvent (an object with `dataset`, or `job`, and no
+/// `run`), parsed; `None` for anything else (a RunEvent, or not an object,
+/// which `parse_event` reports).
+fn parse_static_event(text: &str) -> Option<std::result::Result<StaticEvent, String>> {
+    let json: Json = serde_json::from_str(text).ok()?;
+    let obj = json.as_object()?;
+    if obj.contains_key("run") || !(obj.contains_key("dataset") || obj.contains_key("job")) {
+        return None;
+    }
+    Some(parse_static_object(obj))
+}
+
+fn parse_static_object(obj: &Map<String, Json>) -> std::result::Result<StaticEvent, String> {
+    let time = match obj.get("eventTime") {
+        Some(Json::String(s)) => event_time(s)
+            .map(|(t, _)| t)
+            .ok_or_else(|| format!("\"eventTime\" {s:?} is not an RFC 3339 timestamp such as 2026-03-01T01:00:00Z"))?,
+        _ => return Err("\"eventTime\" must be a string".into()),
+    };
+    let producer = obj.get("producer").and_then(Json::as_str).map(str::to_owned);
+    let what = if let Some(d) = obj.get("dataset") {
+        let one = Json::Array(vec![d.clone()]);
+        let mut found =
+            datasets(Some(&one), "dataset", "inputFacets").map_err(|e| e.replace("dataset[0]", "dataset"))?;
+        Static::Dataset(found.remove(0))
+    } else {
+        let job = obj.get("job").and_then(Json::as_object).ok_or("\"job\" must be an object")?;
+        let (ns, name) = match (job.get("namespace"), job.get("name")) {
+            (Some(Json::String(ns)), Some(Json::String(name))) if !name.is_empty() => (ns, name),
+            _ => return Err("\"job\" needs \"namespace\" and a non-empty \"name\" (strings)".into()),
+        };
+        Static::Job {
+            job: format!("{ns}/{name}"),
+            facets: facets(job.get("facets"), "job.facets")?,
+            inputs: datasets(obj.get("inputs"), "inputs", "inputFacets")?,
+            outputs: datasets(obj.get("outputs"), "outputs", "outputFacets")?,
+        }
+    };
+    Ok(StaticEvent { source: 0, time, producer, what })
 }
 
 /// An event's time: RFC 3339, or a date and time without an offset (what

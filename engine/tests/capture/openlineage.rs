@@ -328,7 +328,10 @@ fn a_bad_event_names_its_file_and_line_and_commits_nothing() {
     assert_eq!(db.begin_read().expect("read").latest_snapshot(), 0);
 
     let err = import_text(&db, "x.jsonl", "{\"eventTime\": \"2026-04-01T00:00:00Z\", \"dataset\": {}}\n", false)
-        .expect_err("a DatasetEvent is not a RunEvent");
+        .expect_err("a DatasetEvent needs its dataset's name");
+    assert!(err.to_string().starts_with("x.jsonl:1: \"dataset\" needs \"namespace\" and \"name\""), "{err}");
+    let err = import_text(&db, "x.jsonl", "{\"eventTime\": \"2026-04-01T00:00:00Z\", \"other\": {}}\n", false)
+        .expect_err("neither a run, a dataset nor a job");
     assert!(err.to_string().starts_with("x.jsonl:1: not a RunEvent"), "{err}");
     let err = import_text(&db, "x.jsonl", "{nope\n", false).expect_err("invalid JSON");
     assert!(err.to_string().starts_with("x.jsonl:1: invalid JSON"), "{err}");
@@ -457,4 +460,62 @@ fn an_event_time_without_an_offset_is_taken_as_utc_and_the_run_says_so() {
     let aware = event("COMPLETE", "10:53:52", "a1", "job", &["in"], &["out"]);
     import_text(&db, "aware.jsonl", &aware, false).expect("imports");
     assert!(node(&db, "run:a1@1").props.get("event_times_assumed_utc").is_none());
+}
+
+#[test]
+fn dataset_and_job_events_record_static_lineage_apart_from_runs() {
+    let (_dir, db) = fresh_db();
+    let dataset_event = json!({
+        "eventTime": "2026-04-01T00:00:00Z",
+        "dataset": {"namespace": "pg", "name": "public.orders", "facets": {
+            "schema": {"fields": [{"name": "id", "type": "INT"}, {"name": "total", "type": "DECIMAL"}]},
+            "ownership": {"owners": [{"name": "team:sales"}]}}},
+        "producer": "https://example.invalid/catalog",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent"
+    });
+    let job_event = json!({
+        "eventTime": "2026-04-01T00:05:00Z",
+        "job": {"namespace": "dbt", "name": "orders_daily", "facets": {
+            "jobType": {"processingType": "BATCH", "integration": "DBT", "jobType": "MODEL"},
+            "documentation": {"description": "daily orders"}}},
+        "inputs": [{"namespace": "pg", "name": "public.orders"}],
+        "outputs": [{"namespace": "pg", "name": "public.orders_daily"}],
+        "producer": "https://example.invalid/dbt",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent"
+    });
+    // A run of the same job, with its own run lineage.
+    let run = event("COMPLETE", "01:00:00", "r1", "orders_daily", &["raw"], &["cooked"]).replace("\"etl\"", "\"dbt\"");
+    let text = format!("{dataset_event}\n{job_event}\n{run}\n");
+    let report = import_text(&db, "static.jsonl", &text, false).expect("imports");
+    assert_eq!(report.snapshot, Some(1));
+    let orders = node(&db, "dataset:\"pg/public.orders\"@1");
+    assert!(orders.props.get("schema").is_some(), "{orders:?}");
+    assert!(format!("{:?}", orders.props.get("facets")).contains("team:sales"), "{orders:?}");
+    let job = node(&db, "job:\"dbt/orders_daily\"@1");
+    assert!(format!("{:?}", job.props).contains("daily orders"), "{job:?}");
+    let read = db.begin_read().expect("read");
+    // Static lineage is there, under its own labels...
+    let declared =
+        keys(&read.descendants(&r("job:\"dbt/orders_daily\"@1")).via(["static_output"]).collect().expect("walk"));
+    assert_eq!(declared, set(&["dataset:\"pg/public.orders_daily\"@1"]));
+    let declared_in =
+        keys(&read.ancestors(&r("job:\"dbt/orders_daily\"@1")).via(["static_input"]).collect().expect("walk"));
+    assert_eq!(declared_in, set(&["dataset:\"pg/public.orders\"@1"]));
+    // ...and kept apart from what the run read: VIA input, output walks runs only.
+    let run_lineage = keys(
+        &read
+            .ancestors(&r("dataset:\"file/cooked\"@1"))
+            .via(["input", "output"])
+            .only_type("dataset")
+            .collect()
+            .expect("walk"),
+    );
+    assert_eq!(run_lineage, set(&["dataset:\"file/raw\"@1"]));
+    // Importing them again changes nothing.
+    let again = import_text(&db, "static.jsonl", &text, false).expect("imports again");
+    assert_eq!(again.snapshot, None, "{again:?}");
+    // Changed facets make a new version.
+    let changed = dataset_event.to_string().replace("team:sales", "team:finance");
+    import_text(&db, "changed.jsonl", &changed, false).expect("imports");
+    assert!(format!("{:?}", node(&db, "dataset:\"pg/public.orders\"@2").props).contains("team:finance"));
 }
