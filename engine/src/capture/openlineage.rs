@@ -39,6 +39,11 @@
 //! ways keeps only its `static_input` edge). They are applied before the
 //! runs of the same import, so a job's runs link to the version with its
 //! facets; `VIA input, output` walks run lineage only.
+//!
+//! A run recorded by an earlier import that read a stand-in version (made
+//! because no producer of what it read was known) is bound again when a later
+//! import brings a version produced at or before the run started: its input
+//! edge moves to that version (the old edge stays as a tombstone for `AS OF`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::BufRead;
@@ -262,6 +267,8 @@ pub struct OpenLineageImporter {
     late: Vec<(String, Vec<Rejected>)>,
     /// DatasetEvents and JobEvents (static lineage), applied before the runs.
     statics: Vec<StaticEvent>,
+    /// Input edges moved off a stand-in in this pass: (stand-in, run) -> the version now read.
+    rebound: HashMap<(NodeKey, NodeKey), NodeKey>,
 }
 
 /// An OpenLineage 2 static lineage event: no run, a dataset's metadata or a
@@ -319,6 +326,7 @@ impl OpenLineageImporter {
             excluded_rejects: Vec::new(),
             late: Vec::new(),
             statics: Vec::new(),
+            rebound: HashMap::new(),
         })
     }
 
@@ -954,7 +962,57 @@ impl OpenLineageImporter {
                 return Ok(key);
             }
         }
-        self.create_dataset(entity, label, props)
+        let key = self.create_dataset(entity, label, props)?;
+        self.rebind_stand_ins(entity, &key, time)?;
+        Ok(key)
+    }
+
+    /// A version produced at `time` that an earlier import did not know:
+    /// runs recorded before, which read a stand-in version of the entity (one
+    /// no run produced) at or after `time`, read this one instead. Their
+    /// input edge moves from the stand-in to `key` (the old edge is kept as
+    /// a tombstone, so `AS OF` still shows what was believed then). Runs of
+    /// this import bind their inputs themselves.
+    fn rebind_stand_ins(&mut self, entity: &EntityKey, key: &NodeKey, time: Timestamp) -> Result<()> {
+        let read = self.db.begin_read()?;
+        let Ok(versions) = read.versions(entity) else { return Ok(()) };
+        let here: HashSet<String> = self.events.iter().map(|e| e.run_id.clone()).collect();
+        for version in versions {
+            if version.props.contains_key("produced_by") {
+                continue;
+            }
+            let detail = read.node_detail(&version.key.to_ref())?;
+            for edge in detail.outgoing.iter().filter(|e| e.label == "input" && e.to.type_name == "run") {
+                if here.contains(&edge.to.name) {
+                    continue;
+                }
+                let Ok(run) = read.node(&edge.to.to_ref()) else { continue };
+                let read_at = match run.props.get("started_at") {
+                    Some(Value::Timestamp(t)) => Some(*t),
+                    _ => match run.props.get("events") {
+                        Some(Value::List(ids)) => ids
+                            .iter()
+                            .filter_map(|v| match v {
+                                Value::String(s) => parse_event_id(s).map(|(t, _)| t),
+                                _ => None,
+                            })
+                            .min(),
+                        _ => None,
+                    },
+                };
+                if read_at.is_none_or(|t| t < time) {
+                    continue;
+                }
+                // Moved already by an earlier output of this import: the later one wins.
+                let from =
+                    self.rebound.get(&(version.key.clone(), edge.to.clone())).cloned().unwrap_or(version.key.clone());
+                if self.tx.unlink(&from.to_ref(), &edge.to.to_ref(), Some("input"))? > 0 {
+                    self.link(&key.to_ref(), &edge.to.to_ref(), "input", edge.props.clone())?;
+                    self.rebound.insert((version.key.clone(), edge.to.clone()), key.clone());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The version an input read: the one its version facet names when

@@ -519,3 +519,38 @@ fn dataset_and_job_events_record_static_lineage_apart_from_runs() {
     import_text(&db, "changed.jsonl", &changed, false).expect("imports");
     assert!(format!("{:?}", node(&db, "dataset:\"pg/public.orders\"@2").props).contains("team:finance"));
 }
+
+#[test]
+fn a_stand_in_input_is_bound_again_when_its_producer_arrives_in_a_later_import() {
+    let (_dir, db) = fresh_db();
+    // The reader's events arrive first: what it read is not known, a stand-in version is made.
+    let reader = [
+        event("START", "02:00:00", "reader", "score", &["tx"], &[]),
+        event("COMPLETE", "02:10:00", "reader", "score", &["tx"], &[]),
+    ]
+    .join("\n");
+    import_text(&db, "reader.jsonl", &reader, false).expect("imports");
+    let tx = "dataset:\"file/tx\"";
+    assert!(node(&db, &at(tx, 1)).props.get("produced_by").is_none(), "a stand-in");
+    // The writer, which finished before the reader started, arrives next.
+    let writer = [
+        event("START", "01:00:00", "writer", "load", &[], &["tx"]),
+        event("COMPLETE", "01:30:00", "writer", "load", &[], &["tx"]),
+    ]
+    .join("\n");
+    import_text(&db, "writer.jsonl", &writer, false).expect("imports");
+    let read = db.begin_read().expect("read");
+    let upstream = keys(&read.ancestors(&r("run:reader@1")).collect().expect("walk"));
+    assert!(upstream.contains(&at(tx, 2)), "the reader now reads what the writer wrote: {upstream:?}");
+    assert!(upstream.contains("run:writer@1"), "{upstream:?}");
+    assert!(!upstream.contains(&at(tx, 1)), "the stand-in edge is gone: {upstream:?}");
+    // What was believed before is still there AS OF the first import.
+    let before = keys(&read.as_of(1).expect("as of").ancestors(&r("run:reader@1")).collect().expect("walk"));
+    assert_eq!(before, set(&[&at(tx, 1), "job:\"etl/score\"@1"]));
+    // A writer that finished after the reader started changes nothing for it.
+    let late = [event("COMPLETE", "03:00:00", "late", "load", &[], &["tx"])].join("\n");
+    import_text(&db, "late.jsonl", &late, false).expect("imports");
+    let read = db.begin_read().expect("read");
+    let upstream = keys(&read.ancestors(&r("run:reader@1")).only_type("dataset").collect().expect("walk"));
+    assert_eq!(upstream, set(&[&at(tx, 2)]));
+}
