@@ -33,13 +33,15 @@ pub fn run(db_path: &Path, author: &str, args: &ImportArgs) -> Result<(), Failur
                 author: Some(author.to_owned()),
                 message,
             };
-            AnyImporter::Jsonl(Importer::new(&db, options).map_err(|e| anyhow!("cannot start the import: {e}"))?)
+            AnyImporter::Jsonl(Box::new(
+                Importer::new(&db, options).map_err(|e| anyhow!("cannot start the import: {e}"))?,
+            ))
         }
         ImportFormat::Openlineage => {
             let options = OpenLineageOptions { skip_invalid, author: Some(author.to_owned()), message };
-            AnyImporter::OpenLineage(
+            AnyImporter::OpenLineage(Box::new(
                 OpenLineageImporter::new(&db, options).map_err(|e| anyhow!("cannot start the import: {e}"))?,
-            )
+            ))
         }
     };
     for path in &args.files {
@@ -72,8 +74,8 @@ pub fn run(db_path: &Path, author: &str, args: &ImportArgs) -> Result<(), Failur
 
 /// Either importer, behind one interface.
 enum AnyImporter {
-    Jsonl(Importer),
-    OpenLineage(OpenLineageImporter),
+    Jsonl(Box<Importer>),
+    OpenLineage(Box<OpenLineageImporter>),
 }
 
 impl AnyImporter {
