@@ -101,7 +101,7 @@ pub struct ImportArgs {
     /// Commit the valid lines and write each rejected line, with its reason, to this file
     #[arg(long, value_name = "REJECTS_FILE")]
     pub skip_invalid: Option<PathBuf>,
-    /// Files to import
+    /// Files to import (directories: their .json and .jsonl files; `-`: standard input)
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 }

@@ -80,6 +80,9 @@ enum AnyImporter {
 
 impl AnyImporter {
     fn read(&mut self, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<(), ImportError> {
+        if is_stdin(path) {
+            return self.read_stdin(progress);
+        }
         match self {
             AnyImporter::Jsonl(importer) => {
                 let name = path.display().to_string();
@@ -88,6 +91,29 @@ impl AnyImporter {
                 importer.read(&name, BufReader::with_capacity(1 << 20, file), progress)
             }
             AnyImporter::OpenLineage(importer) => importer.read_path(path, progress),
+        }
+    }
+
+    /// Standard input: JSON Lines, or (OpenLineage) one event that fills it,
+    /// as from `curl` or `jq`. Errors name it `stdin`.
+    fn read_stdin(&mut self, progress: &mut dyn FnMut(u64)) -> Result<(), ImportError> {
+        let name = "stdin";
+        match self {
+            AnyImporter::Jsonl(importer) => importer.read(name, io::stdin().lock(), progress),
+            AnyImporter::OpenLineage(importer) => {
+                let mut text = String::new();
+                io::Read::read_to_string(&mut io::stdin().lock(), &mut text).map_err(|e| ImportError {
+                    file: name.into(),
+                    line: 0,
+                    reason: e.to_string(),
+                })?;
+                progress(text.len() as u64);
+                if serde_json::from_str::<serde_json::Value>(&text).is_ok() {
+                    importer.read_event(name, 1, &text)
+                } else {
+                    importer.read(name, text.as_bytes(), &mut |_| {})
+                }
+            }
         }
     }
 
@@ -101,6 +127,9 @@ impl AnyImporter {
 
 /// Bytes to read from a file, or from every file of a directory of events.
 fn input_size(path: &Path) -> io::Result<u64> {
+    if is_stdin(path) {
+        return Ok(0);
+    }
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
         File::open(path)?;
@@ -111,6 +140,11 @@ fn input_size(path: &Path) -> io::Result<u64> {
         total += entry?.metadata()?.len();
     }
     Ok(total)
+}
+
+/// `-`: standard input.
+fn is_stdin(path: &Path) -> bool {
+    path == Path::new("-")
 }
 
 /// One line saying what the import did.

@@ -1395,8 +1395,8 @@ fn parse_event(text: &str) -> std::result::Result<Event, String> {
         Some(Json::Object(run)) => run,
         Some(_) => return Err("\"run\" must be an object".into()),
         None => {
-            return Err("not a RunEvent: no \"run\" (DatasetEvent and JobEvent records are not imported; \
-                        use --skip-invalid to skip them)"
+            return Err("not an OpenLineage event: no \"run\" (a RunEvent), \"dataset\" (a DatasetEvent) \
+                        or \"job\" (a JobEvent)"
                 .into());
         }
     };

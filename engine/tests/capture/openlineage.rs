@@ -332,7 +332,7 @@ fn a_bad_event_names_its_file_and_line_and_commits_nothing() {
     assert!(err.to_string().starts_with("x.jsonl:1: \"dataset\" needs \"namespace\" and \"name\""), "{err}");
     let err = import_text(&db, "x.jsonl", "{\"eventTime\": \"2026-04-01T00:00:00Z\", \"other\": {}}\n", false)
         .expect_err("neither a run, a dataset nor a job");
-    assert!(err.to_string().starts_with("x.jsonl:1: not a RunEvent"), "{err}");
+    assert!(err.to_string().starts_with("x.jsonl:1: not an OpenLineage event"), "{err}");
     let err = import_text(&db, "x.jsonl", "{nope\n", false).expect_err("invalid JSON");
     assert!(err.to_string().starts_with("x.jsonl:1: invalid JSON"), "{err}");
     let mut jobless: serde_json::Value = serde_json::from_str(&good).expect("json");

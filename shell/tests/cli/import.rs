@@ -144,3 +144,23 @@ fn the_openlineage_clients_own_full_example_imports_a_job_that_rewrites_its_tabl
         ["run:ea041791-68bc-4ae1-bd89-4c8106a157e4@1", r#"dataset:"my-datasource-namespace/instance.schema.table"@1"#]
     );
 }
+
+#[test]
+fn dash_imports_standard_input_in_either_format() {
+    let f = Fixture::new();
+    f.run_with_stdin(&["import", "--db", &f.db_arg(), "--format", "jsonl", "-"], LINEAGE).ok();
+    let (out, lines) = f.query_json("ANCESTORS OF model:fraud@1 WHERE type=dataset RETURN key");
+    out.ok();
+    assert_eq!(row_keys(&lines[0]), ["dataset:transactions@1"]);
+    // One pretty-printed OpenLineage event, as `curl` or `jq` would pipe it.
+    let event = std::fs::read_to_string(openlineage_fixture("upstream/example_full_event.json")).expect("read");
+    f.run_with_stdin(&["import", "--db", &f.db_arg(), "--format", "openlineage", "-"], &event).ok();
+    let (out, lines) = f.query_json("FIND run RETURN key");
+    out.ok();
+    assert!(row_keys(&lines[0]).contains(&"run:ea041791-68bc-4ae1-bd89-4c8106a157e4@1".to_owned()), "{}", lines[0]);
+    // Errors name standard input and the line.
+    let out =
+        f.run_with_stdin(&["import", "--db", &f.db_arg(), "--format", "openlineage", "-"], "{\"eventTime\": 1}\n{\n");
+    out.exits(1);
+    assert!(out.stderr.contains("stdin:1:"), "{}", out.stderr);
+}
