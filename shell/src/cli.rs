@@ -79,6 +79,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Check the audit hash chain and the graph invariants
     Verify,
+    /// Export the graph in a format other tools read (OpenLineage RunEvents)
+    Export(ExportArgs),
     /// Write the complete record to a portable archive, or rebuild a database from one
     Archive {
         #[command(subcommand)]
@@ -146,6 +148,29 @@ pub struct RunArgs {
     /// The command to run, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Arguments of `lineagedb export`.
+#[derive(Debug, Args)]
+#[command(after_help = "Every run becomes one OpenLineage RunEvent (spec 2-0-2) with its job, inputs, outputs and\n\
+                        parent, one JSON object a line; `lineagedb import --format openlineage` reads them back.")]
+pub struct ExportArgs {
+    /// The format to write
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: ExportFormat,
+    /// Only the runs created or linked after this snapshot
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub since: Option<u64>,
+    /// Write to this file (replaced whole) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Formats of `lineagedb export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// OpenLineage RunEvents, JSON Lines
+    Openlineage,
 }
 
 /// Arguments of `lineagedb report`.

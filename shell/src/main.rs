@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod complete;
 mod demo;
+mod export;
 mod import;
 mod oneshot;
 mod output;
@@ -65,6 +66,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Run(args)) => run::run(&cli.db_path(), &author(), args),
         Some(Command::Report(args)) => report::run(&cli.db_path(), &author, args),
         Some(Command::Audit(args)) => audit::run(&cli.db_path(), &author, args),
+        Some(Command::Export(args)) => export::run(&cli.db_path(), &author, args),
         Some(Command::Archive { command: ArchiveCommand::Export { output } }) => {
             archive::export(&cli.db_path(), &author, output)
         }

@@ -2,16 +2,19 @@
 //! ([`OpenLineageImporter`]) turns RunEvents written by any OpenLineage
 //! integration into runs, jobs, datasets, models and code revisions, and the
 //! run recorder ([`start_run`]) records one execution of a command or of
-//! Rust code, which is what `lineagedb run` does.
+//! Rust code, which is what `lineagedb run` does. [`openlineage_events`]
+//! gives the graph back as OpenLineage RunEvents.
 //!
 //! Both speak to the graph only through [`WriteTx`]: every node and edge they
 //! write carries `asserted_by` and `asserted_at`, and every mutation gets its
 //! audit entry from the engine.
 
 mod openlineage;
+mod openlineage_export;
 mod recorder;
 
 pub use openlineage::{OpenLineageImporter, OpenLineageOptions};
+pub use openlineage_export::{EXPORT_PRODUCER, RUN_EVENT_SCHEMA, openlineage_events};
 pub use recorder::{
     GitInfo, HashedOutput, PendingGit, PendingInput, PendingRun, RecorderError, ReservedRun, RunOutcome, RunRecorder,
     RunStatus, start_run, start_run_detached,

@@ -10,6 +10,7 @@ mod concurrency;
 mod demo;
 mod env;
 mod exec;
+mod export;
 mod formats;
 mod import;
 #[path = "../../../query/tests/support/markdown.rs"]
