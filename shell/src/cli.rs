@@ -162,8 +162,22 @@ pub struct ExportArgs {
     #[arg(long, value_name = "SNAPSHOT")]
     pub since: Option<u64>,
     /// Write to this file (replaced whole) instead of stdout
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "to")]
     pub output: Option<PathBuf>,
+    /// POST the events to this OpenLineage HTTP endpoint instead, such as Marquez's
+    /// http://localhost:5000/api/v1/lineage
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+    /// Bearer token for --to [default: $OPENLINEAGE_API_KEY]
+    #[arg(long, value_name = "TOKEN", env = "OPENLINEAGE_API_KEY", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Events per request with --to: 1 posts each event alone (what /api/v1/lineage takes); more posts JSON
+    /// arrays (for a batch endpoint such as /api/v1/lineage/batch)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub batch: u32,
+    /// Attempts per request with --to before giving up (connection errors, 429 and 5xx are retried)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
 }
 
 /// Formats of `lineagedb export`.

@@ -132,3 +132,82 @@ fn since_exports_only_the_runs_changed_after_a_snapshot() {
     out.exits(2);
     assert!(out.stderr.contains("the latest snapshot is 2"), "{}", out.stderr);
 }
+
+/// A request the test server received.
+struct Received {
+    authorization: Option<String>,
+    body: String,
+}
+
+/// An HTTP endpoint on a loopback port that answers the first `failures`
+/// requests with 503 and the others with 200, recording every request.
+fn endpoint(failures: usize) -> (String, std::sync::mpsc::Receiver<Received>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let url = format!("http://{}/api/v1/lineage", listener.local_addr().expect("address"));
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let (mut length, mut authorization) = (0usize, None);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("authorization:") {
+                    authorization = Some(line["authorization:".len()..].trim().to_owned());
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).expect("the body");
+            let status = if n < failures { "503 Service Unavailable" } else { "200 OK" };
+            // Recorded before the answer, so the command cannot end first.
+            if n >= failures {
+                let _ = send.send(Received { authorization, body: String::from_utf8_lossy(&body).into_owned() });
+            }
+            let mut stream = stream;
+            let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, receive)
+}
+
+#[test]
+fn to_posts_every_event_with_the_token_retrying_an_endpoint_that_is_briefly_down() {
+    let f = Fixture::new();
+    let db = f.db_arg();
+    let events = fixture("events.jsonl").display().to_string();
+    f.run(&["import", "--db", &db, "--format", "openlineage", &events]).ok();
+    let expected = export(&f, &db, &[]);
+
+    // One event a request; the endpoint is down for the first two attempts.
+    let (url, received) = endpoint(2);
+    let out = f.run(&["export", "--db", &db, "--format", "openlineage", "--to", &url, "--token", "s3cret"]);
+    out.ok();
+    assert!(out.stderr.contains(&format!("posted 5 run event(s) to {url} in 5 request(s)")), "{}", out.stderr);
+    let got: Vec<Received> = received.try_iter().collect();
+    assert_eq!(got.len(), 5);
+    assert!(got.iter().all(|r| r.authorization.as_deref() == Some("Bearer s3cret")));
+    let bodies: Vec<serde_json::Value> = got.iter().map(|r| serde_json::from_str(&r.body).expect("JSON")).collect();
+    assert_eq!(bodies, expected, "each event once, in order");
+
+    // Batched: JSON arrays of up to two events.
+    let (url, received) = endpoint(0);
+    f.run(&["export", "--db", &db, "--format", "openlineage", "--to", &url, "--batch", "2"]).ok();
+    let got: Vec<Received> = received.try_iter().collect();
+    assert_eq!(got.len(), 3);
+    let flat: Vec<serde_json::Value> =
+        got.iter().flat_map(|r| serde_json::from_str::<Vec<serde_json::Value>>(&r.body).expect("an array")).collect();
+    assert_eq!(flat, expected);
+
+    // Down for good: the export says how far it got and fails.
+    let (url, _received) = endpoint(usize::MAX);
+    let out = f.run(&["export", "--db", &db, "--format", "openlineage", "--to", &url, "--attempts", "2"]);
+    out.exits(2);
+    assert!(out.stderr.contains("HTTP 503"), "{}", out.stderr);
+    assert!(out.stderr.contains("0 of 5 event(s) were posted"), "{}", out.stderr);
+}
