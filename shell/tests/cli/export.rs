@@ -211,3 +211,34 @@ fn to_posts_every_event_with_the_token_retrying_an_endpoint_that_is_briefly_down
     assert!(out.stderr.contains("HTTP 503"), "{}", out.stderr);
     assert!(out.stderr.contains("0 of 5 event(s) were posted"), "{}", out.stderr);
 }
+
+/// The `openlineage-python` release the client tests use.
+const OPENLINEAGE_PYTHON: &str = "openlineage-python==1.33.0";
+
+#[test]
+fn the_openlineage_python_client_takes_the_export_and_its_output_imports_back() {
+    let python = lineagedb_tests::python_with("openlineage", &[OPENLINEAGE_PYTHON])
+        .unwrap_or_else(|e| panic!("this test needs the real openlineage-python client: {e}"));
+    let f = Fixture::new();
+    let db = f.db_arg();
+    let events = fixture("events.jsonl").display().to_string();
+    f.run(&["import", "--db", &db, "--format", "openlineage", &events]).ok();
+    let exported = f.dir().join("exported.jsonl");
+    export(&f, &db, &["-o", &exported.display().to_string()]);
+    // The client builds its own RunEvent from each line and writes it with its FileTransport.
+    let reemitted = f.dir().join("reemitted.jsonl");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/python/openlineage_reemit.py");
+    let out = std::process::Command::new(&python).arg(&script).arg(&exported).arg(&reemitted).output().expect("python");
+    assert!(out.status.success(), "the client refused the export: {}", String::from_utf8_lossy(&out.stderr));
+    let lines = std::fs::read_to_string(&reemitted).expect("the client wrote its events");
+    assert_eq!(lines.lines().count(), 5);
+    // What the client wrote imports into an empty database with the same lineage.
+    let copy = f.dir().join("copy.redb").display().to_string();
+    f.run(&["import", "--db", &copy, "--format", "openlineage", &reemitted.display().to_string()]).ok();
+    let all = |db: &str| keys(&f, db, "FIND * RETURN key");
+    assert_eq!(all(&copy), all(&db));
+    for key in all(&db) {
+        let query = format!("ANCESTORS OF {key} RETURN key");
+        assert_eq!(keys(&f, &copy, &query), keys(&f, &db, &query), "{query}");
+    }
+}
