@@ -766,8 +766,19 @@ impl OpenLineageImporter {
         // The job.
         let job = string_prop(&plan.props, "job").unwrap_or_default();
         let (namespace, name) = job.split_once('/').unwrap_or(("", job.as_str()));
-        let job_props =
+        let mut job_props =
             Props::from([("namespace".to_owned(), Value::from(namespace)), ("name".to_owned(), Value::from(name))]);
+        // A new job node carries the job facets its runs report (documentation,
+        // jobType, ownership, ...): `facets.jobType.integration` and the like.
+        let job_facets: Props = plan
+            .events
+            .iter()
+            .flat_map(|&i| &self.events[i].job_facets)
+            .map(|(k, v)| (k.clone(), facet_value(v)))
+            .collect();
+        if !job_facets.is_empty() {
+            job_props.insert("facets".into(), Value::Map(job_facets));
+        }
         let (job_key, created) = ensure_entity(&mut self.tx, "job", &job, job_props).map_err(at)?;
         self.report.nodes_created += u64::from(created);
         self.link(&job_key.to_ref(), &run_ref, "job", Props::new()).map_err(at)?;

@@ -164,3 +164,20 @@ fn dash_imports_standard_input_in_either_format() {
     out.exits(1);
     assert!(out.stderr.contains("stdin:1:"), "{}", out.stderr);
 }
+
+#[test]
+fn openlineage_facets_are_properties_a_query_reads() {
+    let f = Fixture::new();
+    let file = openlineage_fixture("events.jsonl");
+    f.run(&["import", "--db", &f.db_arg(), "--format", "openlineage", &file]).ok();
+    // Job facets on the job node, run facets on the run.
+    let (out, lines) = f.query_json(r#"FIND job WHERE facets.jobType.integration = "PYTHON" RETURN key"#);
+    out.ok();
+    assert_eq!(row_keys(&lines[0]).len(), 4, "{}", lines[0]);
+    let (out, lines) = f.query_json(
+        r#"FIND run WHERE facets.processing_engine.name = "Airflow" RETURN key, facets.processing_engine.version"#,
+    );
+    out.ok();
+    assert_eq!(row_keys(&lines[0]), ["run:0195a0c0-0000-7000-8000-000000000004@1"]);
+    assert_eq!(lines[0]["rows"][0]["facets.processing_engine.version"], "2.10.4");
+}
