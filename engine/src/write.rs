@@ -373,6 +373,19 @@ impl WriteTx {
         self.guarded(|tx| tx.tables_mut()?.claim_once(token, snapshot))
     }
 
+    /// Records `alias` as another name of the `type_name` entity `name` (an
+    /// OpenLineage symlink), unless `alias` names an entity already; returns
+    /// the entity name `alias` stands for from now on.
+    pub fn add_name_alias(&mut self, type_name: &str, alias: &str, name: &str) -> Result<String> {
+        self.guarded(|tx| tx.tables_mut()?.put_name_alias(type_name, alias, name))
+    }
+
+    /// The entity name another name of a `type_name` entity stands for
+    /// (`add_name_alias`), if one was recorded.
+    pub fn name_alias(&self, type_name: &str, alias: &str) -> Result<Option<String>> {
+        self.tables()?.read(|t| t.name_alias(type_name, alias))
+    }
+
     /// Records that version `key` holds the file content `sha256` (hex), so
     /// that [`WriteTx::content_versions`] finds it by its content.
     pub fn note_content(&mut self, sha256: &str, key: &NodeKey) -> Result<()> {

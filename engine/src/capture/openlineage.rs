@@ -44,6 +44,12 @@
 //! because no producer of what it read was known) is bound again when a later
 //! import brings a version produced at or before the run started: its input
 //! edge moves to that version (the old edge stays as a tombstone for `AS OF`).
+//!
+//! The `symlinks` facet gives a dataset other names (the Hive table a Spark
+//! job writes by its path): each becomes an alias of the dataset's name,
+//! recorded in `meta` (`name_alias:dataset:<namespace>/<name>`), and a
+//! dataset named by an alias, in this import or a later one, is the dataset
+//! it stands for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::BufRead;
@@ -480,6 +486,7 @@ impl OpenLineageImporter {
     }
 
     fn apply(&mut self) -> Applied<()> {
+        self.resolve_symlinks().map_err(|e| Failure::engine(0, e))?;
         let mut types = DatasetTypes::default();
         for e in &self.events {
             for d in e.inputs.iter().chain(&e.outputs) {
@@ -573,6 +580,60 @@ impl OpenLineageImporter {
             }
         }
         Ok(())
+    }
+
+    /// Another name of a dataset (an identifier of its `symlinks` facet,
+    /// such as the Hive table a Spark job writes by its path) is recorded as
+    /// an alias of the dataset's name, in this import and for later ones, and
+    /// every dataset named by an alias is taken as the dataset it stands for.
+    /// First seen wins: a name that is already an entity of its own, or an
+    /// alias of another, is not made an alias again.
+    fn resolve_symlinks(&mut self) -> Result<()> {
+        let mut events = std::mem::take(&mut self.events);
+        let mut statics = std::mem::take(&mut self.statics);
+        let outcome = (|| {
+            let mut datasets: Vec<&mut Dataset> = Vec::new();
+            for e in &mut events {
+                datasets.extend(e.inputs.iter_mut().chain(e.outputs.iter_mut()));
+            }
+            for e in &mut statics {
+                match &mut e.what {
+                    Static::Dataset(d) => datasets.push(d),
+                    Static::Job { inputs, outputs, .. } => datasets.extend(inputs.iter_mut().chain(outputs.iter_mut())),
+                }
+            }
+            for d in &datasets {
+                for (namespace, name) in symlinks(d) {
+                    let alias = format!("{namespace}/{name}");
+                    if alias == d.id() || self.is_entity(&alias)? || self.tx.name_alias("dataset", &d.id())?.is_some() {
+                        continue;
+                    }
+                    self.tx.add_name_alias("dataset", &alias, &format!("{}\u{1f}{}", d.namespace, d.name))?;
+                }
+            }
+            for d in datasets {
+                if let Some(target) = self.tx.name_alias("dataset", &d.id())? {
+                    if let Some((namespace, name)) = target.split_once('\u{1f}') {
+                        d.namespace = namespace.to_owned();
+                        d.name = name.to_owned();
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.events = events;
+        self.statics = statics;
+        outcome
+    }
+
+    /// Whether some version of `dataset:<name>` or `model:<name>` exists.
+    fn is_entity(&self, name: &str) -> Result<bool> {
+        for type_name in ["dataset", "model"] {
+            if self.tx.lookup(&NodeRef::new(type_name, name, VersionSel::Latest)?)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// A DatasetEvent gives the dataset a version with its facets (unless
@@ -1505,6 +1566,19 @@ fn event_time(text: &str) -> Option<(Timestamp, bool)> {
         .iter()
         .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
         .map(|naive| (Timestamp(naive.and_utc().timestamp_micros()), true))
+}
+
+/// The other names a dataset's `symlinks` facet gives it, as (namespace, name).
+fn symlinks(d: &Dataset) -> Vec<(String, String)> {
+    let Some(Json::Array(ids)) = d.facets.get("symlinks").and_then(|f| f.get("identifiers")) else {
+        return Vec::new();
+    };
+    ids.iter()
+        .filter_map(|id| match (id.get("namespace"), id.get("name")) {
+            (Some(Json::String(ns)), Some(Json::String(name))) if !name.is_empty() => Some((ns.clone(), name.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn facets(json: Option<&Json>, what: &str) -> std::result::Result<Map<String, Json>, String> {

@@ -18,6 +18,8 @@ pub trait StoreRead {
     fn once_token(&self, token: &str) -> Result<Option<SnapshotId>>;
     /// The keys of the versions recorded with content `sha256`, oldest first.
     fn content_keys(&self, sha256: &str) -> Result<Vec<String>>;
+    /// The entity name another name of a `type_name` entity maps to, if recorded.
+    fn name_alias(&self, type_name: &str, alias: &str) -> Result<Option<String>>;
     /// Every node type name with its id.
     fn type_dictionary(&self) -> Result<Vec<(String, u32)>>;
     /// Every edge label with its id.
@@ -112,6 +114,13 @@ macro_rules! impl_store_read {
         fn once_token(&self, token: &str) -> Result<Option<SnapshotId>> {
             match self.meta()?.get(format!("{ONCE_PREFIX}{token}").as_str())? {
                 Some(v) => Ok(Some(decode(v.value(), "once token")?)),
+                None => Ok(None),
+            }
+        }
+
+        fn name_alias(&self, type_name: &str, alias: &str) -> Result<Option<String>> {
+            match self.meta()?.get(format!("{NAME_ALIAS_PREFIX}{type_name}:{alias}").as_str())? {
+                Some(v) => Ok(Some(decode(v.value(), "name alias")?)),
                 None => Ok(None),
             }
         }

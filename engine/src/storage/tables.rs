@@ -15,6 +15,10 @@ pub const ONCE_PREFIX: &str = "once:";
 /// `content:<sha256 hex>` -> the keys of the versions recorded with it
 /// (postcard `Vec<String>`, oldest first).
 pub const CONTENT_PREFIX: &str = "content:";
+/// Keys of `meta` that map another name of a dataset to the entity name it
+/// is recorded under (OpenLineage `symlinks`): `name_alias:<type>:<alias>` ->
+/// the entity name (postcard `String`).
+pub const NAME_ALIAS_PREFIX: &str = "name_alias:";
 pub const TYPES: TableDefinition<&str, u32> = TableDefinition::new("types");
 pub const LABELS: TableDefinition<&str, u32> = TableDefinition::new("labels");
 /// Entity prefix -> its (version, node id) pairs (`node_blocks.rs`).

@@ -200,6 +200,20 @@ impl WriteTables {
         })
     }
 
+    /// Records `alias` as another name of the `type_name` entity `name`,
+    /// unless it names one already; returns the name it maps to.
+    pub fn put_name_alias(&mut self, type_name: &str, alias: &str, name: &str) -> Result<String> {
+        let key = format!("{NAME_ALIAS_PREFIX}{type_name}:{alias}");
+        self.with(|t| {
+            if let Some(found) = t.meta.get(key.as_str())? {
+                return decode(found.value(), "name alias");
+            }
+            let bytes = encode(&name.to_owned())?;
+            t.meta.insert(key.as_str(), bytes.as_slice())?;
+            Ok(name.to_owned())
+        })
+    }
+
     pub fn put_type(&mut self, name: &str, id: u32) -> Result<()> {
         self.with(|t| Ok(t.types.insert(name, id).map(|_| ())?))
     }

@@ -554,3 +554,27 @@ fn a_stand_in_input_is_bound_again_when_its_producer_arrives_in_a_later_import()
     let upstream = keys(&read.ancestors(&r("run:reader@1")).only_type("dataset").collect().expect("walk"));
     assert_eq!(upstream, set(&[&at(tx, 2)]));
 }
+
+#[test]
+fn a_symlink_names_the_same_dataset_in_this_import_and_later_ones() {
+    let (_dir, db) = fresh_db();
+    // Spark writes the table by its path and says its Hive name in `symlinks`.
+    let spark = json!({
+        "eventType": "COMPLETE", "eventTime": "2026-04-01T01:00:00Z",
+        "run": {"runId": "spark-1"}, "job": {"namespace": "spark", "name": "load_orders"},
+        "inputs": [],
+        "outputs": [{"namespace": "s3://warehouse", "name": "db/orders", "facets": {"symlinks": {
+            "identifiers": [{"namespace": "hive://metastore", "name": "db.orders", "type": "TABLE"}]}}}],
+        "producer": "test", "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+    });
+    import_text(&db, "spark.jsonl", &spark.to_string(), false).expect("imports");
+    // dbt, in a later import, reads it by the Hive name.
+    let dbt = event("COMPLETE", "02:00:00", "dbt-1", "orders_daily", &[], &["daily"])
+        .replace("\"inputs\":[]", "\"inputs\":[{\"namespace\":\"hive://metastore\",\"name\":\"db.orders\"}]");
+    import_text(&db, "dbt.jsonl", &dbt, false).expect("imports");
+    let read = db.begin_read().expect("read");
+    let upstream = keys(&read.ancestors(&r("dataset:\"file/daily\"@1")).collect().expect("walk"));
+    assert!(upstream.contains("dataset:\"s3://warehouse/db/orders\"@1"), "{upstream:?}");
+    assert!(upstream.contains("run:spark-1@1"), "the lineage reaches the Spark run: {upstream:?}");
+    assert!(read.node(&r("dataset:\"hive://metastore/db.orders\"")).is_err(), "no second entity for the alias");
+}
