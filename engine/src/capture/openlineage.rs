@@ -654,12 +654,17 @@ impl OpenLineageImporter {
             Static::Dataset(d) => {
                 let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
                 let mut props = dataset_props(d);
+                // This event applied before (a re-import), or the latest version says as much.
+                let when = Value::Timestamp(event.time);
+                let known = self.db.begin_read()?.versions(&entity).unwrap_or_default();
+                let applied = known.iter().any(|v| {
+                    v.props.get("declared_at") == Some(&when) && props.iter().all(|(k, x)| v.props.get(k) == Some(x))
+                });
                 let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
-                if let Some((_, _, current)) = self.tx.lookup(&latest)? {
-                    if props.iter().all(|(k, v)| current.get(k) == Some(v)) {
-                        self.report.nodes_unchanged += 1;
-                        return Ok(());
-                    }
+                let current = self.tx.lookup(&latest)?.map(|(_, _, p)| p);
+                if applied || current.is_some_and(|c| props.iter().all(|(k, v)| c.get(k) == Some(v))) {
+                    self.report.nodes_unchanged += 1;
+                    return Ok(());
                 }
                 declared(&mut props);
                 self.create_dataset(&entity, d.version_label(), props)?;
@@ -691,15 +696,33 @@ impl OpenLineageImporter {
                         }
                     }
                 };
+                // What the job declares already (an earlier import of this
+                // event): an entity it names once per direction.
+                let committed = self.db.begin_read()?;
+                let existing = committed.node_detail(&job_key.to_ref()).ok();
+                let declares = |label: &str, entity: &EntityKey| {
+                    existing.as_ref().is_some_and(|d| {
+                        d.incoming.iter().chain(&d.outgoing).any(|e| {
+                            let other = if e.to == job_key { &e.from } else { &e.to };
+                            e.label == label && other.entity() == *entity
+                        })
+                    })
+                };
                 let mut read = Vec::new();
                 for d in inputs {
                     let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                    if declares("static_input", &entity) {
+                        continue;
+                    }
                     let key = self.static_version(&entity, d)?;
                     self.link(&key.to_ref(), &job_key.to_ref(), "static_input", facet_props(&d.io_facets))?;
                     read.push(key);
                 }
                 for d in outputs {
                     let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                    if declares("static_output", &entity) {
+                        continue;
+                    }
                     let key = self.static_version(&entity, d)?;
                     // A job that declares one table in and out: the input edge says it.
                     if read.contains(&key) {

@@ -578,3 +578,37 @@ fn a_symlink_names_the_same_dataset_in_this_import_and_later_ones() {
     assert!(upstream.contains("run:spark-1@1"), "the lineage reaches the Spark run: {upstream:?}");
     assert!(read.node(&r("dataset:\"hive://metastore/db.orders\"")).is_err(), "no second entity for the alias");
 }
+
+#[test]
+fn what_real_producers_send_imports_as_one_lineage() {
+    // tests/fixtures/openlineage/generate_v2.py, through the real client: a
+    // DatasetEvent, a JobEvent, a Spark run naming its table's Hive name in
+    // `symlinks`, and an incremental dbt model with naive event times.
+    let (_dir, db) = fresh_db();
+    let report = import_paths(&db, &[fixture("events_v2.jsonl")], false).expect("imports");
+    assert_eq!(report.records, 8);
+    assert!(report.rejected.is_empty());
+    let orders = "dataset:\"s3://acme-warehouse/warehouse/orders\"";
+    let daily = "dataset:\"hive://metastore.acme.invalid:9083/analytics.orders_daily\"";
+    let spark = "run:0196b1d0-0000-7000-8000-000000000001@1";
+    let (dbt1, dbt2) = ("run:0196b1d0-0000-7000-8000-000000000002@1", "run:0196b1d0-0000-7000-8000-000000000003@1");
+    let read = db.begin_read().expect("read");
+    // The dbt model read the table Spark wrote, by its Hive name, and its own previous output.
+    let runs =
+        keys(&read.ancestors(&r(&at(daily, 3))).via(["input", "output"]).only_type("run").collect().expect("walk"));
+    assert_eq!(runs, set(&[spark, dbt1, dbt2]));
+    let read_by_second: BTreeSet<String> =
+        keys(&read.ancestors(&r(dbt2)).via(["input"]).only_type("dataset").collect().expect("walk"));
+    assert_eq!(read_by_second, set(&[&at(orders, 2), &at(daily, 2)]));
+    assert!(read.node(&r("dataset:\"hive://metastore.acme.invalid:9083/sales.orders\"")).is_err());
+    // The DatasetEvent's facets, the JobEvent's declared lineage, the naive times.
+    assert!(format!("{:?}", node(&db, &at(orders, 1)).props).contains("team:sales"));
+    let declared =
+        keys(&read.descendants(&r("job:\"dbt/orders_daily\"@1")).via(["static_output"]).collect().expect("walk"));
+    assert_eq!(declared, set(&[&at(daily, 1)]));
+    assert_eq!(node(&db, dbt1).props.get("event_times_assumed_utc"), Some(&Value::Bool(true)));
+    assert_eq!(node(&db, dbt1).props.get("ended_at"), Some(&time("2026-03-02T02:05:00Z")));
+    // Importing it again changes nothing.
+    let again = import_paths(&db, &[fixture("events_v2.jsonl")], false).expect("imports again");
+    assert_eq!(again.snapshot, None, "{again:?}");
+}
