@@ -612,3 +612,22 @@ fn what_real_producers_send_imports_as_one_lineage() {
     let again = import_paths(&db, &[fixture("events_v2.jsonl")], false).expect("imports again");
     assert_eq!(again.snapshot, None, "{again:?}");
 }
+
+#[test]
+fn unknown_and_future_facets_never_fail_an_import() {
+    let (_dir, db) = fresh_db();
+    let mut e: serde_json::Value =
+        serde_json::from_str(&event("COMPLETE", "01:00:00", "f1", "job", &["in"], &["out"])).expect("json");
+    e["run"]["facets"] = json!({
+        "acme_cost": {"_producer": "x", "_schemaURL": "https://acme.invalid/cost.json", "usd": 1.5},
+        "not_an_object": 7,
+        "nested": {"a": [1, {"b": null}], "_deleted": true}
+    });
+    e["outputs"][0]["facets"] = json!({"futureFacet": {"anything": ["goes"]}, "schema": {"fields": "not a list"}});
+    e["outputs"][0]["outputFacets"] = json!({"rowCountV9": 12});
+    import_text(&db, "future.jsonl", &e.to_string(), false).expect("unknown facets import");
+    let run = node(&db, "run:f1@1");
+    let facets = format!("{:?}", run.props.get("facets"));
+    assert!(facets.contains("acme_cost") && facets.contains("not_an_object"), "{facets}");
+    assert!(format!("{:?}", node(&db, "dataset:\"file/out\"@1").props).contains("futureFacet"));
+}
