@@ -28,15 +28,15 @@
 //! model, a MERGE INTO) reads the version before the one it writes, even when
 //! its only event is a COMPLETE. An `eventTime` without an offset (what Python
 //! clients write from a naive `datetime`) is taken as UTC, and the run says so
-//! (`event_times_assumed_utc`).
+//! (`time_assumed_utc`).
 //!
 //! Static lineage (OpenLineage 2): a `DatasetEvent` gives its dataset a
 //! version carrying its facets (none when the latest version has them
 //! already); a `JobEvent` gives its job a version carrying its facets
 //! (likewise) and links the datasets it declares, `input -> job`
-//! (`static_input`) and `job -> output` (`static_output`), to their latest
+//! (`declares_input`) and `job -> output` (`declares_output`), to their latest
 //! versions (a stand-in version 1 when there is none; a dataset declared both
-//! ways keeps only its `static_input` edge). They are applied before the
+//! ways keeps only its `declares_input` edge). They are applied before the
 //! runs of the same import, so a job's runs link to the version with its
 //! facets; `VIA input, output` walks run lineage only.
 //!
@@ -639,8 +639,8 @@ impl OpenLineageImporter {
     /// A DatasetEvent gives the dataset a version with its facets (unless
     /// the latest version already has them); a JobEvent gives the job a
     /// version with its facets (likewise) and links what it declares:
-    /// `input -> job` (`static_input`) and `job -> output`
-    /// (`static_output`), to each dataset's latest version (a stand-in
+    /// `input -> job` (`declares_input`) and `job -> output`
+    /// (`declares_output`), to each dataset's latest version (a stand-in
     /// version 1 when there is none). Static lineage is kept apart from run
     /// lineage by these labels: `VIA input, output` walks runs only.
     fn apply_static(&mut self, event: &StaticEvent, types: &mut DatasetTypes) -> Result<()> {
@@ -653,21 +653,48 @@ impl OpenLineageImporter {
         match &event.what {
             Static::Dataset(d) => {
                 let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
-                let mut props = dataset_props(d);
-                // This event applied before (a re-import), or the latest version says as much.
+                // A version facet naming a version not recorded yet makes it;
+                // otherwise the facets annotate the version named, or the latest.
+                let label = d.version_label();
+                let named = match &label {
+                    Some(l) => {
+                        self.tx.lookup(&NodeRef::new(&entity.type_name, &entity.name, VersionSel::Label(l.clone()))?)?
+                    }
+                    None => None,
+                };
+                let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
+                let target = match (named, &label) {
+                    (Some((key, _, props)), _) => Some((key, props)),
+                    (None, Some(_)) => None,
+                    (None, None) => self.tx.lookup(&latest)?.map(|(key, _, props)| (key, props)),
+                };
+                let (key, current) = match target {
+                    Some(found) => found,
+                    None => {
+                        let mut props = dataset_props(d);
+                        declared(&mut props);
+                        let key = self.create_dataset(&entity, label, props)?;
+                        let current = self.tx.lookup(&key.to_ref())?.map(|(_, _, p)| p).unwrap_or_default();
+                        (key, current)
+                    }
+                };
+                let facets = Value::Map(d.facets.iter().map(|(k, v)| (k.clone(), facet_value(v))).collect());
+                // Applied already (a re-import of this event, on any version), or said already.
                 let when = Value::Timestamp(event.time);
                 let known = self.db.begin_read()?.versions(&entity).unwrap_or_default();
                 let applied = known.iter().any(|v| {
-                    v.props.get("declared_at") == Some(&when) && props.iter().all(|(k, x)| v.props.get(k) == Some(x))
+                    v.props.get("facets_declared_at") == Some(&when) && v.props.get("declared_facets") == Some(&facets)
                 });
-                let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
-                let current = self.tx.lookup(&latest)?.map(|(_, _, p)| p);
-                if applied || current.is_some_and(|c| props.iter().all(|(k, v)| c.get(k) == Some(v))) {
+                if applied || current.get("declared_facets") == Some(&facets) {
                     self.report.nodes_unchanged += 1;
                     return Ok(());
                 }
-                declared(&mut props);
-                self.create_dataset(&entity, d.version_label(), props)?;
+                // Annotations, which later DatasetEvents replace; never content keys.
+                let annotations = Props::from([
+                    ("declared_facets".to_owned(), facets),
+                    ("facets_declared_at".to_owned(), Value::Timestamp(event.time)),
+                ]);
+                self.tx.set(&key.to_ref(), annotations)?;
             }
             Static::Job { job, facets, inputs, outputs } => {
                 let mut props = facet_props(facets);
@@ -711,16 +738,16 @@ impl OpenLineageImporter {
                 let mut read = Vec::new();
                 for d in inputs {
                     let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
-                    if declares("static_input", &entity) {
+                    if declares("declares_input", &entity) {
                         continue;
                     }
                     let key = self.static_version(&entity, d)?;
-                    self.link(&key.to_ref(), &job_key.to_ref(), "static_input", facet_props(&d.io_facets))?;
+                    self.link(&key.to_ref(), &job_key.to_ref(), "declares_input", facet_props(&d.io_facets))?;
                     read.push(key);
                 }
                 for d in outputs {
                     let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
-                    if declares("static_output", &entity) {
+                    if declares("declares_output", &entity) {
                         continue;
                     }
                     let key = self.static_version(&entity, d)?;
@@ -728,7 +755,7 @@ impl OpenLineageImporter {
                     if read.contains(&key) {
                         continue;
                     }
-                    self.link(&job_key.to_ref(), &key.to_ref(), "static_output", facet_props(&d.io_facets))?;
+                    self.link(&job_key.to_ref(), &key.to_ref(), "declares_output", facet_props(&d.io_facets))?;
                 }
             }
         }
@@ -1016,7 +1043,8 @@ impl OpenLineageImporter {
         }
         let columns = column_lineage(plan, &self.events);
         if is_output {
-            let key = self.output_version(&entity, d, &plan.run_id, step.time).map_err(at)?;
+            let naive = plan.props.get("time_assumed_utc") == Some(&Value::Bool(true));
+            let key = self.output_version(&entity, d, &plan.run_id, step.time, naive).map_err(at)?;
             let mut edge = facet_props(&d.io_facets);
             if let Some(lineage) = columns.outputs.get(&id) {
                 edge.insert("column_lineage".into(), lineage.clone());
@@ -1038,7 +1066,14 @@ impl OpenLineageImporter {
 
     /// The version a COMPLETE run wrote: the one its version facet names if
     /// it exists, an identical latest version (re-import), or a new one.
-    fn output_version(&mut self, entity: &EntityKey, d: &Dataset, run_id: &str, time: Timestamp) -> Result<NodeKey> {
+    fn output_version(
+        &mut self,
+        entity: &EntityKey,
+        d: &Dataset,
+        run_id: &str,
+        time: Timestamp,
+        naive: bool,
+    ) -> Result<NodeKey> {
         let label = d.version_label();
         if let Some(label) = &label {
             let by_label = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Label(label.clone()))?;
@@ -1050,6 +1085,9 @@ impl OpenLineageImporter {
         let mut props = dataset_props(d);
         props.insert("produced_by".into(), Value::String(format!("run:{run_id}")));
         props.insert("produced_at".into(), Value::Timestamp(time));
+        if naive {
+            props.insert("time_assumed_utc".into(), Value::Bool(true));
+        }
         let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
         if let Some((key, l, p)) = self.tx.lookup(&latest)? {
             if l == label && same_content(&p, &props) {
@@ -1431,8 +1469,8 @@ fn merge_run(
     let mut props = Props::new();
     props.insert("run_id".into(), Value::from(run_id));
     // Said in the node: some times had no offset and were read as UTC.
-    if events.iter().any(|e| e.naive_time) || old("event_times_assumed_utc").is_some() {
-        props.insert("event_times_assumed_utc".into(), Value::Bool(true));
+    if events.iter().any(|e| e.naive_time) || old("time_assumed_utc").is_some() {
+        props.insert("time_assumed_utc".into(), Value::Bool(true));
     }
     if let Some(job) = job {
         props.insert("job".into(), Value::String(job));

@@ -456,10 +456,12 @@ fn an_event_time_without_an_offset_is_taken_as_utc_and_the_run_says_so() {
     import_text(&db, "naive.jsonl", &naive, false).expect("a naive time imports");
     let run = node(&db, "run:n1@1");
     assert_eq!(run.props.get("ended_at"), Some(&time("2026-04-01T10:53:52.427343Z")));
-    assert_eq!(run.props.get("event_times_assumed_utc"), Some(&Value::Bool(true)));
+    assert_eq!(run.props.get("time_assumed_utc"), Some(&Value::Bool(true)));
+    let out = node(&db, "dataset:\"file/out\"@1");
+    assert_eq!(out.props.get("time_assumed_utc"), Some(&Value::Bool(true)), "what the run created says so too");
     let aware = event("COMPLETE", "10:53:52", "a1", "job", &["in"], &["out"]);
     import_text(&db, "aware.jsonl", &aware, false).expect("imports");
-    assert!(!node(&db, "run:a1@1").props.contains_key("event_times_assumed_utc"));
+    assert!(!node(&db, "run:a1@1").props.contains_key("time_assumed_utc"));
 }
 
 #[test]
@@ -496,10 +498,10 @@ fn dataset_and_job_events_record_static_lineage_apart_from_runs() {
     let read = db.begin_read().expect("read");
     // Static lineage is there, under its own labels...
     let declared =
-        keys(&read.descendants(&r("job:\"dbt/orders_daily\"@1")).via(["static_output"]).collect().expect("walk"));
+        keys(&read.descendants(&r("job:\"dbt/orders_daily\"@1")).via(["declares_output"]).collect().expect("walk"));
     assert_eq!(declared, set(&["dataset:\"pg/public.orders_daily\"@1"]));
     let declared_in =
-        keys(&read.ancestors(&r("job:\"dbt/orders_daily\"@1")).via(["static_input"]).collect().expect("walk"));
+        keys(&read.ancestors(&r("job:\"dbt/orders_daily\"@1")).via(["declares_input"]).collect().expect("walk"));
     assert_eq!(declared_in, set(&["dataset:\"pg/public.orders\"@1"]));
     // ...and kept apart from what the run read: VIA input, output walks runs only.
     let run_lineage = keys(
@@ -514,10 +516,19 @@ fn dataset_and_job_events_record_static_lineage_apart_from_runs() {
     // Importing them again changes nothing.
     let again = import_text(&db, "static.jsonl", &text, false).expect("imports again");
     assert_eq!(again.snapshot, None, "{again:?}");
-    // Changed facets make a new version.
-    let changed = dataset_event.to_string().replace("team:sales", "team:finance");
+    // Changed facets annotate the same version (no version facet names a new one).
+    let changed = dataset_event.to_string().replace("team:sales", "team:finance").replace("00:00:00Z", "03:00:00Z");
     import_text(&db, "changed.jsonl", &changed, false).expect("imports");
-    assert!(format!("{:?}", node(&db, "dataset:\"pg/public.orders\"@2").props).contains("team:finance"));
+    let orders = node(&db, "dataset:\"pg/public.orders\"");
+    assert_eq!(orders.key.version, 1);
+    assert!(format!("{:?}", orders.props.get("declared_facets")).contains("team:finance"), "{orders:?}");
+    // A version facet naming a new version makes it.
+    let versioned = dataset_event
+        .to_string()
+        .replace("\"facets\":{", "\"facets\":{\"version\":{\"datasetVersion\":\"v2\"},")
+        .replace("00:00:00Z", "04:00:00Z");
+    import_text(&db, "versioned.jsonl", &versioned, false).expect("imports");
+    assert_eq!(node(&db, "dataset:\"pg/public.orders\"@2").label.as_deref(), Some("v2"));
 }
 
 #[test]
@@ -604,9 +615,9 @@ fn what_real_producers_send_imports_as_one_lineage() {
     // The DatasetEvent's facets, the JobEvent's declared lineage, the naive times.
     assert!(format!("{:?}", node(&db, &at(orders, 1)).props).contains("team:sales"));
     let declared =
-        keys(&read.descendants(&r("job:\"dbt/orders_daily\"@1")).via(["static_output"]).collect().expect("walk"));
+        keys(&read.descendants(&r("job:\"dbt/orders_daily\"@1")).via(["declares_output"]).collect().expect("walk"));
     assert_eq!(declared, set(&[&at(daily, 1)]));
-    assert_eq!(node(&db, dbt1).props.get("event_times_assumed_utc"), Some(&Value::Bool(true)));
+    assert_eq!(node(&db, dbt1).props.get("time_assumed_utc"), Some(&Value::Bool(true)));
     assert_eq!(node(&db, dbt1).props.get("ended_at"), Some(&time("2026-03-02T02:05:00Z")));
     // Importing it again changes nothing.
     let again = import_paths(&db, &[fixture("events_v2.jsonl")], false).expect("imports again");
