@@ -45,8 +45,7 @@ pub fn run(db: &Path, author: &dyn Fn() -> String, args: &ExportArgs) -> Result<
         None => io::stdout().lock().write_all(text.as_bytes()).map_err(Failure::from_stdout)?,
         Some(path) => output::write_file_atomically(path, |file| file.write_all(text.as_bytes()))?,
     }
-    let _ =
-        writeln!(io::stderr(), "lineagedb: exported {} run event(s) as of snapshot {}", events.len(), read.snapshot());
+    let _ = writeln!(io::stderr(), "lineagedb: exported {} event(s) as of snapshot {}", events.len(), read.snapshot());
     Ok(())
 }
 
@@ -75,7 +74,7 @@ fn post_events(url: &str, args: &ExportArgs, events: &[serde_json::Value]) -> Re
         posted += chunk.len();
         requests += 1;
     }
-    let _ = writeln!(io::stderr(), "lineagedb: posted {posted} run event(s) to {url} in {requests} request(s)");
+    let _ = writeln!(io::stderr(), "lineagedb: posted {posted} event(s) to {url} in {requests} request(s)");
     Ok(())
 }
 

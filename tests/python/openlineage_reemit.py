@@ -1,7 +1,7 @@
 """Reads the events `lineagedb export --format openlineage` wrote and emits
 them again through the real `openlineage-python` client: each event becomes
-the client's own `RunEvent` (its attrs classes check the types and the run
-id), with the facets the client knows rebuilt as its facet classes, and is
+the client's own `RunEvent`, `DatasetEvent` or `JobEvent` (its attrs classes
+check the types and the run id), with the facets the client knows rebuilt as its facet classes, and is
 written by the client's FileTransport (`append=True`, one event a line).
 `lineagedb import` then reads the client's file back.
 
@@ -15,7 +15,17 @@ from __future__ import annotations
 import json
 import sys
 
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.event_v2 import (
+    DatasetEvent,
+    InputDataset,
+    Job,
+    JobEvent,
+    OutputDataset,
+    Run,
+    RunEvent,
+    RunState,
+)
+from openlineage.client.generated.base import StaticDataset
 from openlineage.client.facet_v2 import (
     dataset_type_dataset,
     dataset_version_dataset,
@@ -84,7 +94,24 @@ def run_facets(facets: dict) -> dict:
     return out
 
 
-def event(e: dict) -> RunEvent:
+def event(e: dict):
+    if "run" not in e and "dataset" in e:
+        d = e["dataset"]
+        return DatasetEvent(
+            eventTime=e["eventTime"],
+            dataset=StaticDataset(namespace=d["namespace"], name=d["name"], facets=dataset_facets(d.get("facets", {}))),
+            producer=e["producer"],
+        )
+    if "run" not in e:
+        return JobEvent(
+            eventTime=e["eventTime"],
+            job=Job(namespace=e["job"]["namespace"], name=e["job"]["name"], facets=job_facets(e["job"].get("facets", {}))),
+            inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=dataset_facets(d.get("facets", {})))
+                    for d in e.get("inputs", [])],
+            outputs=[OutputDataset(namespace=d["namespace"], name=d["name"], facets=dataset_facets(d.get("facets", {})))
+                     for d in e.get("outputs", [])],
+            producer=e["producer"],
+        )
     return RunEvent(
         eventType=RunState(e["eventType"]),
         eventTime=e["eventTime"],

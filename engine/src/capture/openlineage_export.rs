@@ -25,8 +25,13 @@
 //!   `parent` facet;
 //! - `since`: only the runs created, or linked to anything, after that snapshot.
 //!
-//! Not exported (yet): DatasetEvents and JobEvents for static lineage, and
-//! nodes that no run touches.
+//! - a run whose start is known (`started_at`) and that ended also gets a
+//!   START event at its start, with its inputs;
+//! - a job with `declares_input` / `declares_output` edges is a JobEvent
+//!   with those datasets and its recorded facets; a dataset version a
+//!   DatasetEvent annotated (`declared_facets`) is a DatasetEvent.
+//!
+//! Not exported: nodes that neither a run nor a declaration touches.
 
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -44,20 +49,109 @@ pub const EXPORT_PRODUCER: &str = "https://github.com/lineagedb/lineagedb";
 pub const RUN_EVENT_SCHEMA: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 const FACET_SCHEMA: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/BaseFacet";
 
-/// Every run of the graph at `read`'s snapshot (changed after `since`, when
-/// given) as an OpenLineage RunEvent, oldest first.
+/// The graph at `read`'s snapshot (what changed after `since`, when given)
+/// as OpenLineage events, in time order: per run a START (when its start is
+/// known and it ended) and its final event; a JobEvent per job that declares
+/// inputs or outputs (`declares_input`, `declares_output`); a DatasetEvent
+/// per dataset version a DatasetEvent annotated (`declared_facets`).
 pub fn openlineage_events(read: &ReadTx, since: Option<SnapshotId>) -> Result<Vec<Json>> {
-    let mut events = Vec::new();
+    let mut events: Vec<(String, Json)> = Vec::new();
+    let changed = |e: &Edge| since.is_none_or(|s| e.created_in > s);
     for run in read.find(Some("run"))? {
         let detail = read.node_detail(&run.key.to_ref())?;
-        let changed = |e: &Edge| since.is_none_or(|s| e.created_in > s);
         if since.is_some_and(|s| run.created_in <= s) && !detail.incoming.iter().chain(&detail.outgoing).any(changed) {
             continue;
         }
-        events.push((event_time(&run), run_event(read, &run, &detail.incoming, &detail.outgoing)?));
+        let last = run_event(read, &run, &detail.incoming, &detail.outgoing)?;
+        let started = match run.props.get("started_at") {
+            Some(Value::Timestamp(t)) => Some(t.to_rfc3339()),
+            _ => None,
+        };
+        if let Some(started) = started.filter(|s| *s != event_time(&run) && TERMINAL.contains(&event_type(&run))) {
+            let mut start = last.clone();
+            start["eventType"] = json!("START");
+            start["eventTime"] = json!(started.clone());
+            start["outputs"] = json!([]);
+            events.push((started, start));
+        }
+        events.push((event_time(&run), last));
+    }
+    for job in read.find(Some("job"))? {
+        let detail = read.node_detail(&job.key.to_ref())?;
+        let declared: Vec<&Edge> = detail
+            .incoming
+            .iter()
+            .chain(&detail.outgoing)
+            .filter(|e| e.label == "declares_input" || e.label == "declares_output")
+            .collect();
+        if declared.is_empty() || (since.is_some_and(|s| job.created_in <= s) && !declared.iter().any(|e| changed(e))) {
+            continue;
+        }
+        let mut inputs = Vec::new();
+        let mut outputs = Vec::new();
+        for e in declared {
+            if e.label == "declares_input" {
+                inputs.push(dataset(&read.node(&e.from.to_ref())?));
+            } else {
+                outputs.push(dataset(&read.node(&e.to.to_ref())?));
+            }
+        }
+        let (namespace, name) = job_of_key(&job.key);
+        let mut job_json = json!({"namespace": namespace, "name": name});
+        let facets = recorded_facets(&job.props, |_| true);
+        if !facets.is_empty() {
+            job_json["facets"] = Json::Object(facets);
+        }
+        let time = match job.props.get("declared_at") {
+            Some(Value::Timestamp(t)) => t.to_rfc3339(),
+            _ => job.created_at.to_rfc3339(),
+        };
+        let event = json!({"eventTime": time, "job": job_json, "inputs": inputs, "outputs": outputs,
+            "producer": EXPORT_PRODUCER, "schemaURL": JOB_EVENT_SCHEMA});
+        events.push((time, event));
+    }
+    for type_name in ["dataset", "model"] {
+        for node in read.find(Some(type_name))? {
+            let (Some(Value::Map(declared)), Some(Value::Timestamp(at))) =
+                (node.props.get("declared_facets"), node.props.get("facets_declared_at"))
+            else {
+                continue;
+            };
+            let annotated_since = || -> Result<bool> {
+                Ok(read.history(&node.key.entity())?.iter().any(|h| since.is_some_and(|s| h.snapshot > s)))
+            };
+            if since.is_some_and(|s| node.created_in <= s) && !annotated_since()? {
+                continue;
+            }
+            let mut d = dataset(&node);
+            for (k, v) in declared {
+                d["facets"][k] = facet(v.to_json());
+            }
+            let time = at.to_rfc3339();
+            let event = json!({"eventTime": time, "dataset": d, "producer": EXPORT_PRODUCER,
+                "schemaURL": DATASET_EVENT_SCHEMA});
+            events.push((time, event));
+        }
     }
     events.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(events.into_iter().map(|(_, e)| e).collect())
+}
+
+/// Final states, after which a run's START is exported too.
+const TERMINAL: [&str; 3] = ["COMPLETE", "FAIL", "ABORT"];
+const JOB_EVENT_SCHEMA: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent";
+const DATASET_EVENT_SCHEMA: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent";
+
+/// The facets recorded in `props["facets"]` that `keep` keeps, each with the
+/// `_producer` and `_schemaURL` a facet needs.
+fn recorded_facets(props: &crate::value::Props, keep: impl Fn(&str) -> bool) -> Map<String, Json> {
+    let mut out = Map::new();
+    if let Some(Value::Map(recorded)) = props.get("facets") {
+        for (k, v) in recorded.iter().filter(|(k, _)| keep(k)) {
+            out.insert(k.clone(), facet(v.to_json()));
+        }
+    }
+    out
 }
 
 fn run_event(read: &ReadTx, run: &Node, incoming: &[Edge], outgoing: &[Edge]) -> Result<Json> {
@@ -80,16 +174,8 @@ fn run_event(read: &ReadTx, run: &Node, incoming: &[Edge], outgoing: &[Edge]) ->
         Some(Value::String(j)) => split_job(j),
         _ => ("lineagedb".to_owned(), run.key.name.clone()),
     });
-    let mut facets = Map::new();
-    if let Some(Value::Map(recorded)) = run.props.get("facets") {
-        for (k, v) in recorded {
-            // Job facets were recorded with the run's; `parent` is rebuilt from the edge.
-            if k == "parent" || JOB_FACETS.contains(&k.as_str()) {
-                continue;
-            }
-            facets.insert(k.clone(), facet(v.to_json()));
-        }
-    }
+    // Job facets were recorded with the run's; `parent` is rebuilt from the edge.
+    let mut facets = recorded_facets(&run.props, |k| k != "parent" && !JOB_FACETS.contains(&k));
     if let Some(p) = &parent {
         let (pns, pname) = match p.props.get("job") {
             Some(Value::String(j)) => split_job(j),
@@ -100,12 +186,7 @@ fn run_event(read: &ReadTx, run: &Node, incoming: &[Edge], outgoing: &[Edge]) ->
             facet(json!({"run": {"runId": run_id(p)}, "job": {"namespace": pns, "name": pname}})),
         );
     }
-    let mut job_facets = Map::new();
-    if let Some(Value::Map(recorded)) = run.props.get("facets") {
-        for (k, v) in recorded.iter().filter(|(k, _)| JOB_FACETS.contains(&k.as_str())) {
-            job_facets.insert(k.clone(), facet(v.to_json()));
-        }
-    }
+    let job_facets = recorded_facets(&run.props, |k| JOB_FACETS.contains(&k));
     let mut run_json = json!({"runId": run_id(run)});
     if !facets.is_empty() {
         run_json["facets"] = Json::Object(facets);

@@ -64,7 +64,11 @@ fn the_export_is_valid_openlineage_and_imports_back_to_the_same_lineage() {
     .ok();
 
     let exported = export(&f, &original, &[]);
-    assert_eq!(exported.len(), 6, "five imported runs and one recorded");
+    // Five imported runs and one recorded, each a START and its final event.
+    assert_eq!(exported.len(), 12);
+    let runs: BTreeSet<&str> = exported.iter().filter_map(|e| e["run"]["runId"].as_str()).collect();
+    assert_eq!(runs.len(), 6);
+    assert_eq!(exported.iter().filter(|e| e["eventType"] == "START").count(), 6);
     let validator = validator();
     for event in &exported {
         assert_valid(&validator, event);
@@ -103,8 +107,8 @@ fn the_export_is_valid_openlineage_and_imports_back_to_the_same_lineage() {
     let model = nodes.iter().find(|k| k.starts_with("model:\"lineagedb/model:m\"")).expect("the recorded model");
     let upstream = keys(&f, &copy, &format!("ANCESTORS OF {model} WHERE type = dataset RETURN key"));
     assert!(upstream.iter().any(|k| k.contains("raw.csv")), "{upstream:?}");
-    // Exported again, the copy gives the same events for its runs.
-    assert_eq!(export(&f, &copy, &[]).len(), 6);
+    // Exported again, the copy gives as many events.
+    assert_eq!(export(&f, &copy, &[]).len(), 12);
 }
 
 #[test]
@@ -188,9 +192,9 @@ fn to_posts_every_event_with_the_token_retrying_an_endpoint_that_is_briefly_down
     let (url, received) = endpoint(2);
     let out = f.run(&["export", "--db", &db, "--format", "openlineage", "--to", &url, "--token", "s3cret"]);
     out.ok();
-    assert!(out.stderr.contains(&format!("posted 5 run event(s) to {url} in 5 request(s)")), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("posted 10 event(s) to {url} in 10 request(s)")), "{}", out.stderr);
     let got: Vec<Received> = received.try_iter().collect();
-    assert_eq!(got.len(), 5);
+    assert_eq!(got.len(), 10);
     assert!(got.iter().all(|r| r.authorization.as_deref() == Some("Bearer s3cret")));
     let bodies: Vec<serde_json::Value> = got.iter().map(|r| serde_json::from_str(&r.body).expect("JSON")).collect();
     assert_eq!(bodies, expected, "each event once, in order");
@@ -199,7 +203,7 @@ fn to_posts_every_event_with_the_token_retrying_an_endpoint_that_is_briefly_down
     let (url, received) = endpoint(0);
     f.run(&["export", "--db", &db, "--format", "openlineage", "--to", &url, "--batch", "2"]).ok();
     let got: Vec<Received> = received.try_iter().collect();
-    assert_eq!(got.len(), 3);
+    assert_eq!(got.len(), 5);
     let flat: Vec<serde_json::Value> =
         got.iter().flat_map(|r| serde_json::from_str::<Vec<serde_json::Value>>(&r.body).expect("an array")).collect();
     assert_eq!(flat, expected);
@@ -209,7 +213,7 @@ fn to_posts_every_event_with_the_token_retrying_an_endpoint_that_is_briefly_down
     let out = f.run(&["export", "--db", &db, "--format", "openlineage", "--to", &url, "--attempts", "2"]);
     out.exits(2);
     assert!(out.stderr.contains("HTTP 503"), "{}", out.stderr);
-    assert!(out.stderr.contains("0 of 5 event(s) were posted"), "{}", out.stderr);
+    assert!(out.stderr.contains("0 of 10 event(s) were posted"), "{}", out.stderr);
 }
 
 /// The `openlineage-python` release the client tests use.
@@ -231,7 +235,7 @@ fn the_openlineage_python_client_takes_the_export_and_its_output_imports_back() 
     let out = std::process::Command::new(&python).arg(&script).arg(&exported).arg(&reemitted).output().expect("python");
     assert!(out.status.success(), "the client refused the export: {}", String::from_utf8_lossy(&out.stderr));
     let lines = std::fs::read_to_string(&reemitted).expect("the client wrote its events");
-    assert_eq!(lines.lines().count(), 5);
+    assert_eq!(lines.lines().count(), 10);
     // What the client wrote imports into an empty database with the same lineage.
     let copy = f.dir().join("copy.redb").display().to_string();
     f.run(&["import", "--db", &copy, "--format", "openlineage", &reemitted.display().to_string()]).ok();
@@ -240,5 +244,33 @@ fn the_openlineage_python_client_takes_the_export_and_its_output_imports_back() 
     for key in all(&db) {
         let query = format!("ANCESTORS OF {key} RETURN key");
         assert_eq!(keys(&f, &copy, &query), keys(&f, &db, &query), "{query}");
+    }
+}
+
+#[test]
+fn dataset_and_job_events_are_exported_too_and_round_trip() {
+    let f = Fixture::new();
+    let db = f.db_arg();
+    let events = fixture("events_v2.jsonl").display().to_string();
+    f.run(&["import", "--db", &db, "--format", "openlineage", &events]).ok();
+    let exported = export(&f, &db, &[]);
+    let validator = validator();
+    for event in &exported {
+        assert_valid(&validator, event);
+    }
+    let kinds = |key: &str| exported.iter().filter(|e| e.get(key).is_some() && e.get("run").is_none()).count();
+    assert_eq!(kinds("dataset"), 1, "the DatasetEvent");
+    assert_eq!(kinds("job"), 1, "the JobEvent");
+    let file = f.dir().join("v2.jsonl");
+    export(&f, &db, &["-o", &file.display().to_string()]);
+    let copy = f.dir().join("copy.redb").display().to_string();
+    f.run(&["import", "--db", &copy, "--format", "openlineage", &file.display().to_string()]).ok();
+    let all = |db: &str| keys(&f, db, "FIND * RETURN key");
+    assert_eq!(all(&copy), all(&db));
+    for key in all(&db) {
+        for walk in ["ANCESTORS", "DESCENDANTS"] {
+            let query = format!("{walk} OF {key} RETURN key");
+            assert_eq!(keys(&f, &copy, &query), keys(&f, &db, &query), "{query}");
+        }
     }
 }
