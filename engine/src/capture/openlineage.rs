@@ -1276,6 +1276,11 @@ fn dataset_props(d: &Dataset) -> Props {
     let mut props = Props::new();
     props.insert("namespace".into(), Value::from(d.namespace.as_str()));
     props.insert("name".into(), Value::from(d.name.as_str()));
+    // The other names its symlinks give it: `FIND dataset WHERE name = ...` finds it by them.
+    let others: Vec<Value> = symlinks(d).into_iter().map(|(ns, name)| Value::String(format!("{ns}/{name}"))).collect();
+    if !others.is_empty() {
+        props.insert("names".into(), Value::List(others));
+    }
     if let Some(Json::Array(fields)) = d.facets.get("schema").and_then(|s| s.get("fields")) {
         props.insert("schema".into(), Value::List(fields.iter().map(schema_field).collect()));
     }

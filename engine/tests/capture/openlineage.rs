@@ -588,6 +588,10 @@ fn a_symlink_names_the_same_dataset_in_this_import_and_later_ones() {
     assert!(upstream.contains("dataset:\"s3://warehouse/db/orders\"@1"), "{upstream:?}");
     assert!(upstream.contains("run:spark-1@1"), "the lineage reaches the Spark run: {upstream:?}");
     assert!(read.node(&r("dataset:\"hive://metastore/db.orders\"")).is_err(), "no second entity for the alias");
+    assert_eq!(
+        node(&db, "dataset:\"s3://warehouse/db/orders\"@1").props.get("names"),
+        Some(&Value::List(vec![Value::from("hive://metastore/db.orders")]))
+    );
 }
 
 #[test]

@@ -106,6 +106,9 @@ pub(crate) fn expr_needs_node(expr: &Expr) -> bool {
     match expr {
         Expr::Or(items) | Expr::And(items) => items.iter().any(expr_needs_node),
         Expr::Not(inner) => expr_needs_node(inner),
+        // A name also matches a node's other names (`names`, such as the
+        // OpenLineage symlinks of a dataset), which its record holds.
+        Expr::Compare { field: Field::Name, .. } | Expr::In { field: Field::Name, .. } => true,
         Expr::Compare { field, .. } | Expr::In { field, .. } | Expr::Exists { field } | Expr::Glob { field, .. } => {
             needs_node(field)
         }
@@ -142,6 +145,15 @@ pub(crate) fn eval(expr: &Expr, row: RowView<'_>, aliases: &mut Aliases<'_>) -> 
         Expr::Or(items) => items.iter().any(|e| eval(e, row, aliases)),
         Expr::And(items) => items.iter().all(|e| eval(e, row, aliases)),
         Expr::Not(inner) => !eval(inner, row, aliases),
+        Expr::Compare { field: Field::Name, op: CompareOp::Eq, value } => {
+            names(row).any(|n| compare(&n, CompareOp::Eq, &literal(value)))
+        }
+        Expr::Compare { field: Field::Name, op: CompareOp::Ne, value } => {
+            !names(row).any(|n| compare(&n, CompareOp::Eq, &literal(value)))
+        }
+        Expr::In { field: Field::Name, values } => {
+            names(row).any(|n| values.iter().any(|v| compare(&n, CompareOp::Eq, &literal(v))))
+        }
         Expr::Compare { field, op, value } => {
             field_value(field, row, aliases).is_some_and(|lhs| compare(&lhs, *op, &literal(value)))
         }
@@ -150,6 +162,15 @@ pub(crate) fn eval(expr: &Expr, row: RowView<'_>, aliases: &mut Aliases<'_>) -> 
         Expr::Exists { field } => field_value(field, row, aliases).is_some(),
         Expr::Glob { field, pattern } => field_value(field, row, aliases).is_some_and(|lhs| glob_value(&lhs, pattern)),
     }
+}
+
+/// A row's entity name, then the other names its node lists in `names`.
+fn names<'a>(row: RowView<'a>) -> impl Iterator<Item = Value> + 'a {
+    let others = match row.node.map(|n| n.props.get("names")) {
+        Some(Some(Value::List(items))) => items.as_slice(),
+        _ => &[],
+    };
+    std::iter::once(Value::String(row.key.name.clone())).chain(others.iter().cloned())
 }
 
 fn glob_value(v: &Value, pattern: &str) -> bool {

@@ -181,3 +181,21 @@ fn openlineage_facets_are_properties_a_query_reads() {
     assert_eq!(row_keys(&lines[0]), ["run:0195a0c0-0000-7000-8000-000000000004@1"]);
     assert_eq!(lines[0]["rows"][0]["facets.processing_engine.version"], "2.10.4");
 }
+
+#[test]
+fn a_dataset_is_found_by_the_other_names_its_symlinks_give_it() {
+    let f = Fixture::new();
+    let file = openlineage_fixture("events_v2.jsonl");
+    f.run(&["import", "--db", &f.db_arg(), "--format", "openlineage", &file]).ok();
+    let (out, lines) =
+        f.query_json(r#"FIND dataset WHERE name = "hive://metastore.acme.invalid:9083/sales.orders" RETURN key"#);
+    out.ok();
+    assert_eq!(row_keys(&lines[0]), [r#"dataset:"s3://acme-warehouse/warehouse/orders"@2"#]);
+    // Its own name still finds it, and other names find nothing else.
+    let (_, lines) = f.query_json(r#"FIND dataset WHERE name = "s3://acme-warehouse/warehouse/orders" RETURN key"#);
+    assert_eq!(row_keys(&lines[0]).len(), 2);
+    let (_, lines) = f.query_json(
+        r#"FIND dataset WHERE name IN ("nope", "hive://metastore.acme.invalid:9083/sales.orders") RETURN key"#,
+    );
+    assert_eq!(row_keys(&lines[0]).len(), 1);
+}
