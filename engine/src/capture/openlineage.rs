@@ -296,6 +296,12 @@ enum Static {
     Job { job: String, facets: Map<String, Json>, inputs: Vec<Dataset>, outputs: Vec<Dataset> },
 }
 
+/// A line read: a RunEvent, or a static lineage event.
+enum Parsed {
+    Run(Event),
+    Static(StaticEvent),
+}
+
 /// The name a static event's rejection is excluded under (see `commit`).
 fn static_id(source: usize) -> String {
     format!("static event {source}")
@@ -387,26 +393,19 @@ impl OpenLineageImporter {
 
     fn add(&mut self, file: &str, line: u64, text: String) -> std::result::Result<(), ImportError> {
         self.report.records += 1;
-        if let Some(parsed) = parse_static_event(&text) {
-            return match parsed {
-                Ok(mut event) => {
-                    event.source = self.sources.len();
-                    self.sources.push(Source { file: file.into(), line, text });
-                    self.statics.push(event);
-                    Ok(())
-                }
-                Err(reason) if self.options.skip_invalid => {
-                    self.report.rejected.push(Rejected { file: file.into(), line, text, reason });
-                    Ok(())
-                }
-                Err(reason) => Err(ImportError { file: file.into(), line, reason }),
-            };
-        }
-        match parse_event(&text) {
-            Ok(mut event) => {
-                event.source = self.sources.len();
+        // A DatasetEvent or JobEvent, else a RunEvent (whose parser reports what is wrong).
+        let parsed = match parse_static_event(&text) {
+            Some(parsed) => parsed.map(Parsed::Static),
+            None => parse_event(&text).map(Parsed::Run),
+        };
+        match parsed {
+            Ok(event) => {
+                let source = self.sources.len();
                 self.sources.push(Source { file: file.into(), line, text });
-                self.events.push(event);
+                match event {
+                    Parsed::Run(event) => self.events.push(Event { source, ..event }),
+                    Parsed::Static(event) => self.statics.push(StaticEvent { source, ..event }),
+                }
                 Ok(())
             }
             Err(reason) if self.options.skip_invalid => {
