@@ -81,6 +81,8 @@ pub enum Command {
     Verify,
     /// Export the graph in a format other tools read (OpenLineage RunEvents)
     Export(ExportArgs),
+    /// Serve the OpenLineage HTTP endpoint and a JSON API on the database (one process owns the file)
+    Serve(ServeArgs),
     /// Write the complete record to a portable archive, or rebuild a database from one
     Archive {
         #[command(subcommand)]
@@ -148,6 +150,24 @@ pub struct RunArgs {
     /// The command to run, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Arguments of `lineagedb serve`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "POST /api/v1/lineage (one OpenLineage event) and /api/v1/lineage/batch (an array), as Marquez;\n\
+                        POST /api/query (statements, --format json objects), GET /api/node/KEY."
+)]
+pub struct ServeArgs {
+    /// Address and port to listen on (a non-loopback address needs --token)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    pub bind: String,
+    /// Require `Authorization: Bearer TOKEN` on every request
+    #[arg(long, value_name = "TOKEN", env = "LINEAGEDB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Let POST /api/query run statements that write
+    #[arg(long)]
+    pub allow_writes: bool,
 }
 
 /// Arguments of `lineagedb export`.

@@ -16,6 +16,7 @@ mod output;
 mod repl;
 mod report;
 mod run;
+mod serve;
 mod spool;
 
 use std::process::ExitCode;
@@ -67,6 +68,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Report(args)) => report::run(&cli.db_path(), &author, args),
         Some(Command::Audit(args)) => audit::run(&cli.db_path(), &author, args),
         Some(Command::Export(args)) => export::run(&cli.db_path(), &author, args),
+        Some(Command::Serve(args)) => serve::run(&cli.db_path(), &author(), args),
         Some(Command::Archive { command: ArchiveCommand::Export { output } }) => {
             archive::export(&cli.db_path(), &author, output)
         }

@@ -31,6 +31,8 @@ from openlineage.client.facet_v2 import (
     dataset_version_dataset,
     datasource_dataset,
     documentation_job,
+    ownership_dataset,
+    symlinks_dataset,
     job_type_job,
     parent_run,
     schema_dataset,
@@ -55,6 +57,17 @@ def dataset_facets(facets: dict) -> dict:
                 schema_dataset.SchemaDatasetFacetFields(name=f["name"], type=f.get("type"))
                 for f in facets["schema"]["fields"]
             ]
+        )
+    if "symlinks" in facets:
+        out["symlinks"] = symlinks_dataset.SymlinksDatasetFacet(
+            identifiers=[
+                symlinks_dataset.Identifier(namespace=i["namespace"], name=i["name"], type=i.get("type", "TABLE"))
+                for i in facets["symlinks"].get("identifiers", [])
+            ]
+        )
+    if "ownership" in facets:
+        out["ownership"] = ownership_dataset.OwnershipDatasetFacet(
+            owners=[ownership_dataset.Owner(name=o["name"], type=o.get("type")) for o in facets["ownership"].get("owners", [])]
         )
     if "dataSource" in facets:
         source = facets["dataSource"]

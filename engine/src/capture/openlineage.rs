@@ -604,10 +604,16 @@ impl OpenLineageImporter {
             for d in &datasets {
                 for (namespace, name) in symlinks(d) {
                     let alias = format!("{namespace}/{name}");
-                    if alias == d.id() || self.is_entity(&alias)? || self.tx.name_alias("dataset", &d.id())?.is_some() {
+                    if alias == d.id() || self.is_produced(&alias)? || self.tx.name_alias("dataset", &d.id())?.is_some()
+                    {
                         continue;
                     }
-                    self.tx.add_name_alias("dataset", &alias, &format!("{}\u{1f}{}", d.namespace, d.name))?;
+                    let target = format!("{}\u{1f}{}", d.namespace, d.name);
+                    if self.tx.add_name_alias("dataset", &alias, &target)? == target {
+                        // Stand-ins made under the alias before it was known (a
+                        // JobEvent or a reader that came first) fold into the dataset.
+                        self.fold_stand_ins(&alias, d)?;
+                    }
                 }
             }
             for d in datasets {
@@ -625,14 +631,46 @@ impl OpenLineageImporter {
         outcome
     }
 
-    /// Whether some version of `dataset:<name>` or `model:<name>` exists.
-    fn is_entity(&self, name: &str) -> Result<bool> {
+    /// Whether some run produced a version of `dataset:<name>` or `model:<name>`:
+    /// an entity of its own, which a symlink does not make an alias.
+    fn is_produced(&self, name: &str) -> Result<bool> {
+        let read = self.db.begin_read()?;
         for type_name in ["dataset", "model"] {
-            if self.tx.lookup(&NodeRef::new(type_name, name, VersionSel::Latest)?)?.is_some() {
+            let versions = read.versions(&EntityKey::new(type_name, name)?).unwrap_or_default();
+            if versions.iter().any(|v| v.props.contains_key("produced_by")) {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Moves the edges of the stand-in versions recorded under `alias` to the
+    /// latest version of `d` (a stand-in of it when it has none), and deletes
+    /// them: what was declared or read under the other name is the dataset's.
+    fn fold_stand_ins(&mut self, alias: &str, d: &Dataset) -> Result<()> {
+        let read = self.db.begin_read()?;
+        for type_name in ["dataset", "model"] {
+            let versions = read.versions(&EntityKey::new(type_name, alias)?).unwrap_or_default();
+            for version in versions {
+                let entity = EntityKey::new(type_name, &d.id())?;
+                let latest = NodeRef::new(&entity.type_name, &entity.name, VersionSel::Latest)?;
+                let canonical = match self.tx.lookup(&latest)? {
+                    Some((key, _, _)) => key,
+                    None => self.create_dataset(&entity, d.version_label(), dataset_props(d))?,
+                };
+                let detail = read.node_detail(&version.key.to_ref())?;
+                for edge in &detail.outgoing {
+                    self.link(&canonical.to_ref(), &edge.to.to_ref(), &edge.label, edge.props.clone())?;
+                    self.tx.unlink(&version.key.to_ref(), &edge.to.to_ref(), Some(&edge.label))?;
+                }
+                for edge in &detail.incoming {
+                    self.link(&edge.from.to_ref(), &canonical.to_ref(), &edge.label, edge.props.clone())?;
+                    self.tx.unlink(&edge.from.to_ref(), &version.key.to_ref(), Some(&edge.label))?;
+                }
+                self.tx.delete(&version.key.to_ref(), true)?;
+            }
+        }
+        Ok(())
     }
 
     /// A DatasetEvent gives the dataset a version with its facets (unless

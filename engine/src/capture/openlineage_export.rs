@@ -282,7 +282,8 @@ fn dataset(node: &Node) -> Json {
         (Some(ns), Some(name)) if format!("{ns}/{name}") == node.key.name => (ns, name),
         _ => ("lineagedb".to_owned(), format!("{}:{}", node.key.type_name, node.key.name)),
     };
-    let mut facets = Map::new();
+    // The facets the import kept as they were (symlinks, ownership, custom ones), then the mapped ones.
+    let mut facets = recorded_facets(&node.props, |_| true);
     let version = node.label.clone().unwrap_or_else(|| node.key.version.to_string());
     facets.insert("version".into(), facet(json!({"datasetVersion": version})));
     if node.key.type_name == "model" {

@@ -21,6 +21,7 @@ mod repl_piped;
 mod repl_terminal;
 mod report;
 mod run;
+mod serve;
 mod stream;
 mod tables;
 mod usage;

@@ -1,0 +1,265 @@
+//! `lineagedb serve`: one process owns the database file and keeps its warm
+//! handle, and serves the OpenLineage HTTP endpoint producers point at and a
+//! JSON API (axum on tokio). This is the first part of the serve contract:
+//! the dashboard pages and the CLI speaking to a server are not built yet.
+//!
+//! - `POST /api/v1/lineage`: one OpenLineage event of any kind, imported as
+//!   `import --format openlineage` imports it (idempotent); 201 with
+//!   `{"snapshot": N}` (`null` when nothing changed), as Marquez answers; 400
+//!   for a body that is not JSON, 422 for an event the importer refuses.
+//! - `POST /api/v1/lineage/batch`: a JSON array, each event its own
+//!   transaction; 200 with `status` (`success` or `partial_success`), a
+//!   `summary` and the `failed_events`.
+//! - `POST /api/query`: `{"query": "..."}` or the statements as plain text;
+//!   the `--format json` objects as a JSON array; statements that write are
+//!   refused (403) unless the server runs with `--allow-writes`; a failing
+//!   statement is 400 with the error object.
+//! - `GET /api/node/{key}`: `SHOW key` as JSON; 404 when there is no such node.
+//! - Request bodies may be gzip (`Content-Encoding: gzip`, or the gzip magic
+//!   bytes without the header, as older Java clients send).
+//! - With `--token` (or `LINEAGEDB_TOKEN`) every request needs
+//!   `Authorization: Bearer TOKEN` (401 otherwise); a non-loopback `--bind`
+//!   refuses to start without one.
+//! - SIGINT and SIGTERM stop the server after the requests in flight,
+//!   commits included.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lineagedb_engine::{Database, OpenLineageImporter, OpenLineageOptions};
+use lineagedb_query::Session;
+use serde_json::{Value as Json, json};
+
+use crate::cli::ServeArgs;
+use crate::output::Failure;
+
+/// What every request handler shares.
+struct App {
+    db: Database,
+    token: Option<String>,
+    allow_writes: bool,
+    author: String,
+}
+
+/// `lineagedb serve`.
+pub fn run(db_path: &Path, author: &str, args: &ServeArgs) -> Result<(), Failure> {
+    let addr: SocketAddr = args.bind.parse().map_err(|e| {
+        anyhow!("invalid --bind {:?}: {e}\nhint: an address and port such as 127.0.0.1:7878", args.bind)
+    })?;
+    let token = args.token.clone().filter(|t| !t.is_empty());
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(anyhow!(
+            "refusing to serve on {addr} without a token: any machine that reaches it could read the lineage\n\
+             hint: pass --token TOKEN (or set LINEAGEDB_TOKEN), or bind a loopback address such as 127.0.0.1:7878"
+        )
+        .into());
+    }
+    let db = crate::oneshot::open_database(db_path, author)?;
+    let app = Arc::new(App { db, token, allow_writes: args.allow_writes, author: author.to_owned() });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow!("cannot start the server's runtime: {e}"))?;
+    runtime.block_on(serve(app, addr, db_path))
+}
+
+async fn serve(app: Arc<App>, addr: SocketAddr, db_path: &Path) -> Result<(), Failure> {
+    let router = Router::new()
+        .route("/api/v1/lineage", post(lineage))
+        .route("/api/v1/lineage/batch", post(lineage_batch))
+        .route("/api/query", post(query))
+        .route("/api/node/{key}", get(node))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
+    eprintln!("lineagedb: serving {} on http://{bound} (Ctrl-C or SIGTERM to stop)", db_path.display());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopped())
+        .await
+        .map_err(|e| anyhow!("the server stopped: {e}"))?;
+    eprintln!("lineagedb: stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stopped() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// An error answer: the spec's error object with `status`.
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": {"message": message}}))).into_response()
+}
+
+/// Refuses a request without the token, when the server has one.
+fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(token) = &app.token else { return Ok(()) };
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if given == Some(token.as_str()) {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "a valid token is needed: send Authorization: Bearer TOKEN"))
+    }
+}
+
+/// The request body as text: gzip (by header or by its magic bytes) unpacked.
+fn body_text(headers: &HeaderMap, body: &Bytes) -> Result<String, Response> {
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
+        || body.starts_with(&[0x1f, 0x8b]);
+    if gzip {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).map_err(|e| {
+            error(StatusCode::BAD_REQUEST, &format!("the gzip body does not unpack to UTF-8 text: {e}"))
+        })?;
+        return Ok(text);
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| error(StatusCode::BAD_REQUEST, "the body is not UTF-8 text"))
+}
+
+/// Imports one event in its own transaction: the snapshot committed, or why not.
+fn import_one(app: &App, event: &str, name: &str) -> Result<Option<u64>, String> {
+    let options = OpenLineageOptions {
+        skip_invalid: false,
+        author: Some(app.author.clone()),
+        message: Some(format!("openlineage {name}")),
+    };
+    let mut importer = OpenLineageImporter::new(&app.db, options).map_err(|e| e.to_string())?;
+    importer.read_event(name, 1, event).map_err(|e| e.reason)?;
+    importer.commit().map(|report| report.snapshot).map_err(|e| e.reason)
+}
+
+async fn lineage(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = authorized(&app, &headers) {
+        return refused;
+    }
+    let text = match body_text(&headers, &body) {
+        Ok(text) => text,
+        Err(refused) => return refused,
+    };
+    if let Err(e) = serde_json::from_str::<Json>(&text) {
+        return error(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}"));
+    }
+    let outcome = tokio::task::spawn_blocking(move || import_one(&app, &text, "POST /api/v1/lineage")).await;
+    match outcome {
+        Ok(Ok(snapshot)) => (StatusCode::CREATED, axum::Json(json!({"snapshot": snapshot}))).into_response(),
+        Ok(Err(reason)) => error(StatusCode::UNPROCESSABLE_ENTITY, &reason),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the import stopped: {e}")),
+    }
+}
+
+async fn lineage_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = authorized(&app, &headers) {
+        return refused;
+    }
+    let text = match body_text(&headers, &body) {
+        Ok(text) => text,
+        Err(refused) => return refused,
+    };
+    let events: Vec<Json> = match serde_json::from_str(&text) {
+        Ok(Json::Array(events)) => events,
+        Ok(_) => return error(StatusCode::BAD_REQUEST, "the body must be a JSON array of events"),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}")),
+    };
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut failed = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            if let Err(reason) = import_one(&app, &event.to_string(), &format!("POST /api/v1/lineage/batch [{index}]"))
+            {
+                failed.push(json!({"index": index, "reason": reason, "retriable": false}));
+            }
+        }
+        (events.len(), failed)
+    })
+    .await;
+    let Ok((received, failed)) = outcome else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "the import stopped");
+    };
+    let status = if failed.is_empty() { "success" } else { "partial_success" };
+    let summary = json!({"received": received, "successful": received - failed.len(), "failed": failed.len(),
+        "retriable": 0, "non_retriable": failed.len()});
+    axum::Json(json!({"status": status, "summary": summary, "failed_events": failed})).into_response()
+}
+
+async fn query(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = authorized(&app, &headers) {
+        return refused;
+    }
+    let text = match body_text(&headers, &body) {
+        Ok(text) => text,
+        Err(refused) => return refused,
+    };
+    let statements = match serde_json::from_str::<Json>(&text) {
+        Ok(Json::Object(o)) => match o.get("query").and_then(Json::as_str) {
+            Some(q) => q.to_owned(),
+            None => return error(StatusCode::BAD_REQUEST, "the JSON body needs \"query\": the statements, as text"),
+        },
+        _ => text,
+    };
+    run_statements(app, statements).await
+}
+
+async fn node(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(key): UrlPath<String>) -> Response {
+    if let Err(refused) = authorized(&app, &headers) {
+        return refused;
+    }
+    if key.parse::<lineagedb_engine::NodeRef>().is_err() {
+        return error(StatusCode::BAD_REQUEST, &format!("{key:?} is not a node key such as model:fraud@3"));
+    }
+    let response = run_statements(app, format!("SHOW {key}")).await;
+    if response.status() == StatusCode::BAD_REQUEST {
+        return error(StatusCode::NOT_FOUND, &format!("no node {key}"));
+    }
+    response
+}
+
+/// Runs `statements` in a session of their own: the JSON objects of
+/// `--format json`, as an array.
+async fn run_statements(app: Arc<App>, statements: String) -> Response {
+    let writes = match lineagedb_query::syntax::parse_script(&statements) {
+        Ok(parsed) => parsed.iter().any(|s| !s.only_reads()),
+        Err(_) => false,
+    };
+    if writes && !app.allow_writes {
+        return error(StatusCode::FORBIDDEN, "this server takes no writes: start it with --allow-writes");
+    }
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut session = Session::new(app.db.clone());
+        session.set_author(app.author.clone());
+        session.execute(&statements)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(results)) => axum::Json(Json::Array(results.iter().map(|r| r.to_json()).collect())).into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, axum::Json(e.to_json())).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the statement stopped: {e}")),
+    }
+}
