@@ -15,6 +15,9 @@
 //!   refused (403) unless the server runs with `--allow-writes`; a failing
 //!   statement is 400 with the error object.
 //! - `GET /api/node/{key}`: `SHOW key` as JSON; 404 when there is no such node.
+//! - `GET /api/lineage/{key}?direction=upstream|downstream|both&depth=N&as_of=S`:
+//!   `LINEAGE OF key ...` as JSON (both directions, no depth bound, the latest
+//!   snapshot by default).
 //! - Request bodies may be gzip (`Content-Encoding: gzip`, or the gzip magic
 //!   bytes without the header, as older Java clients send).
 //! - With `--token` (or `LINEAGEDB_TOKEN`) every request needs
@@ -78,6 +81,7 @@ async fn serve(app: Arc<App>, addr: SocketAddr, db_path: &Path) -> Result<(), Fa
         .route("/api/v1/lineage/batch", post(lineage_batch))
         .route("/api/query", post(query))
         .route("/api/node/{key}", get(node))
+        .route("/api/lineage/{key}", get(lineage_of))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
@@ -237,6 +241,48 @@ async fn node(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(key): Url
     let response = run_statements(app, format!("SHOW {key}")).await;
     if response.status() == StatusCode::BAD_REQUEST {
         return error(StatusCode::NOT_FOUND, &format!("no node {key}"));
+    }
+    response
+}
+
+/// `?direction=upstream|downstream|both&depth=N&as_of=S` of `GET /api/lineage/{key}`.
+#[derive(serde::Deserialize)]
+struct LineageQuery {
+    direction: Option<String>,
+    depth: Option<u32>,
+    as_of: Option<u64>,
+}
+
+async fn lineage_of(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    UrlPath(key): UrlPath<String>,
+    axum::extract::Query(q): axum::extract::Query<LineageQuery>,
+) -> Response {
+    if let Err(refused) = authorized(&app, &headers) {
+        return refused;
+    }
+    if key.parse::<lineagedb_engine::NodeRef>().is_err() {
+        return error(StatusCode::BAD_REQUEST, &format!("{key:?} is not a node key such as model:fraud@3"));
+    }
+    let direction = match q.direction.as_deref().unwrap_or("both").to_ascii_lowercase().as_str() {
+        "upstream" => "UPSTREAM",
+        "downstream" => "DOWNSTREAM",
+        "both" => "BOTH",
+        other => {
+            return error(StatusCode::BAD_REQUEST, &format!("direction {other:?}: use upstream, downstream or both"));
+        }
+    };
+    let mut statement = format!("LINEAGE OF {key} {direction}");
+    if let Some(depth) = q.depth {
+        statement.push_str(&format!(" DEPTH {depth}"));
+    }
+    if let Some(at) = q.as_of {
+        statement.push_str(&format!(" AS OF {at}"));
+    }
+    let response = run_statements(app, statement).await;
+    if response.status() == StatusCode::BAD_REQUEST {
+        return error(StatusCode::NOT_FOUND, &format!("no node {key} (at that snapshot)"));
     }
     response
 }

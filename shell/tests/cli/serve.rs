@@ -132,6 +132,13 @@ fn the_openlineage_endpoint_and_the_json_api_answer_as_documented() {
     assert_eq!(status, 200);
     assert_eq!(answer[0]["node"]["key"], "run:ea041791-68bc-4ae1-bd89-4c8106a157e4@1");
     assert_eq!(get(&format!("{}/api/node/run:nope@1", server.url)).0, 404);
+    let run = "run:ea041791-68bc-4ae1-bd89-4c8106a157e4@1";
+    let (status, answer) = get(&format!("{}/api/lineage/{run}?direction=upstream&depth=1", server.url));
+    assert_eq!(status, 200, "{answer}");
+    let nodes = answer[0]["nodes"].as_array().map_or(0, Vec::len);
+    assert!(nodes >= 2, "the run and what it read: {answer}");
+    assert_eq!(get(&format!("{}/api/lineage/{run}?as_of=99", server.url)).0, 404);
+    assert_eq!(get(&format!("{}/api/lineage/{run}?direction=sideways", server.url)).0, 400);
     // SIGTERM stops it cleanly, and what it committed is there.
     assert!(server.stop().success());
     let out = f.query("FIND dataset RETURN key");
