@@ -44,7 +44,14 @@ pub fn try_open_database(path: &Path, author: &str) -> Result<Database, lineaged
 /// The message of a failed open: a busy file's error already names the file.
 fn open_failure(path: &Path, error: &lineagedb_engine::Error) -> Failure {
     match error {
-        lineagedb_engine::Error::Locked { .. } => anyhow!("{error}").into(),
+        lineagedb_engine::Error::Locked { .. } => match crate::serve::serving(path) {
+            Some(url) => anyhow!(
+                "{error}\nhint: `lineagedb serve` owns it at {url}: send statements to {url}/api/query and \
+                 OpenLineage events to {url}/api/v1/lineage"
+            )
+            .into(),
+            None => anyhow!("{error}").into(),
+        },
         _ => anyhow!("cannot open database {}: {error}", path.display()).into(),
     }
 }

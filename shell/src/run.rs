@@ -131,7 +131,10 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
     recorder.author(author);
     declare(&mut recorder, &plan)?;
     // The database and its spool are not part of the code, even in its tree.
-    recorder.ignore_untracked(db_path).ignore_untracked(spool::dir(db_path));
+    recorder
+        .ignore_untracked(db_path)
+        .ignore_untracked(spool::dir(db_path))
+        .ignore_untracked(crate::serve::marker_path(db_path));
     recorder.code_from_git(&plan.cwd);
     recorder.command(&args.command, &plan.cwd);
     // The run exists, as running, before the command starts: the command can

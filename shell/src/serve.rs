@@ -25,6 +25,10 @@
 //!   refuses to start without one.
 //! - SIGINT and SIGTERM stop the server after the requests in flight,
 //!   commits included.
+//! - `lineagedb run` cannot open a file the server owns: it spools its run
+//!   record beside it, and the server commits spooled records every 2 s.
+//!   `<db>.serve` holds the server's URL while it runs, so that a command
+//!   that finds the file busy can say where to go.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -76,6 +80,7 @@ pub fn run(db_path: &Path, author: &str, args: &ServeArgs) -> Result<(), Failure
 }
 
 async fn serve(app: Arc<App>, addr: SocketAddr, db_path: &Path) -> Result<(), Failure> {
+    let app_for_spool = Arc::clone(&app);
     let router = Router::new()
         .route("/api/v1/lineage", post(lineage))
         .route("/api/v1/lineage/batch", post(lineage_batch))
@@ -83,13 +88,29 @@ async fn serve(app: Arc<App>, addr: SocketAddr, db_path: &Path) -> Result<(), Fa
         .route("/api/node/{key}", get(node))
         .route("/api/lineage/{key}", get(lineage_of))
         .with_state(app);
+    // `lineagedb run` cannot open the file while the server owns it: it spools
+    // its record, which the server commits here within a couple of seconds.
+    let spool_path = db_path.to_owned();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            if crate::spool::waiting(&spool_path).is_empty() {
+                continue;
+            }
+            let (app, path) = (Arc::clone(&app_for_spool), spool_path.clone());
+            let _ = tokio::task::spawn_blocking(move || crate::spool::replay(&path, &app.db)).await;
+        }
+    });
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
     eprintln!("lineagedb: serving {} on http://{bound} (Ctrl-C or SIGTERM to stop)", db_path.display());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stopped())
-        .await
-        .map_err(|e| anyhow!("the server stopped: {e}"))?;
+    // Beside the database, where commands that find it busy learn where to go.
+    let marker = marker_path(db_path);
+    let _ = std::fs::write(&marker, format!("http://{bound}\n{}\n", std::process::id()));
+    let served = axum::serve(listener, router).with_graceful_shutdown(stopped()).await;
+    let _ = std::fs::remove_file(&marker);
+    served.map_err(|e| anyhow!("the server stopped: {e}"))?;
     eprintln!("lineagedb: stopped");
     Ok(())
 }
@@ -308,4 +329,20 @@ async fn run_statements(app: Arc<App>, statements: String) -> Response {
         Ok(Err(e)) => (StatusCode::BAD_REQUEST, axum::Json(e.to_json())).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the statement stopped: {e}")),
     }
+}
+
+/// `<db>.serve`: the URL and the process id of the server that owns `db`.
+pub fn marker_path(db: &Path) -> std::path::PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "lineage.redb".into());
+    name.push(".serve");
+    db.with_file_name(name)
+}
+
+/// The URL of the server that owns `db`, when one is running.
+pub fn serving(db: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(marker_path(db)).ok()?;
+    let mut lines = text.lines();
+    let url = lines.next()?.to_owned();
+    let pid = lines.next()?.trim();
+    Path::new("/proc").join(pid).exists().then_some(url)
 }

@@ -154,6 +154,10 @@ fn with_a_token_every_request_needs_it_and_a_public_bind_needs_a_token() {
     assert!(out.stderr.contains("refusing to serve on 0.0.0.0:0 without a token"), "{}", out.stderr);
     let server = Server::start(&f, &["--token", "s3cret"]);
     let query = format!("{}/api/query", server.url);
+    // A command that finds the file held by the server says where to go instead.
+    let busy = f.run(&["query", "--db", &f.db_arg(), "--wait", "0.2", "SNAPSHOTS"]);
+    busy.exits(2);
+    assert!(busy.stderr.contains(&format!("`lineagedb serve` owns it at {}", server.url)), "{}", busy.stderr);
     assert_eq!(post(&query, "SNAPSHOTS", None).0, 401);
     assert_eq!(post(&query, "SNAPSHOTS", Some("wrong")).0, 401);
     assert_eq!(post(&query, "SNAPSHOTS", Some("s3cret")).0, 200);
@@ -203,4 +207,28 @@ fn the_openlineage_python_http_transport_feeds_the_server_unchanged() {
     let model = "ANCESTORS OF model:\"mlflow://registry/fraud_detector\" RETURN key";
     assert_eq!(entities(&f, model), entities(&g, model));
     assert_eq!(entities(&f, "FIND dataset RETURN key"), entities(&g, "FIND dataset RETURN key"));
+}
+
+#[test]
+fn a_run_recorded_while_the_server_owns_the_file_is_committed_by_the_server() {
+    let f = Fixture::new();
+    let server = Server::start(&f, &[]);
+    let out = f.run(&["run", "--db", &f.db_arg(), "--wait", "0.2", "--job", "train", "--", "sh", "-c", "echo trained"]);
+    out.ok();
+    assert!(out.stderr.contains("will be committed, once"), "{}", out.stderr);
+    // The server commits the spooled record within a few seconds.
+    let query = format!("{}/api/query", server.url);
+    let mut runs = Vec::new();
+    for _ in 0..50 {
+        let (_, answer) = post(&query, "FIND run RETURN key", None);
+        runs = run_keys(&answer);
+        if !runs.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(runs.len(), 1, "the spooled run was committed by the server");
+    assert_eq!(std::fs::read_dir(f.dir().join("test.redb.spool")).map_or(0, |d| d.count()), 0);
+    assert!(server.stop().success());
+    assert!(!f.dir().join("test.redb.serve").exists(), "the marker goes with the server");
 }
