@@ -631,6 +631,20 @@ impl OpenLineageImporter {
         outcome
     }
 
+    /// The entity a dataset is a version of: `dataset:"<namespace>/<name>"`
+    /// (`model:` when its type says so); what LineageDB exported under
+    /// namespace `lineagedb` as `<type>:<name>` comes back as that key.
+    fn entity_of(&self, d: &Dataset, types: &mut DatasetTypes) -> Result<EntityKey> {
+        if d.namespace == LINEAGEDB {
+            if let Some((type_name, name)) = d.name.split_once(':') {
+                if crate::key::check_type(type_name).is_ok() && !name.is_empty() {
+                    return Ok(EntityKey::new(type_name, name)?);
+                }
+            }
+        }
+        Ok(EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?)
+    }
+
     /// Whether some run produced a version of `dataset:<name>` or `model:<name>`:
     /// an entity of its own, which a symlink does not make an alias.
     fn is_produced(&self, name: &str) -> Result<bool> {
@@ -689,7 +703,7 @@ impl OpenLineageImporter {
         };
         match &event.what {
             Static::Dataset(d) => {
-                let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                let entity = self.entity_of(d, types)?;
                 // A version facet naming a version not recorded yet makes it;
                 // otherwise the facets annotate the version named, or the latest.
                 let label = d.version_label();
@@ -774,7 +788,7 @@ impl OpenLineageImporter {
                 };
                 let mut read = Vec::new();
                 for d in inputs {
-                    let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                    let entity = self.entity_of(d, types)?;
                     if declares("declares_input", &entity) {
                         continue;
                     }
@@ -783,7 +797,7 @@ impl OpenLineageImporter {
                     read.push(key);
                 }
                 for d in outputs {
-                    let entity = EntityKey::new(self.dataset_type(&d.id(), types)?, &d.id())?;
+                    let entity = self.entity_of(d, types)?;
                     if declares("declares_output", &entity) {
                         continue;
                     }
@@ -1072,8 +1086,7 @@ impl OpenLineageImporter {
         let Some(run) = plan.key.clone() else { return Ok(()) };
         let d = &step.dataset;
         let id = d.id();
-        let type_name = self.dataset_type(&id, types).map_err(at)?;
-        let entity = EntityKey::new(type_name, &id).map_err(|e| at(e.into()))?;
+        let entity = self.entity_of(d, types).map_err(at)?;
         let is_output = step.kind == 0;
         if !linked.insert((entity.clone(), is_output)) {
             return Ok(());
@@ -1258,14 +1271,31 @@ fn parent_of(props: &Props) -> Option<(String, Option<String>)> {
     let Value::Map(parent) = parent else { return None };
     let Some(Value::Map(run)) = parent.get("run") else { return None };
     let Some(Value::String(id)) = run.get("runId") else { return None };
+    // The parent's own name, when LineageDB exported it under a derived id.
+    let id = match parent.get(LINEAGEDB) {
+        Some(Value::Map(m)) => match m.get("run") {
+            Some(Value::String(name)) => name,
+            _ => id,
+        },
+        _ => id,
+    };
     let job = match parent.get("job") {
         Some(Value::Map(job)) => match (job.get("namespace"), job.get("name")) {
-            (Some(Value::String(ns)), Some(Value::String(name))) => Some(format!("{ns}/{name}")),
+            (Some(Value::String(ns)), Some(Value::String(name))) => Some(job_name(ns, name)),
             _ => None,
         },
         _ => None,
     };
     Some((id.clone(), job))
+}
+
+/// The namespace, and the run facet, of what LineageDB exports that was not
+/// OpenLineage to begin with: it imports back under its own keys.
+const LINEAGEDB: &str = "lineagedb";
+
+/// A job's entity name: `<namespace>/<name>`, or `<name>` in namespace `lineagedb`.
+fn job_name(namespace: &str, name: &str) -> String {
+    if namespace == LINEAGEDB { name.to_owned() } else { format!("{namespace}/{name}") }
 }
 
 /// A facet as a property value, without the `_producer` and `_schemaURL`
@@ -1579,6 +1609,11 @@ fn parse_event(text: &str) -> std::result::Result<Event, String> {
         Some(Json::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
         _ => return Err("\"run.runId\" must be a non-empty string".into()),
     };
+    // A run LineageDB exported under a derived id keeps its own name.
+    let run_id = match run.get("facets").and_then(|f| f.get(LINEAGEDB)).and_then(|f| f.get("run")) {
+        Some(Json::String(name)) if !name.is_empty() => name.clone(),
+        _ => run_id,
+    };
     let (time, naive_time) = match obj.get("eventTime") {
         Some(Json::String(s)) => event_time(s).ok_or_else(|| {
             format!(
@@ -1607,7 +1642,7 @@ fn parse_event(text: &str) -> std::result::Result<Event, String> {
         time,
         naive_time,
         run_id,
-        job: format!("{ns}/{name}"),
+        job: job_name(ns, name),
         producer,
         run_facets: facets(run.get("facets"), "run.facets")?,
         job_facets: facets(job.get("facets"), "job.facets")?,
@@ -1648,7 +1683,7 @@ fn parse_static_object(obj: &Map<String, Json>) -> std::result::Result<StaticEve
             _ => return Err("\"job\" needs \"namespace\" and a non-empty \"name\" (strings)".into()),
         };
         Static::Job {
-            job: format!("{ns}/{name}"),
+            job: job_name(ns, name),
             facets: facets(job.get("facets"), "job.facets")?,
             inputs: datasets(obj.get("inputs"), "inputs", "inputFacets")?,
             outputs: datasets(obj.get("outputs"), "outputs", "outputFacets")?,

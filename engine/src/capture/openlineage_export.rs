@@ -13,10 +13,13 @@
 //!   export;
 //! - its job is the `job` node linked to it (`job:"ns/name"` gives
 //!   namespace `ns` and name `name`; other names get namespace `lineagedb`),
-//!   else its `job` property;
+//!   else its `job` property; a `code` node linked to it is its
+//!   `sourceCodeLocation` job facet; a run whose name is no UUID carries it in
+//!   a `lineagedb` run facet (and in its children's `parent` facet);
 //! - inputs are the nodes linked to it as `input`, outputs those it links to
 //!   as `output`; a node the import made keeps its `namespace` and `name`,
-//!   any other is namespace `lineagedb`, name `<type>:<name>`; each carries
+//!   any other is namespace `lineagedb`, name `<type>:<name>`, which the
+//!   import reads back as that key, so that the whole graph round-trips; each carries
 //!   the `version` facet (its external label, else its version number), the
 //!   `datasetType` facet `MODEL` for models, and `schema` and `dataSource`
 //!   when it has them;
@@ -158,11 +161,13 @@ fn run_event(read: &ReadTx, run: &Node, incoming: &[Edge], outgoing: &[Edge]) ->
     let mut inputs = Vec::new();
     let mut job = None;
     let mut parent = None;
+    let mut code = None;
     for edge in incoming {
         match edge.label.as_str() {
             "job" => job = Some(job_of_key(&edge.from)),
             "input" => inputs.push(dataset(&read.node(&edge.from.to_ref())?)),
             "parent" => parent = Some(read.node(&edge.from.to_ref())?),
+            "code" => code = Some((read.node(&edge.from.to_ref())?, edge.props.clone())),
             _ => {}
         }
     }
@@ -181,12 +186,35 @@ fn run_event(read: &ReadTx, run: &Node, incoming: &[Edge], outgoing: &[Edge]) ->
             Some(Value::String(j)) => split_job(j),
             _ => ("lineagedb".to_owned(), p.key.name.clone()),
         };
-        facets.insert(
-            "parent".into(),
-            facet(json!({"run": {"runId": run_id(p)}, "job": {"namespace": pns, "name": pname}})),
-        );
+        let mut parent_facet = json!({"run": {"runId": run_id(p)}, "job": {"namespace": pns, "name": pname}});
+        if !is_uuid(&p.key.name) {
+            parent_facet[LINEAGEDB_FACET] = json!({"run": p.key.name});
+        }
+        facets.insert("parent".into(), facet(parent_facet));
     }
-    let job_facets = recorded_facets(&run.props, |k| JOB_FACETS.contains(&k));
+    // A run that is not an OpenLineage one keeps its name through a facet of its own.
+    if !is_uuid(&run.key.name) && !matches!(run.props.get("run_id"), Some(Value::String(id)) if is_uuid(id)) {
+        facets.insert(LINEAGEDB_FACET.into(), facet(json!({"run": run.key.name})));
+    }
+    let mut job_facets = recorded_facets(&run.props, |k| JOB_FACETS.contains(&k));
+    // The code revision a run wrapper recorded, as the source code location.
+    if let (Some((node, edge)), false) = (&code, job_facets.contains_key("sourceCodeLocation")) {
+        let text = |props: &crate::value::Props, k: &str| match props.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        if let Some(commit) = text(&node.props, "commit").or_else(|| node.label.clone()) {
+            let mut location = json!({"type": text(&node.props, "vcs").unwrap_or_else(|| "git".into()),
+                "url": node.key.name, "version": commit});
+            if let Some(remote) = text(&node.props, "remote") {
+                location["repoUrl"] = json!(remote);
+            }
+            if let Some(branch) = text(edge, "branch") {
+                location["branch"] = json!(branch);
+            }
+            job_facets.insert("sourceCodeLocation".into(), facet(location));
+        }
+    }
     let mut run_json = json!({"runId": run_id(run)});
     if !facets.is_empty() {
         run_json["facets"] = Json::Object(facets);
@@ -206,6 +234,10 @@ fn run_event(read: &ReadTx, run: &Node, incoming: &[Edge], outgoing: &[Edge]) ->
         "schemaURL": RUN_EVENT_SCHEMA,
     }))
 }
+
+/// The run facet (and parent facet member) carrying the name of a run that
+/// is not an OpenLineage one, so that the import gives it back its key.
+const LINEAGEDB_FACET: &str = "lineagedb";
 
 /// Job facets of the spec, which the import records with the run's.
 const JOB_FACETS: &[&str] = &["documentation", "sourceCodeLocation", "sql", "jobType", "ownership", "tags"];
