@@ -183,10 +183,7 @@ fn import_one(app: &App, event: &str, name: &str) -> Result<Option<u64>, String>
 }
 
 async fn lineage(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = authorized(&app, &headers) {
-        return refused;
-    }
-    let text = match body_text(&headers, &body) {
+    let text = match authorized(&app, &headers).and_then(|()| body_text(&headers, &body)) {
         Ok(text) => text,
         Err(refused) => return refused,
     };
@@ -202,10 +199,7 @@ async fn lineage(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
 }
 
 async fn lineage_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = authorized(&app, &headers) {
-        return refused;
-    }
-    let text = match body_text(&headers, &body) {
+    let text = match authorized(&app, &headers).and_then(|()| body_text(&headers, &body)) {
         Ok(text) => text,
         Err(refused) => return refused,
     };
@@ -235,10 +229,7 @@ async fn lineage_batch(State(app): State<Arc<App>>, headers: HeaderMap, body: By
 }
 
 async fn query(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = authorized(&app, &headers) {
-        return refused;
-    }
-    let text = match body_text(&headers, &body) {
+    let text = match authorized(&app, &headers).and_then(|()| body_text(&headers, &body)) {
         Ok(text) => text,
         Err(refused) => return refused,
     };
