@@ -10,7 +10,9 @@
 //! - `POST /api/v1/lineage/batch`: a JSON array, each event its own
 //!   transaction; 200 with `status` (`success` or `partial_success`), a
 //!   `summary` and the `failed_events`.
-//! - `POST /api/query`: `{"query": "..."}` or the statements as plain text;
+//! - `POST /api/query`: `{"query": "...", "as_of": N}` (`as_of` optional: the
+//!   snapshot every read without an `AS OF` of its own reads) or the
+//!   statements as plain text;
 //!   the `--format json` objects as a JSON array; statements that write are
 //!   refused (403) unless the server runs with `--allow-writes`; a failing
 //!   statement is 400 with the error object.
@@ -234,13 +236,37 @@ async fn query(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
         Err(refused) => return refused,
     };
     let statements = match serde_json::from_str::<Json>(&text) {
-        Ok(Json::Object(o)) => match o.get("query").and_then(Json::as_str) {
-            Some(q) => q.to_owned(),
-            None => return error(StatusCode::BAD_REQUEST, "the JSON body needs \"query\": the statements, as text"),
+        Ok(Json::Object(o)) => match (o.get("query").and_then(Json::as_str), o.get("as_of")) {
+            (Some(q), None | Some(Json::Null)) => q.to_owned(),
+            (Some(q), Some(Json::Number(n))) if n.as_u64().is_some() => pinned(q, n.as_u64().unwrap_or_default()),
+            (Some(_), Some(other)) => {
+                return error(StatusCode::BAD_REQUEST, &format!("\"as_of\" must be a snapshot id, not {other}"));
+            }
+            (None, _) => {
+                return error(StatusCode::BAD_REQUEST, "the JSON body needs \"query\": the statements, as text");
+            }
         },
         _ => text,
     };
     run_statements(app, statements).await
+}
+
+/// `statements` with `AS OF snapshot` on each read that takes one and does not
+/// say its own; as written when they do not parse (the error is reported then).
+fn pinned(statements: &str, snapshot: u64) -> String {
+    use lineagedb_query::syntax::{At, Statement};
+    let Ok(mut parsed) = lineagedb_query::syntax::parse_script(statements) else { return statements.to_owned() };
+    for statement in &mut parsed {
+        let as_of = match statement {
+            Statement::Walk(w, _) => &mut w.as_of,
+            Statement::Lineage(l, _) => &mut l.as_of,
+            Statement::Find(f, _) => &mut f.as_of,
+            Statement::Path { as_of, .. } | Statement::Show { as_of, .. } | Statement::Report { as_of, .. } => as_of,
+            _ => continue,
+        };
+        as_of.get_or_insert(At::Snapshot(snapshot));
+    }
+    parsed.iter().map(ToString::to_string).collect::<Vec<_>>().join(";\n")
 }
 
 async fn node(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(key): UrlPath<String>) -> Response {

@@ -125,6 +125,13 @@ fn the_openlineage_endpoint_and_the_json_api_answer_as_documented() {
     assert_eq!(status, 200);
     assert!(run_keys(&answer).contains(&"run:ea041791-68bc-4ae1-bd89-4c8106a157e4@1".to_owned()), "{answer}");
     assert_eq!(post(&query, "CREATE dataset:x", None).0, 403);
+    // `as_of` pins every read without one: at snapshot 1 only the first event's runs were there.
+    let (status, answer) = post(&query, r#"{"query": "FIND dataset RETURN key", "as_of": 1}"#, None);
+    assert_eq!(status, 200, "{answer}");
+    assert!(!answer.to_string().contains("pg/t"), "{answer}");
+    let (_, answer) = post(&query, r#"{"query": "FIND dataset RETURN key"}"#, None);
+    assert!(answer.to_string().contains("pg/t"), "{answer}");
+    assert_eq!(post(&query, r#"{"query": "SNAPSHOTS", "as_of": "soon"}"#, None).0, 400);
     let (status, answer) = post(&query, "FIND model WHERE", None);
     assert_eq!(status, 400);
     assert!(answer["error"]["message"].is_string(), "{answer}");
