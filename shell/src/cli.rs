@@ -168,6 +168,9 @@ pub struct ServeArgs {
     /// Let POST /api/query run statements that write
     #[arg(long)]
     pub allow_writes: bool,
+    /// Requests served at once; more are answered 503 with Retry-After (the OpenLineage clients retry 503)
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_requests: u32,
 }
 
 /// Arguments of `lineagedb export`.

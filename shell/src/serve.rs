@@ -25,8 +25,10 @@
 //! - With `--token` (or `LINEAGEDB_TOKEN`) every request needs
 //!   `Authorization: Bearer TOKEN` (401 otherwise); a non-loopback `--bind`
 //!   refuses to start without one.
+//! - More than `--max-requests` at once (256 by default): 503 with
+//!   `Retry-After: 1`.
 //! - SIGINT and SIGTERM stop the server after the requests in flight,
-//!   commits included.
+//!   commits included, waiting 10 s at most.
 //! - `lineagedb run` cannot open a file the server owns: it spools its run
 //!   record beside it, and the server commits spooled records every 2 s.
 //!   `<db>.serve` holds the server's URL while it runs, so that a command
@@ -78,17 +80,19 @@ pub fn run(db_path: &Path, author: &str, args: &ServeArgs) -> Result<(), Failure
         .enable_all()
         .build()
         .map_err(|e| anyhow!("cannot start the server's runtime: {e}"))?;
-    runtime.block_on(serve(app, addr, db_path))
+    runtime.block_on(serve(app, addr, db_path, usize::try_from(args.max_requests).unwrap_or(256)))
 }
 
-async fn serve(app: Arc<App>, addr: SocketAddr, db_path: &Path) -> Result<(), Failure> {
+async fn serve(app: Arc<App>, addr: SocketAddr, db_path: &Path, max_requests: usize) -> Result<(), Failure> {
     let app_for_spool = Arc::clone(&app);
+    let limit = Arc::new(tokio::sync::Semaphore::new(max_requests));
     let router = Router::new()
         .route("/api/v1/lineage", post(lineage))
         .route("/api/v1/lineage/batch", post(lineage_batch))
         .route("/api/query", post(query))
         .route("/api/node/{key}", get(node))
         .route("/api/lineage/{key}", get(lineage_of))
+        .layer(axum::middleware::from_fn_with_state(limit, overload))
         .with_state(app);
     // `lineagedb run` cannot open the file while the server owns it: it spools
     // its record, which the server commits here within a couple of seconds.
@@ -110,11 +114,48 @@ async fn serve(app: Arc<App>, addr: SocketAddr, db_path: &Path) -> Result<(), Fa
     // Beside the database, where commands that find it busy learn where to go.
     let marker = marker_path(db_path);
     let _ = std::fs::write(&marker, format!("http://{bound}\n{}\n", std::process::id()));
-    let served = axum::serve(listener, router).with_graceful_shutdown(stopped()).await;
+    // On SIGINT or SIGTERM: no new connections, the requests in flight finish
+    // (commits included), for at most 10 s: a stuck client cannot keep it up.
+    let (tell, told) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stopped().await;
+        let _ = tell.send(true);
+    });
+    let mut first = told.clone();
+    let mut second = told;
+    let graceful = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = first.wait_for(|stop| *stop).await;
+    });
+    let served = tokio::select! {
+        served = graceful => served,
+        () = async move {
+            let _ = second.wait_for(|stop| *stop).await;
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        } => {
+            eprintln!("lineagedb: stopping with requests still open after 10 s");
+            Ok(())
+        }
+    };
     let _ = std::fs::remove_file(&marker);
     served.map_err(|e| anyhow!("the server stopped: {e}"))?;
     eprintln!("lineagedb: stopped");
     Ok(())
+}
+
+/// Serves a request while fewer than `--max-requests` are in flight (its
+/// body included: a slow client holds a slot, never a transaction); answers
+/// 503 with `Retry-After: 1` otherwise, which the OpenLineage clients retry.
+async fn overload(
+    State(limit): State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(_slot) = limit.try_acquire_owned() else {
+        let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "the server is busy: try again in a second");
+        busy.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return busy;
+    };
+    next.run(request).await
 }
 
 /// Resolves on SIGINT or SIGTERM.

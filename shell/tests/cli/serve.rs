@@ -239,3 +239,48 @@ fn a_run_recorded_while_the_server_owns_the_file_is_committed_by_the_server() {
     assert!(server.stop().success());
     assert!(!f.dir().join("test.redb.serve").exists(), "the marker goes with the server");
 }
+
+#[test]
+fn past_max_requests_the_server_answers_503_with_retry_after() {
+    use std::io::Write;
+    let f = Fixture::new();
+    let server = Server::start(&f, &["--max-requests", "1"]);
+    // A slow client: it sends the head of a request and only part of its body.
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut slow = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(slow, "POST /api/v1/lineage HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{").expect("send");
+    slow.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut response = agent().post(&format!("{}/api/query", server.url)).send("SNAPSHOTS").expect("answers");
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let _ = response.body_mut().read_to_string();
+    // Once the slow client goes, requests are served again.
+    drop(slow);
+    let mut status = 0;
+    for _ in 0..20 {
+        status = post(&format!("{}/api/query", server.url), "SNAPSHOTS", None).0;
+        if status == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(status, 200);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_stuck_client_does_not_keep_the_server_from_stopping() {
+    use std::io::Write;
+    let f = Fixture::new();
+    let server = Server::start(&f, &[]);
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut stuck = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(stuck, "POST /api/query HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\nSNAP").expect("send");
+    stuck.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let start = std::time::Instant::now();
+    assert!(server.stop().success());
+    assert!(start.elapsed() < std::time::Duration::from_secs(15), "{:?}", start.elapsed());
+    drop(stuck);
+}
