@@ -45,9 +45,9 @@ mod write;
 pub use archive::{ARCHIVE_VERSION, ArchiveManifest};
 pub use audit::hex;
 pub use capture::{
-    EXPORT_PRODUCER, GitInfo, HashedOutput, OpenLineageImporter, OpenLineageOptions, PendingGit, PendingInput,
-    PendingRun, RUN_EVENT_SCHEMA, RecorderError, ReservedRun, RunOutcome, RunRecorder, RunStatus, openlineage_events,
-    start_run, start_run_detached,
+    EXPORT_PRODUCER, GitInfo, HashedOutput, OpenLineageImporter, OpenLineageOptions, PendingInput, PendingRun,
+    RUN_EVENT_SCHEMA, RecorderError, ReservedRun, RunOutcome, RunRecorder, RunStatus, openlineage_events, start_run,
+    start_run_detached,
 };
 pub use db::{Database, DatabaseBuilder};
 pub use error::{Error, KeyError, Result};

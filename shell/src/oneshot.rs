@@ -31,14 +31,14 @@ pub fn builder() -> DatabaseBuilder {
 /// Opens (creating if missing) the database at `path` for `author`, then
 /// commits the run records `lineagedb run` spooled for it (`spool.rs`).
 pub fn open_database(path: &Path, author: &str) -> Result<Database, Failure> {
-    let db = try_open_database(path, author).map_err(|e| open_failure(path, &e))?;
-    crate::spool::replay(path, &db);
-    Ok(db)
+    try_open_database(path, author).map_err(|e| open_failure(path, &e))
 }
 
-/// `open_database` without replaying the spool, keeping the engine's error.
+/// `open_database`, keeping the engine's error for callers that act on it.
 pub fn try_open_database(path: &Path, author: &str) -> Result<Database, lineagedb_engine::Error> {
-    builder().author(author).create(path)
+    let db = builder().author(author).create(path)?;
+    crate::spool::replay(path, &db);
+    Ok(db)
 }
 
 /// The message of a failed open: a busy file's error already names the file.

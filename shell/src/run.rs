@@ -109,10 +109,7 @@ fn run_and_record(db_path: &Path, author: &str, args: &RunArgs) -> Result<i32, F
     // A database that stays busy past --wait, or cannot be reached, does not
     // stop the command: the run is recorded when it ends, or spooled.
     let db = match oneshot::try_open_database(db_path, author) {
-        Ok(db) => {
-            spool::replay(db_path, &db);
-            Some(db)
-        }
+        Ok(db) => Some(db),
         Err(error @ (EngineError::Locked { .. } | EngineError::Io { .. })) => {
             eprintln!(
                 "lineagedb: warning: {error}\nlineagedb: running the command anyway; the run is recorded when it ends \
@@ -401,10 +398,9 @@ fn dataset_name(path: &Path) -> String {
 /// that succeeded could be neither recorded nor spooled.
 fn commit_or_spool(db_path: &Path, author: &str, pending: PendingRun, code: i32, how: &str, args: &RunArgs) -> i32 {
     let reserved = format!("run:{}@1", pending.run_name);
-    let committed = oneshot::try_open_database(db_path, author).map_err(|e| e.to_string()).and_then(|db| {
-        spool::replay(db_path, &db);
-        pending.commit(&db).map_err(|e| e.to_string())
-    });
+    let committed = oneshot::try_open_database(db_path, author)
+        .map_err(|e| e.to_string())
+        .and_then(|db| pending.commit(&db).map_err(|e| e.to_string()));
     let reason = match committed {
         Ok(Some(outcome)) => {
             if args.format == Some(RunFormat::Json) {
@@ -462,9 +458,9 @@ fn read_metrics(recorder: &mut RunRecorder, file: &Path) {
             return;
         }
     };
-    let parsed = serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()).and_then(|json| {
-        recorder.metrics_json(&json).map(|_| ()).map_err(|e| e.to_string().replace("run parameters", "run metrics"))
-    });
+    let parsed = serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|json| recorder.metrics_json(&json).map(|_| ()).map_err(|e| e.to_string()));
     if let Err(error) = parsed {
         eprintln!(
             "lineagedb: warning: the metrics file {} is not a JSON object of metrics ({error}); the run is recorded \

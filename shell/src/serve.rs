@@ -391,9 +391,7 @@ async fn run_statements(app: Arc<App>, statements: String) -> Response {
 
 /// `<db>.serve`: the URL and the process id of the server that owns `db`.
 pub fn marker_path(db: &Path) -> std::path::PathBuf {
-    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "lineage.redb".into());
-    name.push(".serve");
-    db.with_file_name(name)
+    crate::spool::beside(db, ".serve")
 }
 
 /// The URL of the server that owns `db`, when one is running.

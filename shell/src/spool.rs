@@ -20,8 +20,13 @@ use lineagedb_engine::{Database, PendingRun};
 
 /// The spool directory of the database at `db`.
 pub fn dir(db: &Path) -> PathBuf {
+    beside(db, ".spool")
+}
+
+/// `<db file name><suffix>` in the database's directory.
+pub fn beside(db: &Path, suffix: &str) -> PathBuf {
     let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "lineage.redb".into());
-    name.push(".spool");
+    name.push(suffix);
     db.with_file_name(name)
 }
 

@@ -16,8 +16,8 @@ mod recorder;
 pub use openlineage::{OpenLineageImporter, OpenLineageOptions};
 pub use openlineage_export::{EXPORT_PRODUCER, RUN_EVENT_SCHEMA, openlineage_events};
 pub use recorder::{
-    GitInfo, HashedOutput, PendingGit, PendingInput, PendingRun, RecorderError, ReservedRun, RunOutcome, RunRecorder,
-    RunStatus, start_run, start_run_detached,
+    GitInfo, HashedOutput, PendingInput, PendingRun, RecorderError, ReservedRun, RunOutcome, RunRecorder, RunStatus,
+    start_run, start_run_detached,
 };
 
 use crate::error::Result;

@@ -30,9 +30,11 @@
 //! clients write from a naive `datetime`) is taken as UTC, and the run says so
 //! (`time_assumed_utc`).
 //!
-//! Static lineage (OpenLineage 2): a `DatasetEvent` gives its dataset a
-//! version carrying its facets (none when the latest version has them
-//! already); a `JobEvent` gives its job a version carrying its facets
+//! Static lineage (OpenLineage 2): a `DatasetEvent`'s facets annotate its
+//! dataset (`declared_facets`, `facets_declared_at`) on the version its
+//! `version` facet names, else the latest (a new version only when the named
+//! one is not recorded, a stand-in when there is none); a `JobEvent` gives
+//! its job a version carrying its facets
 //! (likewise) and links the datasets it declares, `input -> job`
 //! (`declares_input`) and `job -> output` (`declares_output`), to their latest
 //! versions (a stand-in version 1 when there is none; a dataset declared both
@@ -687,8 +689,8 @@ impl OpenLineageImporter {
         Ok(())
     }
 
-    /// A DatasetEvent gives the dataset a version with its facets (unless
-    /// the latest version already has them); a JobEvent gives the job a
+    /// A DatasetEvent annotates the dataset with its facets (see the module
+    /// documentation); a JobEvent gives the job a
     /// version with its facets (likewise) and links what it declares:
     /// `input -> job` (`declares_input`) and `job -> output`
     /// (`declares_output`), to each dataset's latest version (a stand-in

@@ -66,6 +66,12 @@ pub enum RecorderError {
         /// The engine's explanation.
         reason: String,
     },
+    /// Metrics given as JSON are not an object.
+    #[error("run metrics must be a JSON object of name/value pairs, not {found}")]
+    Metrics {
+        /// What was given instead.
+        found: String,
+    },
     /// A job name or an output type is not valid.
     #[error("invalid {what} {text:?}: {reason}")]
     Invalid {
@@ -120,8 +126,8 @@ pub struct RunOutcome {
     pub missing_outputs: Vec<String>,
 }
 
-/// The state of a git working tree.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The state of a git working tree (it serializes, as part of a [`PendingRun`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GitInfo {
     /// The `code:` entity name: the remote URL (without credentials) or the repository directory's name.
     pub repo: String,
@@ -137,21 +143,16 @@ pub struct GitInfo {
     /// When dirty, a SHA-256 over what differs from `HEAD`: `git diff HEAD
     /// --binary`, then each untracked file's path and SHA-256 (see
     /// `docs/design.md`), so the exact tree that ran can be checked later.
+    #[serde(default)]
     pub diff_sha256: Option<String>,
     /// Untracked, not ignored files (relative to the repository's top), at
     /// most [`MAX_UNTRACKED`] of them.
+    #[serde(default)]
     pub untracked: Vec<String>,
 }
 
 /// Untracked files listed (and hashed into the diff) at most.
 pub const MAX_UNTRACKED: usize = 1000;
-
-#[derive(Clone, Debug)]
-enum Input {
-    Ref(NodeKey),
-    Unresolved(String),
-    File { name: String, path: PathBuf, sha256: String, size: u64, files: Option<u64> },
-}
 
 #[derive(Clone, Debug)]
 struct Output {
@@ -169,7 +170,8 @@ pub struct RunRecorder {
     run_name: String,
     started: Timestamp,
     author: Option<String>,
-    inputs: Vec<Input>,
+    /// Its inputs, as the [`PendingRun`] will hold them.
+    inputs: Vec<PendingInput>,
     params: Props,
     outputs: Vec<Output>,
     git: Option<GitInfo>,
@@ -191,12 +193,7 @@ pub struct RunRecorder {
 pub fn start_run(db: &Database, job: &str) -> Result<RunRecorder, RecorderError> {
     let mut recorder = start_run_detached(job)?;
     let read = db.begin_read()?;
-    let base = recorder.run_name.clone();
-    let mut n = 1;
-    while run_exists(&read, &recorder.run_name)? {
-        n += 1;
-        recorder.run_name = format!("{base}_{n}");
-    }
+    recorder.run_name = free_name(&recorder.run_name, |name| run_exists(&read, name))?;
     recorder.token = record_token(&recorder.run_name, recorder.started);
     recorder.db = Some(db.clone());
     Ok(recorder)
@@ -237,7 +234,6 @@ pub fn start_run_detached(job: &str) -> Result<RunRecorder, RecorderError> {
     })
 }
 
-/// Whether any version of `run:<name>` was ever created (deleted ones included).
 /// A token no other run record has: the run name, the start time in
 /// microseconds, the process id and 64 random bits.
 fn record_token(run_name: &str, started: Timestamp) -> String {
@@ -248,6 +244,23 @@ fn record_token(run_name: &str, started: Timestamp) -> String {
     format!("{run_name}.{}.{}.{:016x}", started.micros(), std::process::id(), hasher.finish())
 }
 
+/// `base`, or the first of `base_2`, `base_3`, ... that `taken` says is free.
+fn free_name(base: &str, mut taken: impl FnMut(&str) -> Result<bool, RecorderError>) -> Result<String, RecorderError> {
+    let mut name = base.to_owned();
+    let mut n = 1;
+    while taken(&name)? {
+        n += 1;
+        name = format!("{base}_{n}");
+    }
+    Ok(name)
+}
+
+/// Whether a live `run:<name>` exists in the transaction.
+fn run_taken(tx: &WriteTx, name: &str) -> Result<bool, RecorderError> {
+    Ok(tx.exists(&NodeRef::new("run", name, VersionSel::Latest)?)?)
+}
+
+/// Whether any version of `run:<name>` was ever created (deleted ones included).
 fn run_exists(read: &crate::read::ReadTx, name: &str) -> Result<bool, RecorderError> {
     match read.history(&EntityKey::new("run", name)?) {
         Ok(events) => Ok(!events.is_empty()),
@@ -279,7 +292,11 @@ impl RunRecorder {
         let read = self.database()?.begin_read()?;
         let key =
             read.resolve(r).map_err(|e| RecorderError::NoInput { reference: r.to_string(), reason: e.to_string() })?;
-        self.inputs.push(Input::Ref(key.clone()));
+        self.inputs.push(PendingInput::Node {
+            type_name: key.type_name.clone(),
+            name: key.name.clone(),
+            version: key.version,
+        });
         Ok(key)
     }
 
@@ -287,7 +304,7 @@ impl RunRecorder {
     /// database): it is resolved when the run commits, and the commit fails
     /// if it names no node then.
     pub fn input_ref_unchecked(&mut self, r: &NodeRef) {
-        self.inputs.push(Input::Unresolved(r.to_string()));
+        self.inputs.push(PendingInput::Reference { reference: r.to_string() });
     }
 
     /// Whether the recorder has a database (see [`start_run_detached`]).
@@ -308,7 +325,7 @@ impl RunRecorder {
             reason: e.to_string(),
         })?;
         let Hashed { sha256, size, files } = hash_path(path)?;
-        self.inputs.push(Input::File { name, path: path.to_owned(), sha256: sha256.clone(), size, files });
+        self.inputs.push(PendingInput::File { name, path: path.to_owned(), sha256: sha256.clone(), size, files });
         Ok(sha256)
     }
 
@@ -369,7 +386,9 @@ impl RunRecorder {
         self
     }
 
-    /// Records the command line and its working directory.
+    /// Records the command line and its working directory, and what it runs
+    /// with (`env`: the Python version and packages of a Python command, the
+    /// hashes of lock files in `cwd`), found now, before it runs.
     pub fn command(&mut self, argv: &[String], cwd: impl AsRef<Path>) -> &mut Self {
         self.env = environment(argv, cwd.as_ref());
         self.command = Some((argv.to_vec(), cwd.as_ref().to_owned()));
@@ -474,7 +493,7 @@ impl RunRecorder {
                 Value::List(missing_outputs.iter().map(|m| Value::from(m.as_str())).collect()),
             );
         }
-        let inputs = pending_inputs(&self.inputs);
+        let inputs = self.inputs;
         PendingRun {
             token: self.token,
             job: self.job,
@@ -484,7 +503,7 @@ impl RunRecorder {
             exit_code,
             props,
             inputs,
-            git: self.git.map(PendingGit::from),
+            git: self.git,
             outputs,
             missing_outputs,
             reserved: self.reserved,
@@ -554,12 +573,7 @@ impl RunRecorder {
         tx.message(format!("run {} started", self.job));
         let asserted_by = format!("lineagedb run ({})", tx.author_name());
         tx.assert_created(asserted_by);
-        let base = self.run_name.clone();
-        let mut n = 1;
-        while tx.exists(&NodeRef::new("run", &self.run_name, VersionSel::Latest)?)? {
-            n += 1;
-            self.run_name = format!("{base}_{n}");
-        }
+        self.run_name = free_name(&self.run_name, |name| run_taken(&tx, name))?;
         let new = NewNode {
             type_name: "run".into(),
             name: self.run_name.clone(),
@@ -571,8 +585,7 @@ impl RunRecorder {
         // How it ends is not known yet: `status` and the rest of END_PROPS
         // are annotations, which `finish` and `fail` change.
         tx.set(&run.to_ref(), Props::from([("status".to_owned(), Value::from("running"))]))?;
-        let git = self.git.clone().map(PendingGit::from);
-        let (inputs, code) = link_start(&mut tx, &run, &self.job, &pending_inputs(&self.inputs), git.as_ref())?;
+        let (inputs, code) = link_start(&mut tx, &run, &self.job, &self.inputs, self.git.as_ref())?;
         let detail = serde_json::json!({
             "run": run.to_string(),
             "job": self.job,
@@ -595,30 +608,10 @@ impl RunRecorder {
     /// --metrics FILE` reads it after the command): recorded as the run's
     /// `metrics` property when it ends.
     pub fn metrics_json(&mut self, json: &serde_json::Value) -> Result<&mut Self, RecorderError> {
-        let props = props_from_json(json).ok_or_else(|| RecorderError::Params { found: json_kind(json).into() })?;
+        let props = props_from_json(json).ok_or_else(|| RecorderError::Metrics { found: json_kind(json).into() })?;
         self.metrics.get_or_insert_with(Props::new).extend(props);
         Ok(self)
     }
-}
-
-/// The inputs of a recorder as a [`PendingRun`] holds them.
-fn pending_inputs(inputs: &[Input]) -> Vec<PendingInput> {
-    inputs
-        .iter()
-        .map(|input| match input {
-            Input::Ref(key) => {
-                PendingInput::Node { type_name: key.type_name.clone(), name: key.name.clone(), version: key.version }
-            }
-            Input::Unresolved(reference) => PendingInput::Reference { reference: reference.clone() },
-            Input::File { name, path, sha256, size, files } => PendingInput::File {
-                name: name.clone(),
-                path: path.clone(),
-                sha256: sha256.clone(),
-                size: *size,
-                files: *files,
-            },
-        })
-        .collect()
 }
 
 /// Links what a run starts from to its node `run`: its job (created if
@@ -629,7 +622,7 @@ fn link_start(
     run: &NodeKey,
     job: &str,
     inputs: &[PendingInput],
-    git: Option<&PendingGit>,
+    git: Option<&GitInfo>,
 ) -> Result<(Vec<NodeKey>, Option<NodeKey>), RecorderError> {
     let run_ref = run.to_ref();
     let (job, _) = ensure_entity(tx, "job", job, Props::new())?;
@@ -719,7 +712,7 @@ pub struct PendingRun {
     /// Its inputs, in the order declared.
     pub inputs: Vec<PendingInput>,
     /// The code revision.
-    pub git: Option<PendingGit>,
+    pub git: Option<GitInfo>,
     /// Its outputs, hashed (empty unless it succeeded).
     pub outputs: Vec<HashedOutput>,
     /// Declared outputs that were missing when it ended.
@@ -782,27 +775,6 @@ pub struct HashedOutput {
     pub files: Option<u64>,
 }
 
-/// The git revision of a [`PendingRun`] (the serializable form of [`GitInfo`]).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PendingGit {
-    /// The repository (its remote URL, else its top directory).
-    pub repo: String,
-    /// The commit hash.
-    pub commit: String,
-    /// The branch, if on one.
-    pub branch: Option<String>,
-    /// Whether the work tree had changes.
-    pub dirty: bool,
-    /// The remote URL.
-    pub remote: Option<String>,
-}
-
-impl From<GitInfo> for PendingGit {
-    fn from(g: GitInfo) -> PendingGit {
-        PendingGit { repo: g.repo, commit: g.commit, branch: g.branch, dirty: g.dirty, remote: g.remote }
-    }
-}
-
 impl PendingRun {
     /// Commits the run as one snapshot, unless a transaction committed this
     /// record already (same token): then nothing is written and `None` is
@@ -845,12 +817,7 @@ impl PendingRun {
             // Not reserved (or its node deleted meanwhile): the whole run now,
             // under the name picked at its start unless it was taken meanwhile.
             None => {
-                let mut name = self.run_name.clone();
-                let mut n = 1;
-                while tx.exists(&NodeRef::new("run", &name, VersionSel::Latest)?)? {
-                    n += 1;
-                    name = format!("{}_{n}", self.run_name);
-                }
+                let name = free_name(&self.run_name, |name| run_taken(&tx, name))?;
                 let new =
                     NewNode { type_name: "run".into(), name, version: None, label: None, props: self.props.clone() };
                 let run = tx.create(new)?.key().clone();
@@ -1063,10 +1030,7 @@ fn git_info(dir: &Path, ignored: &[PathBuf]) -> Option<GitInfo> {
         git(dir, &["config", "--get", "remote.origin.url"]).filter(|r| !r.is_empty()).map(|r| strip_credentials(&r));
     let repo = match &remote {
         Some(r) => r.clone(),
-        None => {
-            let top = git(dir, &["rev-parse", "--show-toplevel"])?;
-            Path::new(&top).file_name().map_or(top.clone(), |n| n.to_string_lossy().into_owned())
-        }
+        None => top.file_name().map_or_else(|| top.display().to_string(), |n| n.to_string_lossy().into_owned()),
     };
     Some(GitInfo { repo, commit, branch, dirty, remote, diff_sha256, untracked })
 }
