@@ -603,11 +603,19 @@ impl OpenLineageImporter {
                     Static::Job { inputs, outputs, .. } => datasets.extend(inputs.iter_mut().chain(outputs.iter_mut())),
                 }
             }
+            // Each alias once per pass, and the cheap check first: every event
+            // of a Spark job repeats its symlinks.
+            let mut seen = HashSet::new();
             for d in &datasets {
                 for (namespace, name) in symlinks(d) {
                     let alias = format!("{namespace}/{name}");
-                    if alias == d.id() || self.is_produced(&alias)? || self.tx.name_alias("dataset", &d.id())?.is_some()
+                    if alias == d.id()
+                        || !seen.insert(alias.clone())
+                        || self.tx.name_alias("dataset", &alias)?.is_some()
                     {
+                        continue;
+                    }
+                    if self.tx.name_alias("dataset", &d.id())?.is_some() || self.is_produced(&alias)? {
                         continue;
                     }
                     let target = format!("{}\u{1f}{}", d.namespace, d.name);
@@ -618,12 +626,20 @@ impl OpenLineageImporter {
                     }
                 }
             }
+            let mut targets: HashMap<String, Option<String>> = HashMap::new();
             for d in datasets {
-                if let Some(target) = self.tx.name_alias("dataset", &d.id())? {
-                    if let Some((namespace, name)) = target.split_once('\u{1f}') {
-                        d.namespace = namespace.to_owned();
-                        d.name = name.to_owned();
+                let id = d.id();
+                let target = match targets.get(&id) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let found = self.tx.name_alias("dataset", &id)?;
+                        targets.insert(id, found.clone());
+                        found
                     }
+                };
+                if let Some((namespace, name)) = target.as_deref().and_then(|t| t.split_once('\u{1f}')) {
+                    d.namespace = namespace.to_owned();
+                    d.name = name.to_owned();
                 }
             }
             Ok(())
